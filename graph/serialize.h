@@ -1,0 +1,49 @@
+// Load and save graphs in the model-file format (proto/rowflow.proto),
+// binary (.pb) or text (.pbtxt); the loader detects which.
+//
+// Thread-safety: free functions without shared state.
+#ifndef ROWFLOW_GRAPH_SERIALIZE_H_
+#define ROWFLOW_GRAPH_SERIALIZE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "graph/ir.h"
+#include "graph/validate.h"
+
+namespace rowflow {
+
+enum class Encoding { kBinary, kText };
+
+struct LoadOptions {
+  // Files over this size are refused before they are read; it is also
+  // protobuf's total-bytes limit.
+  int64_t max_file_bytes = int64_t{1} << 30;
+  ValidateOptions validate;
+};
+
+// Reads, parses and validates the model at `path`. Errors are
+// Error(kModel) starting with "<path>: " (and ":line:col" for text), or
+// Error(kIo) when the file cannot be read.
+ir::Graph LoadGraph(const std::string& path, const LoadOptions& options = {});
+
+// Parses and validates model bytes in either encoding; `source` names them
+// in messages.
+ir::Graph ParseGraph(std::string_view bytes, std::string_view source,
+                     const LoadOptions& options = {});
+
+// The model file bytes of a validated graph.
+std::string SerializeGraph(const ir::Graph& graph, Encoding encoding);
+
+// Writes `graph` to `path` through a temp file in the same folder, renamed
+// on success; throws Error(kIo) and leaves nothing behind on failure.
+void SaveGraph(const ir::Graph& graph, const std::string& path,
+               Encoding encoding);
+
+// kText for paths ending in ".pbtxt" or ".txt", else kBinary.
+Encoding EncodingForPath(std::string_view path);
+
+}  // namespace rowflow
+
+#endif  // ROWFLOW_GRAPH_SERIALIZE_H_
