@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -25,10 +26,11 @@ std::string ErrnoText(int err) {
 // rare collision, so this needs no cryptographic quality.
 std::string RandomSuffix() {
   static std::atomic<uint64_t> counter{0};
-  uint64_t x = static_cast<uint64_t>(
-                   std::chrono::steady_clock::now().time_since_epoch().count()) ^
-               (static_cast<uint64_t>(getpid()) << 32) ^
-               (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
+  uint64_t x =
+      static_cast<uint64_t>(
+          std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      (static_cast<uint64_t>(getpid()) << 32) ^
+      (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull);
   x ^= x >> 31;
   x *= 0xBF58476D1CE4E5B9ull;
   x ^= x >> 29;
@@ -66,15 +68,18 @@ AtomicFile::AtomicFile(const std::string& path)
     }
     if (fd_ < 0) {
       size_t slash = path.rfind('/');
-      std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-      std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
+      std::string dir =
+          slash == std::string::npos ? "" : path.substr(0, slash + 1);
+      std::string base =
+          path.substr(slash == std::string::npos ? 0 : slash + 1);
       if (base.empty()) Fail(EISDIR);
       base.resize(std::min(base.size(), kMaxTempBase));
       for (int attempt = 0; fd_ < 0; ++attempt) {
         temp_ = dir + "." + base + ".rowflow-" + RandomSuffix();
         // 0666 so the umask applies as for any new file (mkstemp forces 0600).
-        fd_ = open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd_ < 0 && !(errno == EEXIST || errno == EINTR) ) {
+        fd_ =
+            open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd_ < 0 && !(errno == EEXIST || errno == EINTR)) {
           int err = errno;
           temp_.clear();
           Fail(err);

@@ -1,0 +1,82 @@
+#include "runtime/input_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "graph/error.h"
+
+namespace rowflow {
+namespace {
+
+[[noreturn]] void ThrowErrno(const std::string& name, int err) {
+  char buf[256];
+  throw Error(ErrorKind::kInput,
+              name + ": " + strerror_r(err, buf, sizeof(buf)));
+}
+
+}  // namespace
+
+InputFile::InputFile(const std::string& path)
+    : name_(path == "-" ? "<stdin>" : path) {
+  if (path == "-") {
+    fd_ = STDIN_FILENO;
+    return;
+  }
+  do {
+    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd_ < 0 && errno == EINTR);
+  if (fd_ < 0) ThrowErrno(name_, errno);
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(fd_);
+    fd_ = -1;
+    ThrowErrno(name_, EISDIR);
+  }
+  // Advice only: sequential read-ahead; failure changes nothing.
+  posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+InputFile::~InputFile() {
+  if (fd_ > STDIN_FILENO) close(fd_);
+}
+
+size_t InputFile::ReadSome(char* dst, size_t n) {
+  for (;;) {
+    ssize_t r = read(fd_, dst, n);
+    if (r >= 0) return static_cast<size_t>(r);
+    if (errno != EINTR) ThrowErrno(name_, errno);
+  }
+}
+
+size_t InputFile::ReadFull(char* dst, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    size_t r = ReadSome(dst + done, n - done);
+    if (r == 0) break;
+    done += r;
+  }
+  return done;
+}
+
+std::string QuoteForMessage(const char* text, size_t n, size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n && i < max_bytes; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (n > max_bytes) out += "...";
+  return out;
+}
+
+}  // namespace rowflow

@@ -1,0 +1,45 @@
+// InputFile: an unbuffered byte stream read from a path or stdin ("-"), for
+// the row sources. Read errors throw Error(kInput) "<name>: <strerror>".
+//
+// Thread-safety: one thread at a time per object.
+#ifndef ROWFLOW_RUNTIME_INPUT_FILE_H_
+#define ROWFLOW_RUNTIME_INPUT_FILE_H_
+
+#include <cstddef>
+#include <string>
+
+namespace rowflow {
+
+class InputFile {
+ public:
+  // Opens `path` for reading ("-" = stdin); throws Error(kInput) when it
+  // cannot be opened or is a directory.
+  explicit InputFile(const std::string& path);
+
+  // Closes the file (never stdin).
+  ~InputFile();
+
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  // Reads up to `n` bytes into `dst`; returns 0 only at the end.
+  size_t ReadSome(char* dst, size_t n);
+
+  // Reads `n` bytes unless the input ends first; returns the bytes read.
+  size_t ReadFull(char* dst, size_t n);
+
+  // The name for messages: the path, or "<stdin>".
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  int fd_ = -1;
+};
+
+// `text` made safe for a one-line message: at most `max_bytes` bytes, bytes
+// outside printable ASCII as \xNN, "..." appended when cut.
+std::string QuoteForMessage(const char* text, size_t n, size_t max_bytes = 40);
+
+}  // namespace rowflow
+
+#endif  // ROWFLOW_RUNTIME_INPUT_FILE_H_

@@ -1,0 +1,46 @@
+// The .npy file header: parsing the Python-literal dict that describes the
+// array ({'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }) and
+// formatting the fixed-size header rowflow writes.
+//
+// The parser accepts any bytes: it never reads out of bounds, never
+// recurses, allocates at most O(text size), and throws Error(kInput).
+//
+// Thread-safety: plain functions over values.
+#ifndef ROWFLOW_RUNTIME_NPY_FORMAT_H_
+#define ROWFLOW_RUNTIME_NPY_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rowflow {
+
+// Largest header dict accepted, in bytes (as numpy's own reader).
+inline constexpr int64_t kNpyMaxHeaderBytes = 10000;
+
+// Size of the header rowflow writes (magic through '\n'), a multiple of 64.
+inline constexpr int64_t kNpyWrittenHeaderBytes = 128;
+
+// What the header dict says about the array.
+struct NpyHeader {
+  int itemsize = 0;         // 4 ('f4') or 8 ('f8')
+  bool big_endian = false;  // descr '>f4' / '>f8'
+  bool fortran_order = false;
+  std::vector<int64_t> shape;  // each >= 0; product * itemsize fits int64
+};
+
+// Parses the header dict `text`; errors name `file`, e.g.
+// "<file>: unsupported .npy dtype '<i4'; expected '<f4' or '<f8'".
+NpyHeader ParseNpyHeader(std::string_view text, const std::string& file);
+
+// The complete version 1.0 header (kNpyWrittenHeaderBytes bytes) for a
+// (rows, cols) C-order array of little-endian floats of `itemsize` bytes.
+std::string FormatNpyHeader(int itemsize, int64_t rows, int64_t cols);
+
+// "(3, 4)", "(3,)", "()": a shape as numpy prints it.
+std::string NpyShapeString(const std::vector<int64_t>& shape);
+
+}  // namespace rowflow
+
+#endif  // ROWFLOW_RUNTIME_NPY_FORMAT_H_

@@ -1,0 +1,134 @@
+// Streaming row sources and sinks: where `rowflow run` gets its input rows
+// and puts its predictions. CSV, NPY and memory, for T = float and double.
+//
+// A source reads a fixed number of columns per row in chunks with constant
+// memory, however long the input; bad data throws Error(kInput) naming
+// "<file>:<line>[:<col>]" ("<stdin>" for "-"). A sink writes through an
+// AtomicFile: the output file appears only at Commit(), and destroying an
+// uncommitted sink leaves nothing behind; write failures throw Error(kIo).
+//
+// CSV rules: one row per line, fields separated by ',', each a decimal number
+// (std::from_chars syntax plus a leading '+', spaces/tabs around it, "nan",
+// "inf", "-inf"). Lines end in "\n" or "\r\n"; the last may lack it; a UTF-8
+// BOM is skipped. Empty lines at the end of the input are ignored; an empty
+// line followed by data is an error ("empty row"). Values that overflow T
+// are errors; values that underflow become the nearest denormal or zero.
+// CSV output prints each value in the shortest form that reads back to the
+// same T (std::to_chars): 182.0 prints "182".
+//
+// NPY rules: format versions 1.0-3.0, dtype f4 or f8 in either byte order
+// (converted to T), C order (Fortran order only where it is the same bytes),
+// shape (N, cols), or (N,) when cols == 1. The sink writes version 1.0 '<f4'
+// or '<f8' with shape (N, cols); to stdout it spools the rows to an
+// anonymous temp file first, because N is known only at the end.
+//
+// Thread-safety: a source or sink is used by one thread at a time.
+#ifndef ROWFLOW_RUNTIME_ROW_IO_H_
+#define ROWFLOW_RUNTIME_ROW_IO_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rowflow {
+
+// A stream of rows, each `cols()` numbers, read in chunks.
+template <typename T>
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+
+  // Numbers per row.
+  virtual int64_t cols() const = 0;
+
+  // Reads up to `max_rows` rows into `out` (max_rows, cols), row-major;
+  // returns the rows read, 0 only at the end. Throws Error(kInput).
+  virtual int64_t Read(T* out, int64_t max_rows) = 0;
+
+  // Total rows when known up front (NPY, memory), for progress; else -1.
+  virtual int64_t total_rows() const { return -1; }
+};
+
+// A destination for rows, each `cols` numbers.
+template <typename T>
+class RowSink {
+ public:
+  // Without Commit(), discards everything: no partial output file is left.
+  virtual ~RowSink() = default;
+
+  // Appends `n` rows (n, cols), row-major. Throws Error(kIo).
+  virtual void Write(const T* rows, int64_t n) = 0;
+
+  // Finishes the output; the file appears only now. Throws Error(kIo).
+  virtual void Commit() = 0;
+};
+
+// How CSV input is read.
+struct CsvOptions {
+  bool header = false;               // skip the first line
+  int64_t max_line_bytes = 1 << 20;  // longer lines are an error; 1..2^30
+};
+
+// Opens a CSV file ("-" = stdin) of `cols` numbers per line.
+template <typename T>
+std::unique_ptr<RowSource<T>> OpenCsvSource(const std::string& path,
+                                            int64_t cols,
+                                            const CsvOptions& options = {});
+
+// Creates a CSV file ("-" = stdout) of `cols` numbers per line.
+template <typename T>
+std::unique_ptr<RowSink<T>> OpenCsvSink(const std::string& path, int64_t cols);
+
+// Opens a .npy file ("-" = stdin) holding an (N, cols) array.
+template <typename T>
+std::unique_ptr<RowSource<T>> OpenNpySource(const std::string& path,
+                                            int64_t cols);
+
+// Creates a .npy file ("-" = stdout) holding an (N, cols) array of T.
+template <typename T>
+std::unique_ptr<RowSink<T>> OpenNpySink(const std::string& path, int64_t cols);
+
+// Rows from caller-owned memory (rows, cols), which must outlive the source.
+template <typename T>
+class MemorySource : public RowSource<T> {
+ public:
+  // Reads `data` (rows, cols); cols >= 1 and rows >= 0.
+  MemorySource(const T* data, int64_t rows, int64_t cols);
+
+  int64_t cols() const override { return cols_; }
+  int64_t Read(T* out, int64_t max_rows) override;
+  int64_t total_rows() const override { return rows_; }
+
+ private:
+  const T* data_;
+  int64_t rows_;
+  int64_t cols_;
+  int64_t next_ = 0;
+};
+
+// Rows appended to a caller-owned vector, which must outlive the sink.
+template <typename T>
+class MemorySink : public RowSink<T> {
+ public:
+  // Appends to `out`; without Commit() the destructor shrinks `out` back to
+  // its size at construction.
+  MemorySink(std::vector<T>* out, int64_t cols);
+  ~MemorySink() override;
+
+  MemorySink(const MemorySink&) = delete;
+  MemorySink& operator=(const MemorySink&) = delete;
+
+  void Write(const T* rows, int64_t n) override;
+  void Commit() override { committed_ = true; }
+
+ private:
+  std::vector<T>* out_;
+  int64_t cols_;
+  size_t initial_size_;
+  bool committed_ = false;
+};
+
+}  // namespace rowflow
+
+#endif  // ROWFLOW_RUNTIME_ROW_IO_H_

@@ -1,0 +1,55 @@
+// Memory row source and sink.
+#include <algorithm>
+#include <cstring>
+
+#include "graph/error.h"
+#include "runtime/row_io.h"
+
+namespace rowflow {
+
+template <typename T>
+MemorySource<T>::MemorySource(const T* data, int64_t rows, int64_t cols)
+    : data_(data), rows_(rows), cols_(cols) {
+  if (cols < 1 || rows < 0) {
+    throw MakeError(
+        ErrorKind::kUsage,
+        "memory rows: expected rows >= 0 and cols >= 1, got ({}, {})", rows,
+        cols);
+  }
+}
+
+template <typename T>
+int64_t MemorySource<T>::Read(T* out, int64_t max_rows) {
+  int64_t n = std::max<int64_t>(0, std::min(max_rows, rows_ - next_));
+  if (n > 0) {
+    std::memcpy(out, data_ + next_ * cols_,
+                static_cast<size_t>(n * cols_) * sizeof(T));
+  }
+  next_ += n;
+  return n;
+}
+
+template <typename T>
+MemorySink<T>::MemorySink(std::vector<T>* out, int64_t cols)
+    : out_(out), cols_(cols), initial_size_(out->size()) {
+  if (cols < 1)
+    throw MakeError(ErrorKind::kUsage, "rows need at least 1 column, got {}",
+                    cols);
+}
+
+template <typename T>
+MemorySink<T>::~MemorySink() {
+  if (!committed_) out_->resize(initial_size_);
+}
+
+template <typename T>
+void MemorySink<T>::Write(const T* rows, int64_t n) {
+  out_->insert(out_->end(), rows, rows + n * cols_);
+}
+
+template class MemorySource<float>;
+template class MemorySource<double>;
+template class MemorySink<float>;
+template class MemorySink<double>;
+
+}  // namespace rowflow
