@@ -1,0 +1,346 @@
+#include "graph/proto_convert.h"
+
+#include <fmt/format.h>
+
+#include <cfloat>
+#include <cmath>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "graph/error.h"
+#include "graph/validate.h"
+
+namespace rowflow::internal {
+namespace {
+
+using ir::OpKind;
+using ir::ValueKind;
+
+constexpr const char* kOpList = "MULTIPLY, ADD, SUM, ACTIVATION, CONCAT";
+constexpr const char* kActivationList =
+    "IDENTITY, RELU, TANH, SIGMOID, LEAKY_RELU, SOFTPLUS, SOFTMAX";
+
+template <typename... Args>
+[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
+}
+
+OpKind ToIr(rowflow::Node::Op op) {
+  switch (op) {
+    case rowflow::Node::MULTIPLY:
+      return OpKind::kMultiply;
+    case rowflow::Node::ADD:
+      return OpKind::kAdd;
+    case rowflow::Node::SUM:
+      return OpKind::kSum;
+    case rowflow::Node::ACTIVATION:
+      return OpKind::kActivation;
+    default:
+      return OpKind::kConcat;
+  }
+}
+
+rowflow::Node::Op ToProto(OpKind op) {
+  switch (op) {
+    case OpKind::kMultiply:
+      return rowflow::Node::MULTIPLY;
+    case OpKind::kAdd:
+      return rowflow::Node::ADD;
+    case OpKind::kSum:
+      return rowflow::Node::SUM;
+    case OpKind::kActivation:
+      return rowflow::Node::ACTIVATION;
+    case OpKind::kConcat:
+      return rowflow::Node::CONCAT;
+  }
+  RF_CHECK(false);
+  return rowflow::Node::OP_UNSPECIFIED;
+}
+
+// The two enums share numbering; the casts are checked by the callers.
+ir::Activation ToIr(rowflow::Activation act) {
+  return static_cast<ir::Activation>(static_cast<int>(act));
+}
+rowflow::Activation ToProto(ir::Activation act) {
+  return static_cast<rowflow::Activation>(static_cast<int>(act));
+}
+
+ir::Shape ToShape(const google::protobuf::RepeatedField<int64_t>& dims) {
+  return ir::Shape(dims.begin(), dims.end());
+}
+
+// Builds the value table, refusing empty and duplicate names.
+class ValueTable {
+ public:
+  explicit ValueTable(ir::Graph* graph) : graph_(graph) {}
+
+  int Define(const std::string& name, ValueKind kind, int index,
+             ir::Shape shape, const std::string& who) {
+    if (name.empty()) Fail("{}: name is unset; expected a value name", who);
+    auto [it, inserted] =
+        ids_.emplace(name, static_cast<int>(graph_->values.size()));
+    if (!inserted) {
+      Fail("duplicate value name '{}': {} and {}", name, Describe(it->second),
+           who);
+    }
+    graph_->values.push_back({name, kind, index, std::move(shape)});
+    return it->second;
+  }
+
+  int Find(const std::string& name) const {
+    auto it = ids_.find(name);
+    return it == ids_.end() ? -1 : it->second;
+  }
+
+ private:
+  // How Define's callers name an earlier value: a node output's node is
+  // already in the graph when a later duplicate shows up.
+  std::string Describe(int id) const {
+    const ir::Value& v = graph_->values[id];
+    switch (v.kind) {
+      case ValueKind::kInput:
+        return fmt::format("input '{}'", v.name);
+      case ValueKind::kConstant:
+        return fmt::format("constant '{}'", v.name);
+      case ValueKind::kNode:
+        break;
+    }
+    const ir::Node& node = graph_->nodes[v.index];
+    return fmt::format("output of node '{}' ({})", node.name,
+                       ir::OpName(node.op));
+  }
+
+  ir::Graph* graph_;
+  std::unordered_map<std::string, int> ids_;
+};
+
+void ConvertConstant(const rowflow::Tensor& t, int index, ValueTable& table,
+                     ir::Graph& g) {
+  const std::string who = fmt::format("constant '{}'", t.name());
+  const bool has_float = t.float_data_size() > 0;
+  const bool has_double = t.double_data_size() > 0;
+  if (has_float && has_double) {
+    Fail("{}: has both float_data and double_data; expected one", who);
+  }
+  if (g.dtype == ir::DType::kF32 && has_double) {
+    Fail("{}: holds double_data in an F32 graph; expected float_data", who);
+  }
+  if (g.dtype == ir::DType::kF64 && has_float) {
+    Fail("{}: holds float_data in an F64 graph; expected double_data", who);
+  }
+  ir::Tensor tensor;
+  tensor.shape = ToShape(t.shape());
+  tensor.value =
+      table.Define(t.name(), ValueKind::kConstant, index, tensor.shape, who);
+  // Sized by the data present in the file, never by the declared shape.
+  if (has_float) {
+    tensor.data.assign(t.float_data().begin(), t.float_data().end());
+  } else {
+    tensor.data.assign(t.double_data().begin(), t.double_data().end());
+  }
+  g.constants.push_back(std::move(tensor));
+}
+
+ir::Node ConvertNode(const rowflow::Node& n, int index,
+                     std::unordered_set<std::string>& node_names) {
+  if (n.name().empty()) Fail("node #{}: name is unset; expected a name", index);
+  if (!node_names.insert(n.name()).second) {
+    Fail("duplicate node name '{}'", n.name());
+  }
+  if (n.op() == rowflow::Node::OP_UNSPECIFIED) {
+    Fail("node '{}': op is unset; expected one of {}", n.name(), kOpList);
+  }
+  if (!rowflow::Node::Op_IsValid(n.op())) {
+    Fail("node '{}': unknown op {}; expected one of {}", n.name(),
+         static_cast<int>(n.op()), kOpList);
+  }
+  ir::Node node;
+  node.name = n.name();
+  node.op = ToIr(n.op());
+  const std::string where =
+      fmt::format("node '{}' ({})", n.name(), ir::OpName(node.op));
+  if (n.output().empty()) {
+    Fail("{}: output is unset; expected the name of the value it defines",
+         where);
+  }
+  const bool takes_axis = node.op == OpKind::kSum || node.op == OpKind::kConcat;
+  if (n.has_axis() && !takes_axis) {
+    Fail("{}: attribute 'axis' does not apply to {}", where,
+         ir::OpName(node.op));
+  }
+  if (n.has_axis()) node.axis = n.axis();
+  if (node.op != OpKind::kActivation) {
+    if (n.has_activation()) {
+      Fail("{}: attribute 'activation' does not apply to {}", where,
+           ir::OpName(node.op));
+    }
+  } else if (!n.has_activation()) {
+    Fail("{}: missing attribute 'activation'; expected one of {}", where,
+         kActivationList);
+  } else if (!rowflow::Activation_IsValid(n.activation())) {
+    Fail("{}: unknown activation {}; expected one of {}", where,
+         static_cast<int>(n.activation()), kActivationList);
+  } else {
+    node.activation = ToIr(n.activation());
+  }
+  if (n.has_alpha()) {
+    if (node.op != OpKind::kActivation ||
+        node.activation != ir::Activation::kLeakyRelu) {
+      Fail("{}: attribute 'alpha' applies only to LEAKY_RELU", where);
+    }
+    node.alpha = n.alpha();
+  }
+  return node;
+}
+
+}  // namespace
+
+ir::Graph GraphFromProto(const rowflow::Graph& proto) {
+  if (proto.format_version() == 0) {
+    Fail("missing format_version (unset or 0); expected {}",
+         ir::kFormatVersion);
+  }
+  if (proto.format_version() > ir::kFormatVersion) {
+    Fail("format_version {} is newer than this rowflow reads ({})",
+         proto.format_version(), ir::kFormatVersion);
+  }
+  if (!rowflow::DType_IsValid(proto.dtype())) {
+    Fail("unknown dtype {}; expected F32 or F64",
+         static_cast<int>(proto.dtype()));
+  }
+  ir::Graph g;
+  g.name = proto.name();
+  g.dtype = proto.dtype() == rowflow::F64 ? ir::DType::kF64 : ir::DType::kF32;
+  for (const auto& [key, text] : proto.metadata()) g.metadata[key] = text;
+  ValueTable table(&g);
+  for (int i = 0; i < proto.inputs_size(); ++i) {
+    const rowflow::ValueInfo& in = proto.inputs(i);
+    g.inputs.push_back(table.Define(in.name(), ValueKind::kInput, i,
+                                    ToShape(in.shape()),
+                                    fmt::format("input '{}'", in.name())));
+  }
+  for (int i = 0; i < proto.constants_size(); ++i) {
+    ConvertConstant(proto.constants(i), i, table, g);
+  }
+  std::unordered_set<std::string> node_names;
+  for (int i = 0; i < proto.nodes_size(); ++i) {
+    ir::Node node = ConvertNode(proto.nodes(i), i, node_names);
+    node.output = table.Define(proto.nodes(i).output(), ValueKind::kNode, i, {},
+                               fmt::format("output of node '{}' ({})",
+                                           node.name, ir::OpName(node.op)));
+    g.nodes.push_back(std::move(node));
+  }
+  // Node inputs resolve after every value is known: the file need not list
+  // nodes in topological order.
+  for (int i = 0; i < proto.nodes_size(); ++i) {
+    ir::Node& node = g.nodes[i];
+    for (const std::string& name : proto.nodes(i).inputs()) {
+      int id = table.Find(name);
+      if (id < 0) {
+        Fail(
+            "node '{}' ({}): input '{}' is not defined; expected a graph "
+            "input, constant or node output",
+            node.name, ir::OpName(node.op), name);
+      }
+      node.inputs.push_back(id);
+    }
+  }
+  for (int i = 0; i < proto.outputs_size(); ++i) {
+    const std::string& name = proto.outputs(i).name();
+    if (name.empty()) Fail("output #{}: name is unset; expected a name", i);
+    int id = table.Find(name);
+    if (id < 0) {
+      Fail(
+          "output '{}' is not defined; expected a graph input, constant or "
+          "node output",
+          name);
+    }
+    g.outputs.push_back(id);
+  }
+  return g;
+}
+
+void CheckDeclaredShapes(const rowflow::Graph& proto, const ir::Graph& graph) {
+  RF_CHECK(static_cast<size_t>(proto.outputs_size()) == graph.outputs.size());
+  for (int i = 0; i < proto.outputs_size(); ++i) {
+    const ir::Value& v = graph.values[graph.outputs[i]];
+    ir::Shape declared = ToShape(proto.outputs(i).shape());
+    if (declared.size() > static_cast<size_t>(kMaxRank)) {
+      // Too long to print: a hostile file can make it millions of dims long.
+      Fail(
+          "output '{}': declared shape disagrees with the inferred one; "
+          "expected {}, got rank {}",
+          v.name, ir::ShapeToString(v.shape), declared.size());
+    }
+    if (declared != v.shape) {
+      Fail(
+          "output '{}': declared shape disagrees with the inferred one; "
+          "expected {}, got {}",
+          v.name, ir::ShapeToString(v.shape), ir::ShapeToString(declared));
+    }
+  }
+}
+
+rowflow::Graph GraphToProto(const ir::Graph& graph) {
+  rowflow::Graph proto;
+  proto.set_format_version(ir::kFormatVersion);
+  proto.set_name(graph.name);
+  proto.set_dtype(graph.dtype == ir::DType::kF64 ? rowflow::F64 : rowflow::F32);
+  auto value = [&](int id) -> const ir::Value& {
+    RF_CHECK(id >= 0 && static_cast<size_t>(id) < graph.values.size());
+    return graph.values[id];
+  };
+  for (int id : graph.inputs) {
+    rowflow::ValueInfo* info = proto.add_inputs();
+    info->set_name(value(id).name);
+    info->mutable_shape()->Add(value(id).shape.begin(), value(id).shape.end());
+  }
+  for (int id : graph.outputs) {
+    rowflow::ValueInfo* info = proto.add_outputs();
+    info->set_name(value(id).name);
+    info->mutable_shape()->Add(value(id).shape.begin(), value(id).shape.end());
+  }
+  for (const ir::Node& node : graph.nodes) {
+    rowflow::Node* n = proto.add_nodes();
+    n->set_name(node.name);
+    n->set_op(ToProto(node.op));
+    for (int id : node.inputs) n->add_inputs(value(id).name);
+    n->set_output(value(node.output).name);
+    if (node.op == OpKind::kSum || node.op == OpKind::kConcat) {
+      n->set_axis(node.axis);
+    }
+    if (node.op == OpKind::kActivation) {
+      n->set_activation(ToProto(node.activation));
+      if (node.activation == ir::Activation::kLeakyRelu) {
+        n->set_alpha(node.alpha);
+      }
+    }
+  }
+  for (const ir::Tensor& tensor : graph.constants) {
+    rowflow::Tensor* t = proto.add_constants();
+    t->set_name(value(tensor.value).name);
+    t->mutable_shape()->Add(tensor.shape.begin(), tensor.shape.end());
+    if (graph.dtype == ir::DType::kF64) {
+      t->mutable_double_data()->Add(tensor.data.begin(), tensor.data.end());
+      continue;
+    }
+    t->mutable_float_data()->Reserve(static_cast<int>(tensor.data.size()));
+    for (double d : tensor.data) {
+      // Out of float range the cast would be undefined; Validate refuses
+      // such graphs, so this guards only unvalidated ones.
+      if (std::isfinite(d) && std::fabs(d) > FLT_MAX) {
+        Fail("constant '{}': value {} is out of F32 range",
+             value(tensor.value).name, d);
+      }
+      t->add_float_data(static_cast<float>(d));
+    }
+  }
+  for (const auto& [key, text] : graph.metadata) {
+    (*proto.mutable_metadata())[key] = text;
+  }
+  return proto;
+}
+
+}  // namespace rowflow::internal

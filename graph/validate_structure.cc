@@ -1,0 +1,247 @@
+#include "graph/validate_structure.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "graph/error.h"
+
+namespace rowflow::internal {
+
+using ir::Graph;
+using ir::Node;
+using ir::OpKind;
+using ir::Value;
+using ir::ValueKind;
+
+namespace {
+
+template <typename... Args>
+[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
+}
+
+// Names go into messages and back into the model file, whose proto3
+// strings must be UTF-8; control characters would break one-line messages.
+// Free text (`multiline`) may also hold tabs and line breaks.
+bool IsValidName(std::string_view s, bool multiline = false) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      const bool space = c == '\n' || c == '\t' || c == '\r';
+      if ((c < 0x20 || c == 0x7f) && !(multiline && space)) return false;
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (len > s.size() - i) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) {
+      return false;
+    }
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool ValidOp(OpKind op) {
+  return static_cast<int>(op) <= static_cast<int>(OpKind::kConcat);
+}
+
+std::string DescribeKind(ValueKind kind, int index) {
+  switch (kind) {
+    case ValueKind::kInput:
+      return fmt::format("input #{}", index);
+    case ValueKind::kConstant:
+      return fmt::format("constant #{}", index);
+    case ValueKind::kNode:
+      return fmt::format("node #{}", index);
+  }
+  return fmt::format("unknown kind {}", static_cast<int>(kind));
+}
+
+// Where a (consistent) value comes from, for messages.
+std::string ValueWhere(const Graph& graph, int id) {
+  const Value& v = graph.values[id];
+  switch (v.kind) {
+    case ValueKind::kInput:
+      return fmt::format("input '{}'", v.name);
+    case ValueKind::kConstant:
+      return fmt::format("constant '{}'", v.name);
+    case ValueKind::kNode:
+      break;
+  }
+  return fmt::format("output '{}' of {}", v.name,
+                     NodeWhere(graph.nodes[v.index]));
+}
+
+void CheckEnums(const Graph& graph) {
+  if (graph.dtype != ir::DType::kF32 && graph.dtype != ir::DType::kF64) {
+    Fail("unknown dtype {}; expected F32 or F64",
+         static_cast<int>(graph.dtype));
+  }
+  for (const Node& node : graph.nodes) {
+    if (!ValidOp(node.op)) {
+      Fail(
+          "node '{}': unknown op {}; expected one of MULTIPLY, ADD, SUM, "
+          "ACTIVATION, CONCAT",
+          node.name, static_cast<int>(node.op));
+    }
+  }
+}
+
+// Every id in range and every value defined by exactly the one input,
+// constant or node that its kind and index name: hand-built IR included.
+void CheckValueTable(const Graph& graph) {
+  const int count = static_cast<int>(graph.values.size());
+  // `who` makes the message only on failure: this runs over every node.
+  auto check_id = [&](int id, auto who) {
+    if (id < 0 || id >= count) {
+      Fail("{} refers to value id {}; expected 0..{}", who(), id, count - 1);
+    }
+  };
+  auto check_defines = [&](int id, ValueKind kind, int index, auto who) {
+    check_id(id, who);
+    const Value& v = graph.values[id];
+    if (v.kind != kind || v.index != index) {
+      Fail("{} defines value '{}', which says it is {}; expected {}", who(),
+           v.name, DescribeKind(v.kind, v.index), DescribeKind(kind, index));
+    }
+  };
+  for (size_t i = 0; i < graph.inputs.size(); ++i) {
+    check_defines(graph.inputs[i], ValueKind::kInput, static_cast<int>(i),
+                  [&] { return fmt::format("input #{}", i); });
+  }
+  for (size_t i = 0; i < graph.constants.size(); ++i) {
+    check_defines(graph.constants[i].value, ValueKind::kConstant,
+                  static_cast<int>(i),
+                  [&] { return fmt::format("constant #{}", i); });
+  }
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    check_defines(node.output, ValueKind::kNode, static_cast<int>(i),
+                  [&] { return NodeWhere(node) + " output"; });
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      check_id(node.inputs[k],
+               [&] { return fmt::format("{} input #{}", NodeWhere(node), k); });
+    }
+  }
+  for (int id = 0; id < count; ++id) {
+    const Value& v = graph.values[id];
+    bool ok = false;
+    if (v.index >= 0) {
+      const size_t index = static_cast<size_t>(v.index);
+      switch (v.kind) {
+        case ValueKind::kInput:
+          ok = index < graph.inputs.size() && graph.inputs[index] == id;
+          break;
+        case ValueKind::kConstant:
+          ok = index < graph.constants.size() &&
+               graph.constants[index].value == id;
+          break;
+        case ValueKind::kNode:
+          ok = index < graph.nodes.size() && graph.nodes[index].output == id;
+          break;
+      }
+    }
+    if (!ok) {
+      Fail("value '{}' (id {}) says it is {}, which does not define it", v.name,
+           id, DescribeKind(v.kind, v.index));
+    }
+  }
+  std::vector<bool> listed(count, false);
+  for (size_t i = 0; i < graph.outputs.size(); ++i) {
+    const int id = graph.outputs[i];
+    check_id(id, [&] { return fmt::format("output #{}", i); });
+    if (listed[id]) Fail("output '{}' is listed twice", graph.values[id].name);
+    listed[id] = true;
+  }
+}
+
+void CheckNames(const Graph& graph) {
+  if (!IsValidName(graph.name)) {
+    Fail("graph name is not valid UTF-8 or has control characters");
+  }
+  for (const auto& [key, text] : graph.metadata) {
+    if (!IsValidName(key)) {
+      Fail("a metadata key is not valid UTF-8 or has control characters");
+    }
+    if (!IsValidName(text, /*multiline=*/true)) {
+      Fail("metadata '{}' is not valid UTF-8 or has control characters", key);
+    }
+  }
+  std::unordered_map<std::string_view, int> seen;
+  for (size_t id = 0; id < graph.values.size(); ++id) {
+    const std::string& name = graph.values[id].name;
+    if (name.empty()) {
+      Fail("{} has no name; expected a non-empty value name",
+           ValueWhere(graph, static_cast<int>(id)));
+    }
+    if (!IsValidName(name)) {
+      Fail(
+          "value #{} ({}): name is not valid UTF-8 or has control "
+          "characters",
+          id, DescribeKind(graph.values[id].kind, graph.values[id].index));
+    }
+    auto [it, inserted] = seen.emplace(name, static_cast<int>(id));
+    if (!inserted) {
+      Fail("duplicate value name '{}': {} and {}", name,
+           ValueWhere(graph, it->second),
+           ValueWhere(graph, static_cast<int>(id)));
+    }
+  }
+  seen.clear();
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    if (node.name.empty()) {
+      Fail("node #{} ({}) has no name; expected a non-empty node name", i,
+           ir::OpName(node.op));
+    }
+    if (!IsValidName(node.name)) {
+      Fail("node #{} ({}): name is not valid UTF-8 or has control characters",
+           i, ir::OpName(node.op));
+    }
+    auto [it, inserted] = seen.emplace(node.name, static_cast<int>(i));
+    if (!inserted) {
+      Fail("duplicate node name '{}': nodes #{} and #{}", node.name, it->second,
+           i);
+    }
+  }
+}
+
+}  // namespace
+
+std::string NodeWhere(const Node& node) {
+  if (!ValidOp(node.op)) return fmt::format("node '{}'", node.name);
+  return fmt::format("node '{}' ({})", node.name, ir::OpName(node.op));
+}
+
+void CheckStructure(const Graph& graph) {
+  CheckEnums(graph);
+  CheckValueTable(graph);
+  CheckNames(graph);
+}
+
+}  // namespace rowflow::internal

@@ -1,0 +1,25 @@
+// The structural checks Validate() runs first, on loaded and hand-built IR
+// alike: enum ranges, value ids and the value table's back-references (each
+// value defined exactly once), and names (non-empty, unique, UTF-8).
+// Internal to graph/.
+//
+// Thread-safety: free functions without shared state.
+#ifndef ROWFLOW_GRAPH_VALIDATE_STRUCTURE_H_
+#define ROWFLOW_GRAPH_VALIDATE_STRUCTURE_H_
+
+#include <string>
+
+#include "graph/ir.h"
+
+namespace rowflow::internal {
+
+// Throws Error(kModel) naming the first structural fault of `graph`. After
+// it returns, every id in `graph` indexes what it should.
+void CheckStructure(const ir::Graph& graph);
+
+// "node '<name>' (<OP>)" for messages; without the op when it is unknown.
+std::string NodeWhere(const ir::Node& node);
+
+}  // namespace rowflow::internal
+
+#endif  // ROWFLOW_GRAPH_VALIDATE_STRUCTURE_H_

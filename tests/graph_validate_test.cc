@@ -1,0 +1,388 @@
+// Shape rules of every operator (table-driven over the schemas) and
+// Validate() on hand-built IR, which must be checked as carefully as a file.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graph/error.h"
+#include "graph/ir.h"
+#include "graph/op_schema.h"
+#include "graph/validate.h"
+
+namespace rowflow {
+namespace {
+
+using ir::Activation;
+using ir::OpKind;
+using ir::Shape;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// ---- Shape rules. ----
+
+struct InferCase {
+  OpKind op;
+  std::vector<Shape> inputs;
+  int64_t axis;
+  Activation activation;
+  std::optional<Shape> out;  // nullopt: refused with `error` in the message
+  const char* error;
+};
+
+TEST(OpSchemaTest, InfersEveryOpShape) {
+  const Activation kRelu = Activation::kRelu;
+  const Activation kSoftmax = Activation::kSoftmax;
+  const InferCase kCases[] = {
+      {OpKind::kMultiply, {{2}, {3, 2}}, -1, kRelu, Shape{3, 2}, ""},
+      {OpKind::kMultiply, {{}, {3}}, -1, kRelu, Shape{3}, ""},
+      {OpKind::kMultiply, {{3, 1}, {1, 2}}, -1, kRelu, Shape{3, 2}, ""},
+      {OpKind::kMultiply,
+       {{2}, {3}},
+       -1,
+       kRelu,
+       std::nullopt,
+       "shapes [2] and [3] do not broadcast"},
+      {OpKind::kAdd, {{4}, {4}}, -1, kRelu, Shape{4}, ""},
+      {OpKind::kAdd,
+       {{2, 3}, {3, 2}},
+       -1,
+       kRelu,
+       std::nullopt,
+       "do not broadcast"},
+      {OpKind::kSum, {{3, 4}}, -1, kRelu, Shape{3}, ""},
+      {OpKind::kSum, {{3, 4}}, 0, kRelu, Shape{4}, ""},
+      {OpKind::kSum, {{5}}, -1, kRelu, Shape{}, ""},
+      {OpKind::kSum, {{}}, -1, kRelu, std::nullopt, "cannot reduce a scalar"},
+      {OpKind::kSum,
+       {{3, 4}},
+       2,
+       kRelu,
+       std::nullopt,
+       "axis out of range for rank 2; expected -2..1, got 2"},
+      {OpKind::kSum,
+       {{2, 2, 2}},
+       -1,
+       kRelu,
+       std::nullopt,
+       "expected rank at most 2"},
+      {OpKind::kActivation, {{}}, -1, kRelu, Shape{}, ""},
+      {OpKind::kActivation, {{2, 3}}, -1, kSoftmax, Shape{2, 3}, ""},
+      {OpKind::kActivation,
+       {{}},
+       -1,
+       kSoftmax,
+       std::nullopt,
+       "SOFTMAX needs an axis"},
+      {OpKind::kConcat, {{}, {}, {}}, -1, kRelu, Shape{3}, ""},
+      {OpKind::kConcat, {{}, {}}, 0, kRelu, Shape{2}, ""},
+      {OpKind::kConcat, {{}, {}}, 1, kRelu, std::nullopt, "axis out of range"},
+      {OpKind::kConcat, {{2, 3}, {2, 4}}, -1, kRelu, Shape{2, 7}, ""},
+      {OpKind::kConcat, {{2, 3}, {5, 3}}, 0, kRelu, Shape{7, 3}, ""},
+      {OpKind::kConcat, {{4}}, -1, kRelu, Shape{4}, ""},
+      {OpKind::kConcat,
+       {{2}, {}},
+       -1,
+       kRelu,
+       std::nullopt,
+       "expected rank 1 with equal dims off the axis"},
+      {OpKind::kConcat,
+       {{}, {2}},
+       -1,
+       kRelu,
+       std::nullopt,
+       "cannot mix scalars and tensors"},
+      {OpKind::kConcat,
+       {{2, 3}, {3, 3}},
+       -1,
+       kRelu,
+       std::nullopt,
+       "got shapes [2, 3] and [3, 3]"},
+  };
+  for (const InferCase& c : kCases) {
+    const ir::OpSchema& schema = ir::GetOpSchema(c.op);
+    SCOPED_TRACE(std::string(schema.name) + " of " +
+                 std::to_string(c.inputs.size()) + " inputs, first " +
+                 ir::ShapeToString(c.inputs[0]));
+    ir::Node node;
+    node.op = c.op;
+    node.axis = c.axis;
+    node.activation = c.activation;
+    std::vector<const Shape*> inputs;
+    for (const Shape& s : c.inputs) inputs.push_back(&s);
+    if (c.out) {
+      EXPECT_EQ(schema.infer(node, inputs), *c.out);
+      continue;
+    }
+    try {
+      schema.infer(node, inputs);
+      ADD_FAILURE() << "not refused";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kModel);
+      EXPECT_THAT(e.what(), HasSubstr(c.error));
+    }
+  }
+}
+
+TEST(OpSchemaTest, TableMatchesOpNamesAndArity) {
+  for (OpKind op : {OpKind::kMultiply, OpKind::kAdd, OpKind::kSum,
+                    OpKind::kActivation, OpKind::kConcat}) {
+    const ir::OpSchema& schema = ir::GetOpSchema(op);
+    EXPECT_EQ(schema.kind, op);
+    EXPECT_EQ(schema.name, ir::OpName(op));
+  }
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kAdd).max_inputs, 2);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kSum).max_inputs, 1);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kConcat).min_inputs, 1);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kConcat).max_inputs, -1);
+}
+
+TEST(OpSchemaTest, BroadcastAndNormalizeAxis) {
+  EXPECT_EQ(ir::BroadcastShapes({2}, {3, 2}), (Shape{3, 2}));
+  EXPECT_EQ(ir::BroadcastShapes({2, 1}, {2}), (Shape{2, 2}));
+  EXPECT_EQ(ir::BroadcastShapes({}, {}), Shape{});
+  EXPECT_THROW(ir::BroadcastShapes({3}, {4, 2}), Error);
+  EXPECT_EQ(ir::NormalizeAxis(-1, 2), 1);
+  EXPECT_EQ(ir::NormalizeAxis(-2, 2), 0);
+  EXPECT_EQ(ir::NormalizeAxis(1, 2), 1);
+  EXPECT_THROW(ir::NormalizeAxis(2, 2), Error);
+  EXPECT_THROW(ir::NormalizeAxis(-3, 2), Error);
+  EXPECT_THROW(ir::NormalizeAxis(0, 0), Error);
+  EXPECT_THROW(ir::NormalizeAxis(std::numeric_limits<int64_t>::min(), 2),
+               Error);
+}
+
+// ---- Validate on hand-built IR. ----
+
+int AddInput(ir::Graph& g, const std::string& name, Shape shape) {
+  int id = static_cast<int>(g.values.size());
+  g.values.push_back({name, ir::ValueKind::kInput,
+                      static_cast<int>(g.inputs.size()), std::move(shape)});
+  g.inputs.push_back(id);
+  return id;
+}
+
+int AddConstant(ir::Graph& g, const std::string& name, Shape shape,
+                std::vector<double> data) {
+  int id = static_cast<int>(g.values.size());
+  g.values.push_back({name, ir::ValueKind::kConstant,
+                      static_cast<int>(g.constants.size()), shape});
+  g.constants.push_back({id, std::move(shape), std::move(data)});
+  return id;
+}
+
+// Adds node `name` defining value `name` + "_out"; returns that value's id.
+int AddNode(ir::Graph& g, const std::string& name, OpKind op,
+            std::vector<int> inputs, int64_t axis = -1,
+            Activation act = Activation::kIdentity) {
+  int id = static_cast<int>(g.values.size());
+  g.values.push_back({name + "_out",
+                      ir::ValueKind::kNode,
+                      static_cast<int>(g.nodes.size()),
+                      {}});
+  ir::Node node;
+  node.name = name;
+  node.op = op;
+  node.inputs = std::move(inputs);
+  node.output = id;
+  node.axis = axis;
+  node.activation = act;
+  g.nodes.push_back(std::move(node));
+  return id;
+}
+
+// The seed's per-node form: two units over x: [2], then CONCAT and RELU.
+ir::Graph SeedLayer() {
+  ir::Graph g;
+  int x = AddInput(g, "x", {2});
+  int w0 = AddConstant(g, "w0", {2}, {2, 4});
+  int w1 = AddConstant(g, "w1", {2}, {4, -5});
+  int s0 = AddNode(g, "s0", OpKind::kSum,
+                   {AddNode(g, "m0", OpKind::kMultiply, {x, w0})});
+  int s1 = AddNode(g, "s1", OpKind::kSum,
+                   {AddNode(g, "m1", OpKind::kMultiply, {x, w1})});
+  int cat = AddNode(g, "cat", OpKind::kConcat, {s0, s1});
+  g.outputs.push_back(
+      AddNode(g, "act", OpKind::kActivation, {cat}, -1, Activation::kRelu));
+  return g;
+}
+
+std::string Refusal(ir::Graph g, const ValidateOptions& options = {}) {
+  try {
+    Validate(g, options);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kModel);
+    return e.what();
+  }
+  ADD_FAILURE() << "graph was accepted";
+  return "";
+}
+
+TEST(ValidateTest, InfersShapesOfHandBuiltGraph) {
+  ir::Graph g = SeedLayer();
+  Validate(g);
+  EXPECT_EQ(g.values[g.FindValue("m0_out")].shape, Shape{2});
+  EXPECT_EQ(g.values[g.FindValue("s0_out")].shape, Shape{});
+  EXPECT_EQ(g.values[g.FindValue("cat_out")].shape, Shape{2});
+  EXPECT_EQ(g.values[g.outputs[0]].shape, Shape{2});
+  EXPECT_EQ(GraphFootprintBytes(g), 4 * (2 + 2 + 2 + 2 + 1 + 2 + 1 + 2 + 2));
+}
+
+TEST(ValidateTest, SortsTopologicallyAndKeepsSortedOrder) {
+  ir::Graph sorted = SeedLayer();
+  Validate(sorted);
+  std::vector<std::string> names;
+  for (const ir::Node& n : sorted.nodes) names.push_back(n.name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"m0", "s0", "m1", "s1", "cat", "act"}));
+  ir::Graph reversed = SeedLayer();
+  std::reverse(reversed.nodes.begin(), reversed.nodes.end());
+  for (size_t i = 0; i < reversed.nodes.size(); ++i) {
+    reversed.values[reversed.nodes[i].output].index = static_cast<int>(i);
+  }
+  Validate(reversed);
+  for (size_t i = 0; i < reversed.nodes.size(); ++i) {
+    const ir::Node& n = reversed.nodes[i];
+    EXPECT_EQ(reversed.values[n.output].index, static_cast<int>(i));
+    for (int id : n.inputs) {
+      const ir::Value& v = reversed.values[id];
+      if (v.kind == ir::ValueKind::kNode) {
+        EXPECT_LT(v.index, static_cast<int>(i));
+      }
+    }
+  }
+  EXPECT_EQ(reversed.nodes.back().name, "act");
+}
+
+TEST(ValidateTest, RejectsIdsOutOfRangeAndInconsistentValues) {
+  ir::Graph g = SeedLayer();
+  g.nodes[1].inputs[0] = 99;
+  EXPECT_THAT(Refusal(g), HasSubstr("node 's0' (SUM) input #0 refers to "
+                                    "value id 99; expected 0..8"));
+  g = SeedLayer();
+  g.outputs.push_back(-1);
+  EXPECT_THAT(Refusal(g), HasSubstr("output #1 refers to value id -1"));
+  g = SeedLayer();
+  g.nodes[2].output = g.nodes[0].output;  // m1 claims m0's value
+  EXPECT_THAT(Refusal(g), HasSubstr("node 'm1' (MULTIPLY) output defines "
+                                    "value 'm0_out', which says it is node "
+                                    "#0; expected node #2"));
+  g = SeedLayer();
+  g.values[g.FindValue("w1")].index = 5;
+  EXPECT_THAT(Refusal(g), HasSubstr("constant #1 defines value 'w1'"));
+  g = SeedLayer();
+  g.outputs.push_back(g.outputs[0]);
+  EXPECT_THAT(Refusal(g), HasSubstr("output 'act_out' is listed twice"));
+}
+
+TEST(ValidateTest, RejectsBadNamesAndAttributes) {
+  ir::Graph g = SeedLayer();
+  g.nodes[3].name = "m0";
+  EXPECT_THAT(Refusal(g), HasSubstr("duplicate node name 'm0'"));
+  g = SeedLayer();
+  g.values[g.FindValue("w1")].name = "";
+  EXPECT_THAT(Refusal(g), HasSubstr("constant '' has no name"));
+  g = SeedLayer();
+  g.values[g.FindValue("w1")].name = "w\x80";
+  EXPECT_THAT(Refusal(g), HasSubstr("value #2 (constant #1): name is not "
+                                    "valid UTF-8"));
+  g = SeedLayer();
+  g.nodes.back().activation = Activation::kLeakyRelu;
+  g.nodes.back().alpha = std::nan("");
+  EXPECT_THAT(Refusal(g), HasSubstr("node 'act' (ACTIVATION): LEAKY_RELU "
+                                    "alpha must be finite"));
+  g = SeedLayer();
+  g.nodes.back().activation = static_cast<Activation>(9);
+  EXPECT_THAT(Refusal(g), HasSubstr("node 'act' (ACTIVATION): unknown "
+                                    "activation 9"));
+  g = SeedLayer();
+  g.nodes[0].op = static_cast<OpKind>(7);
+  EXPECT_THAT(Refusal(g), HasSubstr("node 'm0': unknown op 7"));
+}
+
+TEST(ValidateTest, RejectsCycleNamingANodeOnIt) {
+  ir::Graph g;
+  int x = AddInput(g, "x", {2});
+  // "tail" sorts first but only reads the cycle; the report must name p or q.
+  int q_out = 3;  // the id AddNode gives "q" below
+  g.outputs.push_back(AddNode(g, "tail", OpKind::kAdd, {x, q_out}));
+  int p_out = AddNode(g, "p", OpKind::kAdd, {x, q_out});
+  ASSERT_EQ(AddNode(g, "q", OpKind::kAdd, {p_out, x}), q_out);
+  std::string msg = Refusal(g);
+  EXPECT_THAT(msg, HasSubstr("(ADD): is on a cycle"));
+  EXPECT_THAT(msg, Not(HasSubstr("tail")));
+
+  // A long cycle is reported without recursion and with a bounded message.
+  ir::Graph ring;
+  int in = AddInput(ring, "x", {2});
+  const int kLength = 100000;
+  for (int i = 0; i < kLength; ++i) {
+    int prev = i == 0 ? in + kLength : static_cast<int>(ring.values.size()) - 1;
+    AddNode(ring, "n" + std::to_string(i), OpKind::kAdd, {prev, in});
+  }
+  ring.outputs.push_back(in + kLength);
+  msg = Refusal(ring);
+  EXPECT_THAT(msg, HasSubstr("is on a cycle"));
+  EXPECT_THAT(msg, HasSubstr(" -> ..."));
+  EXPECT_LT(msg.size(), 300u);
+}
+
+TEST(ValidateTest, AcceptsDeepChainsWithoutRecursion) {
+  ir::Graph g;
+  int v = AddInput(g, "x", {3});
+  for (int i = 0; i < 200000; ++i) {
+    v = AddNode(g, "n" + std::to_string(i), OpKind::kActivation, {v}, -1,
+                Activation::kTanh);
+  }
+  g.outputs.push_back(v);
+  Validate(g);
+  EXPECT_EQ(g.values[v].shape, Shape{3});
+}
+
+TEST(ValidateTest, ChecksConstantsAgainstDtype) {
+  ir::Graph g;
+  int x = AddInput(g, "x", {2});
+  int w = AddConstant(g, "w", {2}, {0.1, 1.0});
+  g.outputs.push_back(AddNode(g, "m", OpKind::kMultiply, {x, w}));
+  EXPECT_THAT(Refusal(g), HasSubstr("constant 'w': value 0.1 at index 0 is "
+                                    "not exactly representable in F32"));
+  g.constants[0].data[0] = 1e300;
+  EXPECT_THAT(Refusal(g), HasSubstr("not exactly representable"));
+  g.constants[0].data[0] = -INFINITY;
+  EXPECT_NO_THROW(Validate(g));
+  g.dtype = ir::DType::kF64;
+  g.constants[0].data[0] = 0.1;
+  EXPECT_NO_THROW(Validate(g));
+}
+
+TEST(ValidateTest, RejectsMissingEndsAndOverBudget) {
+  ir::Graph g = SeedLayer();
+  g.outputs.clear();
+  EXPECT_THAT(Refusal(g), HasSubstr("graph has no outputs"));
+  ir::Graph no_inputs;
+  int c = AddConstant(no_inputs, "c", {}, {1});
+  no_inputs.outputs.push_back(AddNode(no_inputs, "s", OpKind::kAdd, {c, c}));
+  EXPECT_THAT(Refusal(no_inputs), HasSubstr("graph has no inputs"));
+  ValidateOptions tiny;
+  tiny.memory_budget_bytes = 10;
+  EXPECT_THAT(Refusal(SeedLayer(), tiny),
+              HasSubstr("graph needs 64 bytes (one row of every value plus "
+                        "all constants), over the memory budget of 10 bytes"));
+}
+
+TEST(ValidateTest, FootprintSaturatesInsteadOfOverflowing) {
+  ir::Graph g;
+  AddInput(g, "a", {int64_t{1} << 61});
+  AddInput(g, "b", {int64_t{1} << 61});
+  EXPECT_EQ(GraphFootprintBytes(g), std::numeric_limits<int64_t>::max());
+  g.values[1].shape = {-1};
+  EXPECT_EQ(GraphFootprintBytes(g), std::numeric_limits<int64_t>::max());
+}
+
+}  // namespace
+}  // namespace rowflow
