@@ -10,7 +10,7 @@
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "runtime/input_file.h"
-#include "runtime/npy_format.h"
+#include "graph/npy_format.h"
 #include "runtime/row_io.h"
 
 namespace rowflow {

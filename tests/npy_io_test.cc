@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/npy_format.h"
+#include "graph/npy_format.h"
 #include "runtime/row_io.h"
 #include "tests/io_test_util.h"
 

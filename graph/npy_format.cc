@@ -1,7 +1,8 @@
-#include "runtime/npy_format.h"
+#include "graph/npy_format.h"
+
+#include <fmt/format.h>
 
 #include "graph/error.h"
-#include "runtime/input_file.h"
 
 namespace rowflow {
 namespace {
@@ -75,8 +76,16 @@ class DictParser {
                     file_, at, what);
   }
 
+  // At most 40 bytes of `s`, control and non-ASCII bytes as \xNN (graph/
+  // cannot use runtime's QuoteForMessage).
   static std::string Quote(std::string_view s) {
-    return QuoteForMessage(s.data(), s.size());
+    std::string out;
+    for (char ch : s.substr(0, 40)) {
+      const auto c = static_cast<unsigned char>(ch);
+      out += c >= 0x20 && c < 0x7f && c != '\\' ? std::string(1, ch)
+                                                 : fmt::format("\\x{:02x}", c);
+    }
+    return s.size() > 40 ? out + "..." : out;
   }
 
   char Peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }

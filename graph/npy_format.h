@@ -2,12 +2,15 @@
 // array ({'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }) and
 // formatting the fixed-size header rowflow writes.
 //
+// It lives in graph/ because both row files (runtime/) and weight files
+// named by layer specs (graph/spec.h) are .npy.
+//
 // The parser accepts any bytes: it never reads out of bounds, never
 // recurses, allocates at most O(text size), and throws Error(kInput).
 //
 // Thread-safety: plain functions over values.
-#ifndef ROWFLOW_RUNTIME_NPY_FORMAT_H_
-#define ROWFLOW_RUNTIME_NPY_FORMAT_H_
+#ifndef ROWFLOW_GRAPH_NPY_FORMAT_H_
+#define ROWFLOW_GRAPH_NPY_FORMAT_H_
 
 #include <cstdint>
 #include <string>
@@ -43,4 +46,4 @@ std::string NpyShapeString(const std::vector<int64_t>& shape);
 
 }  // namespace rowflow
 
-#endif  // ROWFLOW_RUNTIME_NPY_FORMAT_H_
+#endif  // ROWFLOW_GRAPH_NPY_FORMAT_H_
