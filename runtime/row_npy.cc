@@ -1,4 +1,4 @@
-// NPY row source and sink (rules in runtime/row_io.h and runtime/npy_format.h).
+// NPY row source and sink (rules in runtime/row_io.h and graph/npy_format.h).
 #include <algorithm>
 #include <bit>
 #include <cerrno>
