@@ -1,0 +1,185 @@
+// Decoding of .npy and CSV weight files (declared in graph/weights_file.h).
+#include <fmt/format.h>
+
+#include <bit>
+#include <charconv>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "graph/error.h"
+#include "graph/npy_format.h"
+#include "graph/weights_file.h"
+
+namespace rowflow {
+namespace {
+
+template <typename... Args>
+[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
+}
+
+template <typename T>
+double LoadElement(const char* p, bool swap) {
+  unsigned char raw[sizeof(T)];
+  std::memcpy(raw, p, sizeof(T));
+  if (swap) {
+    for (size_t i = 0; i < sizeof(T) / 2; ++i) {
+      std::swap(raw[i], raw[sizeof(T) - 1 - i]);
+    }
+  }
+  T value;
+  std::memcpy(&value, raw, sizeof(T));
+  return static_cast<double>(value);
+}
+
+uint64_t ReadLittle(const unsigned char* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v |= uint64_t{p[i]} << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+std::vector<double> DecodeNpyWeights(std::string_view bytes,
+                                     const std::string& path,
+                                     const std::vector<int64_t>& shape) {
+  const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 6 || std::memcmp(u, "\x93NUMPY", 6) != 0) {
+    Fail("{}: not a .npy file (no \\x93NUMPY magic)", path);
+  }
+  if (bytes.size() < 8) Fail("{}: truncated .npy header", path);
+  if (u[6] < 1 || u[6] > 3 || u[7] != 0) {
+    Fail("{}: unsupported .npy version {}.{}; expected 1.0, 2.0 or 3.0", path,
+         int{u[6]}, int{u[7]});
+  }
+  const int len_bytes = u[6] == 1 ? 2 : 4;
+  if (bytes.size() < static_cast<size_t>(8 + len_bytes)) {
+    Fail("{}: truncated .npy header", path);
+  }
+  const uint64_t len = ReadLittle(u + 8, len_bytes);
+  if (len > static_cast<uint64_t>(kNpyMaxHeaderBytes)) {
+    Fail("{}: .npy header is {} bytes; expected at most {}", path, len,
+         kNpyMaxHeaderBytes);
+  }
+  const size_t data_start = 8 + static_cast<size_t>(len_bytes) + len;
+  if (bytes.size() < data_start) {
+    Fail("{}: truncated .npy header; expected {} bytes, got {}", path, len,
+         bytes.size() - 8 - len_bytes);
+  }
+  NpyHeader header;
+  try {
+    header = ParseNpyHeader(bytes.substr(8 + len_bytes, len), path);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kModel, e.what());  // a weight file is the model's
+  }
+  if (header.shape != shape) {
+    Fail("{}: expected shape {}, got {}", path, NpyShapeString(shape),
+         NpyShapeString(header.shape));
+  }
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;  // the caller bounded the product
+  const size_t want = static_cast<size_t>(count) * header.itemsize;
+  const size_t got = bytes.size() - data_start;
+  if (got != want) {
+    Fail("{}: expected {} data bytes for shape {} of f{}, got {}", path, want,
+         NpyShapeString(shape), header.itemsize, got);
+  }
+  const bool swap =
+      header.big_endian != (std::endian::native == std::endian::big);
+  const char* data = bytes.data() + data_start;
+  std::vector<double> out(static_cast<size_t>(count));
+  // Fortran order stores a 2-D array column by column: convert, so that
+  // out is row-major whichever way the file was written.
+  const bool transpose = header.fortran_order && shape.size() == 2;
+  const int64_t rows = shape.empty() ? 1 : shape[0];
+  const int64_t cols = shape.size() == 2 ? shape[1] : 1;
+  for (int64_t i = 0; i < count; ++i) {
+    const char* p = data + i * header.itemsize;
+    const double v = header.itemsize == 4 ? LoadElement<float>(p, swap)
+                                          : LoadElement<double>(p, swap);
+    const int64_t at = transpose ? (i % rows) * cols + i / rows : i;
+    out[static_cast<size_t>(at)] = v;
+  }
+  return out;
+}
+
+std::vector<double> DecodeCsvWeights(std::string_view bytes,
+                                     const std::string& path, int64_t rows,
+                                     int64_t cols, bool vector_ok) {
+  const int64_t count = rows * cols;  // the caller bounded the product
+  std::vector<double> values;
+  std::vector<int64_t> row_lengths, row_lines;
+  int64_t line_no = 0;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    ++line_no;
+    size_t end = bytes.find('\n', pos);
+    if (end == std::string_view::npos) end = bytes.size();
+    std::string_view line = bytes.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    int64_t fields = 0;
+    size_t f = 0;
+    for (;;) {
+      size_t comma = std::min(line.find(',', f), line.size());
+      size_t a = f, b = comma;
+      while (a < b && (line[a] == ' ' || line[a] == '\t')) ++a;
+      while (b > a && (line[b - 1] == ' ' || line[b - 1] == '\t')) --b;
+      const size_t col = a + 1;
+      if (a == b)
+        Fail("{}:{}:{}: empty field; expected a number", path, line_no, col);
+      const char* s = line.data() + a;
+      const char* e = line.data() + b;
+      if (*s == '+' && e - s > 1 && s[1] != '-' && s[1] != '+') ++s;
+      double v = 0;
+      auto [ptr, ec] = std::from_chars(s, e, v);
+      if (ec == std::errc::result_out_of_range) {
+        Fail("{}:{}:{}: number out of range: '{}'", path, line_no, col,
+             EscapeForMessage(line.substr(a, b - a), 40));
+      }
+      if (ec != std::errc() || ptr != e) {
+        Fail("{}:{}:{}: not a number: '{}'", path, line_no, col,
+             EscapeForMessage(line.substr(a, b - a), 40));
+      }
+      // Stop storing past the declared count: the shape check fails anyway.
+      if (static_cast<int64_t>(values.size()) < count) values.push_back(v);
+      ++fields;
+      if (comma == line.size()) break;
+      f = comma + 1;
+    }
+    row_lengths.push_back(fields);
+    row_lines.push_back(line_no);
+  }
+  const auto n_rows = static_cast<int64_t>(row_lengths.size());
+  int64_t total = 0;
+  bool all_one = true;
+  for (int64_t n : row_lengths) {
+    total += n;
+    all_one = all_one && n == 1;
+  }
+  if (vector_ok && total == count &&
+      (n_rows == 1 || (all_one && n_rows == count))) {
+    return values;
+  }
+  const std::string want =
+      vector_ok ? fmt::format("one row or one column of {} values", count)
+                : fmt::format("({}, {}): {} rows of {} values", rows, cols,
+                              rows, cols);
+  if (vector_ok || n_rows != rows) {
+    Fail("{}: expected {}, got {} rows and {} values", path, want, n_rows,
+         total);
+  }
+  for (size_t i = 0; i < row_lengths.size(); ++i) {
+    if (row_lengths[i] != cols) {
+      Fail("{}:{}: expected {} values in each row ({}), got {}", path,
+           row_lines[i], cols, want, row_lengths[i]);
+    }
+  }
+  return values;
+}
+
+}  // namespace rowflow
