@@ -1,5 +1,7 @@
 #include "graph/builder.h"
 
+#include <cmath>
+#include <limits>
 #include <utility>
 
 #include "graph/error.h"
@@ -7,7 +9,6 @@
 
 namespace rowflow {
 
-using ir::Activation;
 using ir::Node;
 using ir::OpKind;
 using ir::ValueKind;
@@ -18,7 +19,16 @@ GraphBuilder::GraphBuilder(std::string name, ir::DType dtype) {
 }
 
 double GraphBuilder::Round(double v) const {
-  return graph_.dtype == ir::DType::kF32 ? static_cast<double>(static_cast<float>(v)) : v;
+  if (graph_.dtype != ir::DType::kF32) return v;
+  // Casting a finite double beyond float's range is undefined: make it the
+  // infinity it overflows to, as IEEE rounding would.
+  if (std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max()) {
+    const double rounded = static_cast<double>(std::nextafter(
+        std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity()));
+    if (std::abs(v) >= rounded) return std::copysign(INFINITY, v);
+    return std::copysign(std::numeric_limits<float>::max(), v);
+  }
+  return static_cast<double>(static_cast<float>(v));
 }
 
 std::string GraphBuilder::FreshName(const std::string& prefix) {
@@ -105,23 +115,23 @@ ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
                     bias.size(), units);
   }
   const int64_t width = static_cast<int64_t>(weights.size()) / units;
-  const Activation act = options.activation;
+  const ir::Activation act = options.activation;
   if (options.form == DenseForm::kLayer) {
     ValueRef w = Constant(name + "/w", {units, width}, std::move(weights));
     ValueRef v = Sum(Multiply(x, w, name + "/mul"), -1,
-                     bias.empty() && act == Activation::kIdentity ? name
+                     bias.empty() && act == ir::Activation::kIdentity ? name
                                                                   : name + "/sum");
     if (!bias.empty()) {
       ValueRef b = Constant(name + "/b", {units}, std::move(bias));
-      v = Add(v, b, act == Activation::kIdentity ? name : name + "/bias");
+      v = Add(v, b, act == ir::Activation::kIdentity ? name : name + "/bias");
     }
-    if (act != Activation::kIdentity) v = Activation(v, act, options.alpha, name);
+    if (act != ir::Activation::kIdentity) v = Activation(v, act, options.alpha, name);
     return v;
   }
   // Per-node form, the seed's: each unit is (x * w_i).sum(), then its
   // activation; the units meet in a CONCAT. SOFTMAX couples the units, so
   // it is applied once after the CONCAT.
-  const bool per_unit_act = act != Activation::kIdentity && act != Activation::kSoftmax;
+  const bool per_unit_act = act != ir::Activation::kIdentity && act != ir::Activation::kSoftmax;
   std::vector<ValueRef> unit_values;
   for (int64_t i = 0; i < units; ++i) {
     const std::string unit = name + "_" + std::to_string(i);
@@ -137,7 +147,7 @@ ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
     if (per_unit_act) v = Activation(v, act, options.alpha, unit);
     unit_values.push_back(v);
   }
-  if (act == Activation::kSoftmax) {
+  if (act == ir::Activation::kSoftmax) {
     return Activation(Concat(unit_values, -1, name + "/concat"), act,
                       options.alpha, name);
   }

@@ -1,0 +1,344 @@
+#include "runtime/session.h"
+
+#include <fmt/format.h>
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "graph/error.h"
+#include "runtime/plan.h"
+
+namespace rowflow {
+
+namespace flow = tbb::flow;
+
+int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
+                        int64_t io_bytes_per_row) {
+  if (all_tiny) return 8192;
+  // About 1 MB of activations per tile keeps a stage's output in L2 for the
+  // next stage; big layers still get >= 256 rows of GEMM work per call.
+  const int64_t per_row = std::max<int64_t>(1, intermediate_bytes_per_row + io_bytes_per_row);
+  const int64_t rows = (int64_t{1} << 20) / per_row;
+  return std::clamp<int64_t>(rows / 16 * 16, 256, 1024);
+}
+
+struct Session::ImplBase {
+  virtual ~ImplBase() = default;
+  virtual const std::vector<StageInfo>& stages() const = 0;
+  virtual int64_t flops_per_row() const = 0;
+  virtual int64_t intermediate_bytes_per_row() const = 0;
+  virtual bool all_tiny() const = 0;
+
+  SessionOptions options;
+  int threads = 1;
+  int64_t tile_rows = 1;
+  int max_in_flight = 1;
+  RunStats stats;
+  std::mutex run_mutex;  // one Run at a time
+};
+
+template <typename T>
+struct Session::Impl final : Session::ImplBase {
+  // One tile of rows in flight: its buffers and where it sits in the input.
+  struct Tile {
+    int64_t seq = 0;
+    int64_t first_row = 0;
+    int64_t rows = 0;
+    std::vector<T*> buffers;        // by plan buffer id
+    std::vector<T> storage;         // intermediates, own input and output
+    T* own_input = nullptr;         // streaming runs read rows here
+    T* own_output = nullptr;        // and write results here
+  };
+
+  Plan<T> plan;
+  std::vector<std::string> node_names;       // by graph node id, for errors
+  std::vector<std::unique_ptr<Tile>> tiles;  // every tile ever made
+  std::vector<Tile*> free_tiles;             // capacity reserved: no allocation
+  std::mutex free_mutex;
+
+  Impl(const ir::Graph& graph, const PlanOptions& options)
+      : plan(BuildPlan<T>(graph, options)) {
+    for (const ir::Node& n : graph.nodes) node_names.push_back(n.name);
+  }
+
+  const std::vector<StageInfo>& stages() const override { return plan.stages; }
+  int64_t flops_per_row() const override { return plan.flops_per_row; }
+  int64_t intermediate_bytes_per_row() const override {
+    return plan.IntermediateBytesPerRow();
+  }
+  bool all_tiny() const override { return plan.all_tiny; }
+
+  Tile* Acquire() {
+    std::lock_guard<std::mutex> lock(free_mutex);
+    if (free_tiles.empty()) {
+      RF_CHECK(static_cast<int>(tiles.size()) < max_in_flight + 2);
+      tiles.push_back(MakeTile());
+      return tiles.back().get();
+    }
+    Tile* t = free_tiles.back();
+    free_tiles.pop_back();
+    return t;
+  }
+
+  void Release(Tile* t) {
+    std::lock_guard<std::mutex> lock(free_mutex);
+    free_tiles.push_back(t);
+  }
+
+  std::unique_ptr<Tile> MakeTile() {
+    auto t = std::make_unique<Tile>();
+    // Each buffer starts on a 64-byte boundary of one allocation.
+    const int64_t align = 64 / sizeof(T);
+    auto padded = [&](int64_t width) { return (width * tile_rows + align - 1) / align * align; };
+    int64_t total = align;
+    for (int64_t w : plan.buffer_widths) total += padded(w);
+    t->storage.resize(total);
+    T* p = t->storage.data();
+    p += (align - (reinterpret_cast<uintptr_t>(p) / sizeof(T)) % align) % align;
+    t->buffers.resize(plan.buffer_widths.size());
+    for (size_t b = 0; b < plan.buffer_widths.size(); ++b) {
+      t->buffers[b] = p;
+      p += padded(plan.buffer_widths[b]);
+    }
+    t->own_input = t->buffers[kInputBuffer];
+    t->own_output = t->buffers[kOutputBuffer];
+    return t;
+  }
+
+  // Runs the flow graph. `feed(tile)` fills the next tile and returns false
+  // at the end of the input; `drain(tile)` takes a finished tile, in order.
+  template <typename Feed, typename Drain>
+  void Execute(Feed&& feed, Drain&& drain) {
+    {
+      std::lock_guard<std::mutex> lock(free_mutex);
+      free_tiles.clear();
+      free_tiles.reserve(max_in_flight + 2);
+      for (auto& t : tiles) free_tiles.push_back(t.get());
+    }
+    std::vector<std::atomic<bool>> seen(threads);
+    const auto start = std::chrono::steady_clock::now();
+    int64_t next_seq = 0;
+    int64_t tiles_done = 0;
+    // N threads means N, even above the core count.
+    tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                    std::max(threads, tbb::info::default_concurrency()));
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+      flow::graph g;
+      flow::input_node<Tile*> source(g, [&](tbb::flow_control& fc) -> Tile* {
+        Tile* t = Acquire();
+        t->seq = next_seq;
+        if (!feed(t)) {
+          Release(t);
+          fc.stop();
+          return nullptr;
+        }
+        ++next_seq;
+        return t;
+      });
+      flow::limiter_node<Tile*> limiter(g, max_in_flight);
+      flow::make_edge(source, limiter);
+      std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>> stage_nodes;
+      std::vector<std::unique_ptr<flow::graph_node>> joins;
+      for (size_t s = 0; s < plan.stages.size(); ++s) {
+        stage_nodes.push_back(std::make_unique<flow::function_node<Tile*, Tile*>>(
+            g, flow::unlimited, [&, s](Tile* t) {
+              seen[tbb::this_task_arena::current_thread_index() % threads].store(
+                  true, std::memory_order_relaxed);
+              RunStage(s, t);
+              return t;
+            }));
+        ConnectInputs(g, s, limiter, stage_nodes, joins);
+      }
+      flow::sequencer_node<Tile*> sequencer(
+          g, [](Tile* const& t) -> size_t { return static_cast<size_t>(t->seq); });
+      flow::make_edge(*stage_nodes.back(), sequencer);
+      flow::function_node<Tile*, flow::continue_msg> sink(
+          g, flow::serial, [&](Tile* t) {
+            drain(t);
+            ++tiles_done;
+            Release(t);
+            return flow::continue_msg();
+          });
+      flow::make_edge(sequencer, sink);
+      flow::make_edge(sink, limiter.decrementer());
+      source.activate();
+      g.wait_for_all();
+    });
+    stats.tiles = tiles_done;
+    stats.threads_used = 0;
+    for (auto& s : seen) stats.threads_used += s.load() ? 1 : 0;
+    stats.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  // Wires stage `s` to the stages it reads from: straight from the limiter
+  // when it reads only input rows, from its one producer, or through a
+  // chain of tag-matching joins on the tile number.
+  void ConnectInputs(flow::graph& g, size_t s, flow::limiter_node<Tile*>& limiter,
+                     std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>>& nodes,
+                     std::vector<std::unique_ptr<flow::graph_node>>& joins) {
+    const std::vector<int>& deps = plan.stages[s].deps;
+    if (deps.empty()) {
+      flow::make_edge(limiter, *nodes[s]);
+      return;
+    }
+    flow::sender<Tile*>* upstream = nodes[deps[0]].get();
+    using Join = flow::join_node<std::tuple<Tile*, Tile*>, flow::tag_matching>;
+    using Pick = flow::function_node<std::tuple<Tile*, Tile*>, Tile*>;
+    for (size_t i = 1; i < deps.size(); ++i) {
+      auto tag = [](Tile* t) { return static_cast<flow::tag_value>(t->seq); };
+      auto join = std::make_unique<Join>(g, tag, tag);
+      auto pick = std::make_unique<Pick>(g, flow::unlimited,
+                                         [](const std::tuple<Tile*, Tile*>& both) {
+                                           return std::get<0>(both);
+                                         });
+      flow::make_edge(*upstream, flow::input_port<0>(*join));
+      flow::make_edge(*nodes[deps[i]], flow::input_port<1>(*join));
+      flow::make_edge(*join, *pick);
+      upstream = pick.get();
+      joins.push_back(std::move(join));
+      joins.push_back(std::move(pick));
+    }
+    flow::make_edge(*upstream, *nodes[s]);
+  }
+
+  void RunStage(size_t s, Tile* t) {
+    const StageInfo& info = plan.stages[s];
+    try {
+      if (options.stage_hook) options.stage_hook(info, t->first_row, t->rows);
+      plan.kernels[s]->Run(t->buffers.data(), t->rows);
+    } catch (const std::exception& e) {
+      const Error* re = dynamic_cast<const Error*>(&e);
+      const std::string node =
+          info.nodes.empty() ? std::string(StageKindName(info.kind)) : node_names[info.nodes.back()];
+      throw MakeError(re ? re->kind() : ErrorKind::kInternal, "node '{}' ({}): rows {}-{}: {}",
+                      node, info.label, t->first_row, t->first_row + t->rows - 1, e.what());
+    }
+  }
+
+};
+
+namespace {
+
+void CheckOptions(const SessionOptions& o) {
+  if (o.threads < 0 || o.threads > kMaxThreads) {
+    throw MakeError(ErrorKind::kUsage, "threads must be 0 (all cores) or 1..{}; got {}",
+                    kMaxThreads, o.threads);
+  }
+  if (o.tile_rows < 0 || o.tile_rows > kMaxTileRows) {
+    throw MakeError(ErrorKind::kUsage, "tile rows must be 0 (automatic) or 1..{}; got {}",
+                    kMaxTileRows, o.tile_rows);
+  }
+  if (o.max_tiles_in_flight < 0 || o.max_tiles_in_flight > 4 * kMaxThreads) {
+    throw MakeError(ErrorKind::kUsage,
+                    "tiles in flight must be 0 (automatic) or 1..{}; got {}", 4 * kMaxThreads,
+                    o.max_tiles_in_flight);
+  }
+}
+
+}  // namespace
+
+Session::Session(const ir::Graph& graph, const SessionOptions& options) {
+  CheckOptions(options);
+  if (graph.dtype == ir::DType::kF32) {
+    impl_ = std::make_unique<Impl<float>>(graph, options.plan);
+  } else {
+    impl_ = std::make_unique<Impl<double>>(graph, options.plan);
+  }
+  impl_->options = options;
+  impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
+  impl_->max_in_flight = options.max_tiles_in_flight > 0 ? options.max_tiles_in_flight
+                                                         : std::max(4, 2 * impl_->threads);
+  const int64_t io_bytes =
+      (graph.InputWidth() + graph.OutputWidth()) * ir::DTypeSize(graph.dtype);
+  impl_->tile_rows =
+      options.tile_rows > 0
+          ? options.tile_rows
+          : DefaultTileRows(impl_->all_tiny(), impl_->intermediate_bytes_per_row(), io_bytes);
+}
+
+Session::~Session() = default;
+
+template <typename T>
+RowMatrix<T> Session::Run(const RowMatrix<T>& rows) {
+  auto* impl = dynamic_cast<Impl<T>*>(impl_.get());
+  if (impl == nullptr) {
+    throw MakeError(ErrorKind::kUsage, "rows are f{}; the graph's dtype differs",
+                    sizeof(T) * 8);
+  }
+  if (rows.cols != impl->plan.input_width) {
+    throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
+                    impl->plan.input_width, rows.cols);
+  }
+  std::lock_guard<std::mutex> lock(impl->run_mutex);
+  RowMatrix<T> out(rows.rows, impl->plan.output_width);
+  int64_t next_row = 0;
+  const int64_t tile_rows = impl->tile_rows;
+  impl->Execute(
+      [&](typename Impl<T>::Tile* t) {
+        if (next_row >= rows.rows) return false;
+        t->first_row = next_row;
+        t->rows = std::min(tile_rows, rows.rows - next_row);
+        // The tile reads and writes the caller's rows in place.
+        t->buffers[kInputBuffer] = const_cast<T*>(rows.data.data()) + next_row * rows.cols;
+        t->buffers[kOutputBuffer] = out.data.data() + next_row * out.cols;
+        next_row += t->rows;
+        return true;
+      },
+      [](typename Impl<T>::Tile*) {});
+  impl->stats.rows = rows.rows;
+  return out;
+}
+
+template <typename T>
+void Session::Run(RowSource<T>& source, RowSink<T>& sink) {
+  auto* impl = dynamic_cast<Impl<T>*>(impl_.get());
+  if (impl == nullptr) {
+    throw MakeError(ErrorKind::kUsage, "rows are f{}; the graph's dtype differs",
+                    sizeof(T) * 8);
+  }
+  if (source.cols() != impl->plan.input_width) {
+    throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
+                    impl->plan.input_width, source.cols());
+  }
+  std::lock_guard<std::mutex> lock(impl->run_mutex);
+  int64_t next_row = 0, rows_done = 0;
+  const int64_t tile_rows = impl->tile_rows;
+  impl->Execute(
+      [&](typename Impl<T>::Tile* t) {
+        t->buffers[kInputBuffer] = t->own_input;
+        t->buffers[kOutputBuffer] = t->own_output;
+        t->first_row = next_row;
+        t->rows = source.Read(t->own_input, tile_rows);
+        next_row += t->rows;
+        return t->rows > 0;
+      },
+      [&](typename Impl<T>::Tile* t) {
+        sink.Write(t->own_output, t->rows);
+        rows_done += t->rows;
+        if (impl->options.progress) impl->options.progress(rows_done);
+      });
+  sink.Commit();
+  impl->stats.rows = rows_done;
+}
+
+int Session::threads() const { return impl_->threads; }
+int64_t Session::tile_rows() const { return impl_->tile_rows; }
+int Session::max_tiles_in_flight() const { return impl_->max_in_flight; }
+const std::vector<StageInfo>& Session::stages() const { return impl_->stages(); }
+int64_t Session::flops_per_row() const { return impl_->flops_per_row(); }
+const RunStats& Session::last_run() const { return impl_->stats; }
+
+template RowMatrix<float> Session::Run(const RowMatrix<float>&);
+template RowMatrix<double> Session::Run(const RowMatrix<double>&);
+template void Session::Run(RowSource<float>&, RowSink<float>&);
+template void Session::Run(RowSource<double>&, RowSink<double>&);
+
+}  // namespace rowflow

@@ -1,0 +1,100 @@
+// Session: runs a graph over many rows in parallel on a oneTBB flow graph.
+//
+// The graph is validated, planned into fused stages (runtime/plan.h) and, on
+// every Run, wired into a tbb::flow::graph: a source emits tiles of rows, a
+// limiter bounds the tiles in flight, one function_node per stage runs with
+// unlimited concurrency (join_nodes with tag matching on the tile number
+// where branches meet), and a sequencer restores row order before the sink.
+// All of it runs inside a task_arena of exactly `threads` threads. Tile
+// buffers come from a pool made once per Session.
+//
+// Determinism: the same graph and input give bitwise-identical output for
+// any thread count and any tile size.
+//
+// Thread-safety: Run calls on one Session are serialized; use one Session
+// per thread for independent concurrent runs.
+#ifndef ROWFLOW_RUNTIME_SESSION_H_
+#define ROWFLOW_RUNTIME_SESSION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "graph/ir.h"
+#include "runtime/plan.h"
+#include "runtime/row_io.h"
+#include "runtime/rows.h"
+
+namespace rowflow {
+
+// The most threads a Session accepts.
+inline constexpr int kMaxThreads = 1024;
+// The most rows a tile may hold.
+inline constexpr int64_t kMaxTileRows = int64_t{1} << 20;
+
+struct SessionOptions {
+  int threads = 0;                  // 0: all cores; else 1..kMaxThreads
+  int64_t tile_rows = 0;            // 0: chosen from the plan
+  int max_tiles_in_flight = 0;      // 0: 2 x threads (at least 4)
+  PlanOptions plan;
+  // Called after each tile reaches the sink, in row order, with the rows
+  // done so far (streaming runs); for progress reports.
+  std::function<void(int64_t rows_done)> progress;
+  // Test hook, called before each stage runs on a tile with the stage and
+  // the tile's first row and row count; it may throw to inject a fault.
+  std::function<void(const StageInfo& stage, int64_t first_row, int64_t rows)> stage_hook;
+};
+
+// What the last Run did.
+struct RunStats {
+  int64_t rows = 0;
+  int64_t tiles = 0;
+  int threads_used = 0;  // distinct arena threads that ran a stage
+  double seconds = 0;
+};
+
+class Session {
+ public:
+  // Plans `graph` (validated; see graph/validate.h). Throws Error(kUsage)
+  // for bad options.
+  explicit Session(const ir::Graph& graph, const SessionOptions& options = {});
+  ~Session();
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Runs the graph over `rows` (rows, InputWidth) -> (rows, OutputWidth).
+  // T must be the graph's dtype. Throws the first kernel error, naming the
+  // node and the tile's rows; the Session stays usable.
+  template <typename T>
+  RowMatrix<T> Run(const RowMatrix<T>& rows);
+
+  // Streams `source` through the graph into `sink`, in order, with memory
+  // bounded by tiles in flight x tile rows; commits the sink on success.
+  template <typename T>
+  void Run(RowSource<T>& source, RowSink<T>& sink);
+
+  int threads() const;
+  int64_t tile_rows() const;
+  int max_tiles_in_flight() const;
+  const std::vector<StageInfo>& stages() const;
+  int64_t flops_per_row() const;
+  const RunStats& last_run() const;
+
+ private:
+  struct ImplBase;
+  template <typename T>
+  struct Impl;
+  std::unique_ptr<ImplBase> impl_;
+};
+
+// The tile size the Session picks for `plan` when none is given: tiny
+// networks take big tiles to amortize the per-tile cost, others the rows
+// whose intermediates fit about 1 MB, within 256..1024.
+int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
+                        int64_t io_bytes_per_row);
+
+}  // namespace rowflow
+
+#endif  // ROWFLOW_RUNTIME_SESSION_H_

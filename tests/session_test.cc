@@ -1,0 +1,198 @@
+// The Session against the reference evaluator: the seed's examples exact,
+// random graphs within a stated tolerance, determinism bitwise, faults.
+#include "runtime/session.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "graph/error.h"
+#include "runtime/reference.h"
+#include "tests/random_graphs.h"
+#include "tests/seed_networks.h"
+
+namespace rowflow {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RandomGraph;
+using testing::RandomRows;
+
+TEST(SessionTest, SeedDeeperNetworkGives182) {
+  for (DenseForm form : {DenseForm::kPerNode, DenseForm::kLayer}) {
+    Session f32(testing::SeedDeepNetwork(ir::DType::kF32, form));
+    EXPECT_EQ(f32.Run(RowMatrix<float>{{3, 5}}).data, std::vector<float>{182});
+    Session f64(testing::SeedDeepNetwork(ir::DType::kF64, form));
+    EXPECT_EQ(f64.Run(RowMatrix<double>{{3, 5}}).data, std::vector<double>{182});
+  }
+}
+
+TEST(SessionTest, SeedReluNetworkOverFourRowsGives52_63_0_148) {
+  for (DenseForm form : {DenseForm::kPerNode, DenseForm::kLayer}) {
+    Session s(testing::SeedReluNetwork(ir::DType::kF32, form));
+    EXPECT_EQ(s.Run(RowMatrix<float>{{3, 5}, {1, -1}, {0, 0}, {8, 4}}).data,
+              (std::vector<float>{52, 63, 0, 148}));
+  }
+}
+
+TEST(SessionTest, SeedTwoNodeNetworksGiveTheNotebookValues) {
+  using ir::Activation;
+  Session s22(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {1, 1}, {-1, 1}, {2, -1},
+                                          Activation::kIdentity));
+  EXPECT_EQ(s22.Run(RowMatrix<float>{{2, 3}}).data, (std::vector<float>{5, 1, 9}));
+  Session s23(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {2, 4}, {4, -5}, {2, 7},
+                                          Activation::kIdentity));
+  EXPECT_EQ(s23.Run(RowMatrix<float>{{3, 5}}).data, (std::vector<float>{26, -13, -39}));
+  Session s33(testing::SeedTwoNodeNetwork("s", ir::DType::kF64, {3, 3}, {1, 5}, {2, -1},
+                                          Activation::kTanh));
+  EXPECT_NEAR(s33.Run(RowMatrix<double>{{-1, 2}}).at(0, 2), 0.9901095378334199, 1e-15);
+  Session s34(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {2, 4}, {4, -5}, {2, 7},
+                                          Activation::kRelu));
+  EXPECT_EQ(s34.Run(RowMatrix<float>{{3, 5}}).data, (std::vector<float>{26, 0, 52}));
+}
+
+// Relative tolerance of the optimized plan against the reference: the
+// fused kernels use FMA and another summation order.
+template <typename T>
+constexpr double kTolerance = sizeof(T) == 4 ? 2e-4 : 1e-11;
+
+template <typename T>
+void ExpectClose(const RowMatrix<T>& got, const RowMatrix<T>& want, const std::string& what) {
+  ASSERT_EQ(got.rows, want.rows) << what;
+  ASSERT_EQ(got.cols, want.cols) << what;
+  for (size_t i = 0; i < got.data.size(); ++i) {
+    const double g = got.data[i], w = want.data[i];
+    ASSERT_NEAR(g, w, kTolerance<T> * (1 + std::abs(w)))
+        << what << " element " << i << " (row " << i / got.cols << ")";
+  }
+}
+
+template <typename T>
+void DifferentialRun(uint32_t seed) {
+  testing::RandomGraphOptions o;
+  o.dtype = sizeof(T) == 4 ? ir::DType::kF32 : ir::DType::kF64;
+  const ir::Graph g = RandomGraph(seed, o);
+  std::mt19937 rng(seed);
+  SessionOptions options;
+  options.threads = std::uniform_int_distribution<int>(1, 4)(rng);
+  options.tile_rows = std::uniform_int_distribution<int>(1, 300)(rng);
+  options.max_tiles_in_flight = std::uniform_int_distribution<int>(1, 8)(rng);
+  const int64_t rows = std::uniform_int_distribution<int>(1, 700)(rng);
+  const RowMatrix<T> in = RandomRows<T>(rows, g.InputWidth(), seed);
+  Session session(g, options);
+  ExpectClose(session.Run(in), EvaluateReference(g, in),
+              fmt::format("graph {} threads {} tile {} rows {}", seed, options.threads,
+                          options.tile_rows, rows));
+}
+
+TEST(SessionDifferentialTest, RandomF32GraphsMatchReference) {
+  for (uint32_t seed = 1; seed <= 120; ++seed) DifferentialRun<float>(seed);
+}
+
+TEST(SessionDifferentialTest, RandomF64GraphsMatchReference) {
+  for (uint32_t seed = 1001; seed <= 1100; ++seed) DifferentialRun<double>(seed);
+}
+
+TEST(SessionTest, OutputIsBitwiseIdenticalForAnyThreadCount) {
+  for (uint32_t seed : {3u, 17u, 29u}) {
+    const ir::Graph g = RandomGraph(seed);
+    const RowMatrix<float> in = RandomRows<float>(3000, g.InputWidth(), seed);
+    SessionOptions options;
+    options.tile_rows = 128;
+    options.threads = 1;
+    const std::vector<float> one = Session(g, options).Run(in).data;
+    for (int threads : {2, 4, 8}) {
+      options.threads = threads;
+      EXPECT_EQ(Session(g, options).Run(in).data, one) << "threads " << threads;
+    }
+  }
+}
+
+TEST(SessionTest, OutputIsBitwiseIdenticalForAnyTileSize) {
+  for (uint32_t seed : {5u, 11u, 23u}) {
+    const ir::Graph g = RandomGraph(seed);
+    const RowMatrix<float> in = RandomRows<float>(2000, g.InputWidth(), seed);
+    SessionOptions options;
+    options.tile_rows = 1;
+    const std::vector<float> base = Session(g, options).Run(in).data;
+    for (int64_t tile : {7, 64, 333, 4096}) {
+      options.tile_rows = tile;
+      EXPECT_EQ(Session(g, options).Run(in).data, base) << "tile " << tile;
+    }
+  }
+}
+
+TEST(SessionTest, ReportsTheThreadsItWasGiven) {
+  const ir::Graph g = testing::SeedDeepNetwork();
+  SessionOptions options;
+  options.threads = 3;
+  Session s(g, options);
+  EXPECT_EQ(s.threads(), 3);
+  s.Run(RandomRows<float>(1000, 2, 1));
+  EXPECT_GE(s.last_run().threads_used, 1);
+  EXPECT_LE(s.last_run().threads_used, 3);
+}
+
+TEST(SessionTest, RejectsBadOptions) {
+  const ir::Graph g = testing::SeedDeepNetwork();
+  for (int threads : {-1, kMaxThreads + 1, 1000000}) {
+    SessionOptions o;
+    o.threads = threads;
+    try {
+      Session s(g, o);
+      ADD_FAILURE() << "threads " << threads << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+      EXPECT_THAT(e.what(), HasSubstr("threads"));
+    }
+  }
+  SessionOptions o;
+  o.tile_rows = -5;
+  EXPECT_THROW(Session(g, o), Error);
+}
+
+TEST(SessionTest, KernelErrorNamesNodeAndRowsAndSessionRunsAgain) {
+  const ir::Graph g = testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
+  SessionOptions options;
+  options.tile_rows = 100;
+  options.threads = 2;
+  bool fail = true;
+  options.stage_hook = [&](const StageInfo&, int64_t first, int64_t rows) {
+    if (fail && first <= 4321 && 4321 < first + rows) throw Error(ErrorKind::kInput, "injected");
+  };
+  Session s(g, options);
+  const RowMatrix<float> in = RandomRows<float>(10000, 2, 7);
+  try {
+    s.Run(in);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_THAT(e.what(), HasSubstr("node '"));
+    EXPECT_THAT(e.what(), HasSubstr("rows 4300-4399"));
+    EXPECT_THAT(e.what(), HasSubstr("injected"));
+  }
+  fail = false;
+  ExpectClose(s.Run(in), EvaluateReference(g, in), "after the error");
+}
+
+TEST(SessionTest, GraphWithIndependentBranchesJoinsThem) {
+  GraphBuilder b("branches");
+  ValueRef x = b.Input("x", {3});
+  ValueRef left = b.Dense(x, "left", 4, std::vector<double>(12, 0.5), {}, {});
+  ValueRef right = b.Dense(x, "right", 2, {1, 2, 3, 4, 5, 6}, {1, -1}, {});
+  ValueRef both = b.Concat({left, right}, -1, "both");
+  b.Output(both);
+  b.Output(x);
+  const ir::Graph g = b.Build();
+  SessionOptions options;
+  options.tile_rows = 3;
+  Session s(g, options);
+  const RowMatrix<float> in = RandomRows<float>(50, 3, 9);
+  EXPECT_EQ(s.stages().back().kind, StageKind::kGather);
+  ExpectClose(s.Run(in), EvaluateReference(g, in), "branches");
+}
+
+}  // namespace
+}  // namespace rowflow
