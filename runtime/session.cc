@@ -54,6 +54,7 @@ struct Session::Impl final : Session::ImplBase {
     std::vector<T> storage;         // intermediates, own input and output
     T* own_input = nullptr;         // streaming runs read rows here
     T* own_output = nullptr;        // and write results here
+    std::chrono::steady_clock::time_point start;  // when the source emitted it
   };
 
   Plan<T> plan;
@@ -125,6 +126,8 @@ struct Session::Impl final : Session::ImplBase {
     const auto start = std::chrono::steady_clock::now();
     int64_t next_seq = 0;
     int64_t tiles_done = 0;
+    const bool record = options.record_tile_latency;
+    stats.tile_latency_us.clear();
     // N threads means N, even above the core count.
     tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                     std::max(threads, tbb::info::default_concurrency()));
@@ -140,6 +143,7 @@ struct Session::Impl final : Session::ImplBase {
           return nullptr;
         }
         ++next_seq;
+        if (record) t->start = std::chrono::steady_clock::now();
         return t;
       });
       flow::limiter_node<Tile*> limiter(g, max_in_flight);
@@ -163,6 +167,10 @@ struct Session::Impl final : Session::ImplBase {
           g, flow::serial, [&](Tile* t) {
             drain(t);
             ++tiles_done;
+            if (record) {
+              stats.tile_latency_us.push_back(std::chrono::duration<double, std::micro>(
+                  std::chrono::steady_clock::now() - t->start).count());
+            }
             Release(t);
             return flow::continue_msg();
           });

@@ -41,6 +41,8 @@ struct SessionOptions {
   // Called after each tile reaches the sink, in row order, with the rows
   // done so far (streaming runs); for progress reports.
   std::function<void(int64_t rows_done)> progress;
+  // Record each tile's latency (source to sink) in RunStats, for bench.
+  bool record_tile_latency = false;
   // Test hook, called before each stage runs on a tile with the stage and
   // the tile's first row and row count; it may throw to inject a fault.
   std::function<void(const StageInfo& stage, int64_t first_row, int64_t rows)> stage_hook;
@@ -52,6 +54,7 @@ struct RunStats {
   int64_t tiles = 0;
   int threads_used = 0;  // distinct arena threads that ran a stage
   double seconds = 0;
+  std::vector<double> tile_latency_us;  // with record_tile_latency, in order
 };
 
 class Session {
