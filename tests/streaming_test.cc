@@ -1,0 +1,140 @@
+// Streaming through the Session: rows in order, memory bounded by tiles in
+// flight x tile size whatever the input length, nothing left on failure.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "graph/error.h"
+#include "runtime/row_io.h"
+#include "runtime/session.h"
+#include "tests/seed_networks.h"
+
+namespace rowflow {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StreamingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("rowflow_streaming_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A CSV of `rows` rows "i % 7, -(i % 5)" for the seed network.
+  std::string WriteRows(int64_t rows) {
+    const std::string path = (dir_ / ("in_" + std::to_string(rows) + ".csv")).string();
+    FILE* f = std::fopen(path.c_str(), "w");
+    for (int64_t i = 0; i < rows; ++i) std::fprintf(f, "%d,%d\n", int(i % 7), -int(i % 5));
+    std::fclose(f);
+    return path;
+  }
+
+  fs::path dir_;
+};
+
+// The process's peak resident set (VmHWM), in kB.
+int64_t PeakRssKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// Streams `in` to `out` through the seed network; returns the peak RSS of
+// the run (the kernel's mark is reset first).
+int64_t StreamAndMeasure(Session& session, const std::string& in, const std::string& out) {
+  std::ofstream("/proc/self/clear_refs") << "5";
+  auto source = OpenCsvSource<float>(in, 2);
+  auto sink = OpenCsvSink<float>(out, 1);
+  session.Run(*source, *sink);
+  return PeakRssKb();
+}
+
+TEST_F(StreamingTest, PeakMemoryDoesNotGrowWithRowCount) {
+  SessionOptions options;
+  options.threads = 2;
+  options.tile_rows = 1024;
+  options.max_tiles_in_flight = 2;
+  Session session(testing::SeedDeepNetwork(), options);
+  const std::string small = WriteRows(200'000), big = WriteRows(2'000'000);
+  const std::string out = (dir_ / "out.csv").string();
+  StreamAndMeasure(session, small, out);  // warm up pools and the allocator
+  const int64_t small_kb = StreamAndMeasure(session, small, out);
+  const int64_t big_kb = StreamAndMeasure(session, big, out);
+  ASSERT_GT(small_kb, 0);
+  // Ten times the rows may not cost more than a few MB of allocator slack;
+  // holding the rows would cost ~40 MB of input text alone.
+  EXPECT_LE(big_kb, small_kb + 8 * 1024) << "200k rows: " << small_kb << " kB, 2M rows: "
+                                         << big_kb << " kB";
+  EXPECT_EQ(session.last_run().rows, 2'000'000);
+  // Output order = input order: row i is f(i % 7, -(i % 5)).
+  std::ifstream result(out);
+  std::string line;
+  Session check(testing::SeedDeepNetwork());
+  for (int64_t i = 0; i < 2'000'000 && std::getline(result, line); i += 1) {
+    if (i % 99'991 != 0) continue;
+    const float want = check.Run(RowMatrix<float>{{float(i % 7), -float(i % 5)}}).data[0];
+    ASSERT_EQ(std::stof(line), want) << "row " << i;
+  }
+}
+
+TEST_F(StreamingTest, FailedRunLeavesNoOutputAndSessionRunsAgain) {
+  SessionOptions options;
+  options.tile_rows = 500;
+  bool fail = true;
+  options.stage_hook = [&](const StageInfo&, int64_t first, int64_t) {
+    if (fail && first >= 5000) throw Error(ErrorKind::kInternal, "injected fault");
+  };
+  Session session(testing::SeedDeepNetwork(), options);
+  const std::string in = WriteRows(20'000);
+  const std::string out = (dir_ / "out.csv").string();
+  try {
+    auto source = OpenCsvSource<float>(in, 2);
+    auto sink = OpenCsvSink<float>(out, 1);
+    session.Run(*source, *sink);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("rows 5000-5499"));
+  }
+  // Neither the output nor a temp file is left in the folder.
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().extension(), ".csv") << entry.path();
+    EXPECT_NE(entry.path().filename(), "out.csv");
+  }
+  fail = false;
+  auto source = OpenCsvSource<float>(in, 2);
+  auto sink = OpenCsvSink<float>(out, 1);
+  session.Run(*source, *sink);
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_EQ(session.last_run().rows, 20'000);
+}
+
+TEST_F(StreamingTest, BadRowStopsTheRunWithItsLine) {
+  const std::string in = (dir_ / "bad.csv").string();
+  std::ofstream(in) << "3,5\n1,-1\n0,zero\n8,4\n";
+  Session session(testing::SeedDeepNetwork());
+  auto source = OpenCsvSource<float>(in, 2);
+  auto sink = OpenCsvSink<float>((dir_ / "out.csv").string(), 1);
+  try {
+    session.Run(*source, *sink);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInput);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("bad.csv:3:3"));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "out.csv"));
+}
+
+}  // namespace
+}  // namespace rowflow
