@@ -1,0 +1,87 @@
+// PackedDense<T>: one dense layer, y = act(x W^T + b), over a tile of rows,
+// with W packed once at construction into the layout its kernel streams.
+//
+// Layers run a register-blocked micro-kernel over panels of 2 or 1 vectors
+// of units (whichever wastes less on padding), layers of a handful of units
+// dot products along the width, so a 10-unit layer does not pay for 32. Bias
+// and activation are applied while the output block is still in cache.
+//
+// Determinism: the sum behind each output is accumulated in one fixed order
+// that depends only on (units, width), so a row's result is bitwise the same
+// whatever the tile size, its place in the tile, ldx/ldy, the thread, or the
+// machine's vector width.
+//
+// Thread-safety: immutable after construction; Forward is const, allocates
+// nothing (it uses about 40 KB of stack) and may run on many threads at once.
+#ifndef ROWFLOW_OPS_GEMM_H_
+#define ROWFLOW_OPS_GEMM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <vector>
+
+#include "graph/ir.h"
+
+namespace rowflow::ops {
+
+namespace gemm_internal {
+// Cache-line-aligned storage for packed weights.
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+  friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) { return true; }
+};
+}  // namespace gemm_internal
+
+template <typename T>
+class PackedDense {
+ public:
+  // Packs w, (units, width) row-major (row u holds unit u's weights), and
+  // bias, `units` entries or nullptr for none. `alpha` is LEAKY_RELU's slope.
+  PackedDense(const T* w, int64_t units, int64_t width, const T* bias,
+              ir::Activation act, double alpha);
+
+  // y[r*ldy + u] = act(sum_i x[r*ldx + i] * w[u*width + i] + b[u]) for r in
+  // [0, rows) and u in [0, units); kSoftmax normalizes over each row's units.
+  void Forward(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const;
+
+  // Number of outputs per row.
+  int64_t units() const { return units_; }
+  // Number of inputs per row.
+  int64_t width() const { return width_; }
+
+ private:
+  template <int NV>
+  void ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const;
+  void ForwardDot(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const;
+  // Activation of rows [0, n) of the columns [u0, u1) of y, once they are final.
+  void Epilogue(T* y, int64_t ldy, int64_t n, int64_t u0, int64_t u1) const;
+
+  int64_t units_;
+  int64_t width_;
+  ir::Activation act_;
+  double alpha_;
+  int panel_vecs_;       // units per panel in Vecs (1 or 2); 0: dot-product kernel
+  int64_t kc_;           // panels: K block size (the last block may be shorter)
+  int64_t k_blocks_;     // panels: number of K blocks
+  int64_t panels_;       // panels: number of unit panels
+  int64_t block_panels_; // panels: unit panels per cache block
+  int64_t ldw_;          // dot: padded width of a packed weight row
+  std::vector<T, gemm_internal::AlignedAllocator<T>> packed_;
+  std::vector<T, gemm_internal::AlignedAllocator<T>> bias_;  // padded; zeros if none
+};
+
+extern template class PackedDense<float>;
+extern template class PackedDense<double>;
+
+}  // namespace rowflow::ops
+
+#endif  // ROWFLOW_OPS_GEMM_H_

@@ -1,0 +1,81 @@
+// Google Benchmark of the ops/ kernels: PackedDense::Forward on the layer
+// shapes of real networks (GFLOP/s counter, 2 * rows * width * units per
+// call) and ActivateInPlace (elements/s).
+//
+//   bench_kernels --benchmark_filter=Dense --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "ops/activation.h"
+#include "ops/gemm.h"
+
+namespace rowflow::ops {
+namespace {
+
+template <typename T>
+std::vector<T> Random(int64_t n, double scale, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> dist(-scale, scale);
+  std::vector<T> v(n);
+  for (T& x : v) x = static_cast<T>(dist(rng));
+  return v;
+}
+
+// Args: rows, width, units.
+template <typename T>
+void BM_Dense(benchmark::State& state) {
+  const int64_t rows = state.range(0), width = state.range(1), units = state.range(2);
+  const std::vector<T> w = Random<T>(units * width, 0.1, 1), b = Random<T>(units, 0.1, 2);
+  const std::vector<T> x = Random<T>(rows * width, 1, 3);
+  std::vector<T> y(rows * units);
+  const PackedDense<T> dense(w.data(), units, width, b.data(), ir::Activation::kRelu, 0);
+  for (auto _ : state) {
+    dense.Forward(x.data(), width, rows, y.data(), units);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOPS"] = benchmark::Counter(2.0 * rows * width * units,
+                                               benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
+}
+
+void DenseShapes(benchmark::internal::Benchmark* b) {
+  for (int64_t rows : {256, 1024}) {
+    for (auto [width, units] : {std::pair<int64_t, int64_t>{64, 256}, {256, 256}, {256, 10},
+                                {784, 1024}, {1024, 1024}, {1024, 10}}) {
+      b->Args({rows, width, units});
+    }
+  }
+  b->Args({8, 2, 2});  // the seed's layer: the smoke test's case
+  b->ArgNames({"rows", "width", "units"});
+}
+
+BENCHMARK_TEMPLATE(BM_Dense, float)->Apply(DenseShapes);
+BENCHMARK_TEMPLATE(BM_Dense, double)->Apply(DenseShapes);
+
+template <typename T, ir::Activation kAct>
+void BM_Activate(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  // Repeated in place: the kernels take the same time for every value.
+  std::vector<T> y = Random<T>(n, 8, 4);
+  for (auto _ : state) {
+    ActivateInPlace(kAct, 0.01, y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kTanh)->Arg(4096)->Arg(7);
+BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kSigmoid)->Arg(4096);
+BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kSoftplus)->Arg(4096);
+BENCHMARK_TEMPLATE(BM_Activate, double, ir::Activation::kTanh)->Arg(4096);
+BENCHMARK_TEMPLATE(BM_Activate, double, ir::Activation::kSigmoid)->Arg(4096);
+
+}  // namespace
+}  // namespace rowflow::ops
+
+BENCHMARK_MAIN();
