@@ -1,0 +1,49 @@
+// Helpers shared by the rowflow subcommands: loading a model with the CLI's
+// error mapping, printing numbers and per-row values the way the seed
+// notebook does, and quoting strings for JSON and Graphviz DOT.
+//
+// Thread-safety: free functions without shared state.
+#ifndef ROWFLOW_TOOLS_CLI_UTIL_H_
+#define ROWFLOW_TOOLS_CLI_UTIL_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "graph/ir.h"
+
+namespace rowflow::cli {
+
+// Loads and validates the model at `path`. Every failure, including a file
+// that cannot be opened or read, is Error(kModel): exit code 3 means "no
+// usable model", while 5 is kept for output files.
+ir::Graph LoadModel(const std::string& path);
+
+// `v` in the shortest form that reads back to the same value: 182, -13,
+// 0.9901095378334199, nan, inf.
+std::string FormatNumber(float v);
+std::string FormatNumber(double v);
+
+// One row of a value with per-row `shape`: "26" for a scalar, "[26, -13]"
+// for a vector, "[[1, 2], [3, 4]]" for a matrix.
+template <typename T>
+std::string FormatValue(const T* data, const ir::Shape& shape);
+
+// "1.19 M" / "312 k" / "950": a rate with an SI prefix and 3 digits.
+std::string FormatSi(double v);
+
+// Writes `text` to stdout, checking every write: Error(kIo) on failure,
+// BrokenPipeError when the reader went away (`| head`).
+void WriteStdout(std::string_view text);
+
+// `s` as a JSON string literal, quotes included; invalid UTF-8 bytes become
+// U+FFFD so the output always parses.
+std::string JsonQuote(std::string_view s);
+
+// `s` as a double-quoted DOT string usable as an ID or a label: quotes and
+// backslashes escaped, newlines as "\n", other control bytes as '?'.
+std::string DotQuote(std::string_view s);
+
+}  // namespace rowflow::cli
+
+#endif  // ROWFLOW_TOOLS_CLI_UTIL_H_

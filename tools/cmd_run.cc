@@ -1,0 +1,170 @@
+// rowflow run MODEL -i IN -o OUT: streams rows through a Session, in order,
+// from CSV / .npy / stdin into CSV / .npy / stdout.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "graph/error.h"
+#include "runtime/row_io.h"
+#include "runtime/session.h"
+#include "tools/cli_util.h"
+#include "tools/commands.h"
+#include "tools/run_wrappers.h"
+
+namespace rowflow::cli {
+namespace {
+
+struct RunArgs {
+  std::string model, input, output, format;
+  int64_t threads = 0;  // 0: not given (all cores)
+  int64_t tile = 0;     // 0: not given (the plan's choice)
+  int64_t max_line_bytes = CsvOptions{}.max_line_bytes;
+  bool header = false, check_finite = false, quiet = false;
+  const CLI::Option* threads_opt = nullptr;
+  const CLI::Option* tile_opt = nullptr;
+};
+
+// Range checks here, before anything is opened, so that a bad option is a
+// usage error with a message naming the flag.
+void CheckArgs(const RunArgs& a) {
+  if (a.threads_opt->count() > 0 &&
+      (a.threads < 1 || a.threads > kMaxThreads)) {
+    throw MakeError(ErrorKind::kUsage, "--threads must be in 1..{}; got {}",
+                    kMaxThreads, a.threads);
+  }
+  if (a.tile_opt->count() > 0 && (a.tile < 1 || a.tile > kMaxTileRows)) {
+    throw MakeError(ErrorKind::kUsage, "--tile must be in 1..{}; got {}",
+                    kMaxTileRows, a.tile);
+  }
+}
+
+// npy for "*.npy", else CSV; "-" is CSV; --format decides when given.
+bool IsNpy(const std::string& path, const std::string& format) {
+  if (!format.empty()) return format == "npy";
+  return path != "-" && path.size() > 4 &&
+         path.compare(path.size() - 4, 4, ".npy") == 0;
+}
+
+template <typename T>
+void RunTyped(const ir::Graph& graph, const RunArgs& a,
+              SessionOptions options) {
+  const bool npy_in = IsNpy(a.input, a.format);
+  std::unique_ptr<RowSource<T>> source =
+      npy_in ? OpenNpySource<T>(a.input, graph.InputWidth())
+             : OpenCsvSource<T>(a.input, graph.InputWidth(),
+                                CsvOptions{a.header, a.max_line_bytes});
+  std::unique_ptr<RowSink<T>> sink =
+      IsNpy(a.output, a.format) ? OpenNpySink<T>(a.output, graph.OutputWidth())
+                                : OpenCsvSink<T>(a.output, graph.OutputWidth());
+
+  ProgressLine progress(!a.quiet && isatty(STDERR_FILENO),
+                        source->total_rows());
+  options.progress = [&progress](int64_t rows) { progress.Update(rows); };
+  Session session(graph, options);
+
+  const auto start = std::chrono::steady_clock::now();
+  const RowLocator where{a.input == "-" ? "<stdin>" : a.input, !npy_in,
+                         a.header};
+  if (a.check_finite) {
+    FiniteCheckSource<T> checked_source(*source, where);
+    FiniteCheckSink<T> checked_sink(*sink, graph.OutputWidth(), where);
+    session.Run<T>(checked_source, checked_sink);
+  } else {
+    session.Run<T>(*source, *sink);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  progress.Clear();
+  if (a.quiet) return;
+  const int64_t rows = session.last_run().rows;
+  std::fprintf(
+      stderr,
+      "rowflow: %lld rows in %.2f s (%s rows/s), %d thread%s, tile %lld\n",
+      static_cast<long long>(rows), seconds,
+      FormatSi(seconds > 0 ? static_cast<double>(rows) / seconds : 0).c_str(),
+      session.threads(), session.threads() == 1 ? "" : "s",
+      static_cast<long long>(session.tile_rows()));
+}
+
+void Run(const RunArgs& a) {
+  CheckArgs(a);
+  // Past a file size limit (ulimit -f) write() should fail with EFBIG, an
+  // output error (exit 5, temp file removed), instead of SIGXFSZ killing
+  // the process and leaving the temp file behind.
+  std::signal(SIGXFSZ, SIG_IGN);
+  const ir::Graph graph = LoadModel(a.model);
+  SessionOptions options;
+  options.threads = static_cast<int>(a.threads);
+  options.tile_rows = a.tile;
+  if (graph.dtype == ir::DType::kF32) {
+    RunTyped<float>(graph, a, options);
+  } else {
+    RunTyped<double>(graph, a, options);
+  }
+}
+
+}  // namespace
+
+ProgressLine::ProgressLine(bool enabled, int64_t total_rows)
+    : enabled_(enabled), total_(total_rows) {}
+
+void ProgressLine::Update(int64_t rows_done) {
+  if (!enabled_) return;
+  const Clock::time_point now = Clock::now();
+  if (now - last_ < std::chrono::milliseconds(200)) return;
+  last_ = now;
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  const double rate =
+      seconds > 0 ? static_cast<double>(rows_done) / seconds : 0;
+  std::string line =
+      fmt::format("rowflow: {} rows, {} rows/s", rows_done, FormatSi(rate));
+  if (total_ > 0 && rate > 0) {
+    line += fmt::format(", {:.0f}%, ETA {:.1f} s", 100.0 * rows_done / total_,
+                        static_cast<double>(total_ - rows_done) / rate);
+  }
+  // \r returns to the line start; ESC[K erases what a longer line left.
+  std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  drawn_ = true;
+}
+
+void ProgressLine::Clear() {
+  if (drawn_) std::fputs("\r\033[K", stderr);
+  drawn_ = false;
+}
+
+void AddRunCommand(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run",
+                                     "Run a model over rows: CSV/.npy/stdin "
+                                     "in, CSV/.npy/stdout out, in input order");
+  cmd->add_option("model", a->model, "Model file (.pb or .pbtxt)")->required();
+  cmd->add_option("-i,--input", a->input, "Input rows: .csv, .npy or - (stdin)")
+      ->required();
+  cmd->add_option("-o,--output", a->output,
+                  "Output rows: .csv, .npy or - (stdout)")
+      ->required();
+  a->threads_opt = cmd->add_option(
+      "--threads", a->threads, "Worker threads, 1..1024 (default: all cores)");
+  a->tile_opt = cmd->add_option("--tile", a->tile,
+                                "Rows per tile (default: the plan's choice)");
+  cmd->add_option("--format", a->format,
+                  "Row format of input and output, overriding the "
+                  "extension (- is csv)")
+      ->check(CLI::IsMember({"csv", "npy"}));
+  cmd->add_flag("--header", a->header, "Skip the first line of CSV input");
+  cmd->add_option("--max-line-bytes", a->max_line_bytes,
+                  "Longest accepted CSV input line (default 1 MiB)");
+  cmd->add_flag("--check-finite", a->check_finite,
+                "Fail at the first NaN or infinity in the input or output, "
+                "naming row and column");
+  cmd->add_flag("-q,--quiet", a->quiet,
+                "No progress line and no summary on stderr");
+  cmd->callback([a] { Run(*a); });
+}
+
+}  // namespace rowflow::cli
