@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# End-to-end tests of the rowflow CLI, through the built binary:
+#   cli_test.sh ROWFLOW SOURCE_DIR
+# Builds the seed examples (tools/examples), runs them, and checks the seed
+# notebook's results exactly, both model forms, convert, trace, inspect,
+# dot, streaming through stdin/stdout, the `| head -1` policy and output
+# errors. Every check runs; each failure prints what was expected and got.
+set -u
+set -o pipefail
+
+rowflow=$1
+src=$2
+examples=$src/tools/examples
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+checks=0
+
+pass() { checks=$((checks + 1)); echo "ok   $1"; }
+fail() {
+  checks=$((checks + 1))
+  failures=$((failures + 1))
+  echo "FAIL $1"
+  shift
+  for line in "$@"; do echo "     $line"; done
+}
+
+# expect_eq NAME EXPECTED GOT
+expect_eq() {
+  if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "expected: $(printf %q "$2")" "got:      $(printf %q "$3")"; fi
+}
+
+# rf ARGS...: runs rowflow with stderr in $tmp/err; returns its exit code.
+rf() { "$rowflow" "$@" 2>"$tmp/err"; }
+
+# --- build every seed example in both forms ---------------------------------
+for spec in seed_2_2 seed_3_3 seed_3_4 seed_3_4_rows seed_4_5; do
+  if rf build -q "$examples/$spec.pbtxt" -o "$tmp/$spec.pb" &&
+     rf build -q "$examples/$spec.pbtxt" -o "$tmp/${spec}_pn.pb" --per-node; then
+    pass "build $spec (layer and per-node forms)"
+  else
+    fail "build $spec" "$(cat "$tmp/err")"
+  fi
+done
+
+# --- the seed notebook's results, exactly, in both forms -------------------
+declare -A expected=(
+  [seed_2_2]=9
+  [seed_3_3]=0.9901095378334199
+  [seed_3_4]=52
+  [seed_3_4_rows]=$'52\n63\n0\n148'
+  [seed_4_5]=182
+)
+for spec in "${!expected[@]}"; do
+  for form in "" _pn; do
+    got=$(rf run "$tmp/$spec$form.pb" -i "$examples/$spec.csv" -o - -q)
+    expect_eq "run $spec$form gives the seed's result" "${expected[$spec]}" "$got"
+  done
+done
+
+# --- per-node and layer form give byte-identical output files --------------
+awk 'BEGIN { for (i = 0; i < 20000; ++i) printf "%d,%.3f\n", i % 37 - 18, (i % 101) / 7 - 7 }' \
+  >"$tmp/mixed.csv"
+for spec in seed_3_3 seed_4_5; do
+  rf run "$tmp/$spec.pb" -i "$tmp/mixed.csv" -o "$tmp/$spec.layer.csv" -q &&
+    rf run "$tmp/${spec}_pn.pb" -i "$tmp/mixed.csv" -o "$tmp/$spec.pernode.csv" -q
+  if cmp -s "$tmp/$spec.layer.csv" "$tmp/$spec.pernode.csv" && [[ -s $tmp/$spec.layer.csv ]]; then
+    pass "$spec: per-node and layer outputs are byte-identical"
+  else
+    fail "$spec: per-node and layer outputs differ" "$(cmp "$tmp/$spec.layer.csv" "$tmp/$spec.pernode.csv" 2>&1)"
+  fi
+done
+
+# --- convert: binary -> text -> binary is lossless -------------------------
+for m in seed_3_3 seed_4_5_pn; do
+  if rf convert "$tmp/$m.pb" "$tmp/$m.rt.pbtxt" && rf convert "$tmp/$m.rt.pbtxt" "$tmp/$m.rt.pb" &&
+     cmp -s "$tmp/$m.pb" "$tmp/$m.rt.pb"; then
+    pass "convert $m: binary -> text -> binary gives identical bytes"
+  else
+    fail "convert $m round trip" "$(cat "$tmp/err")" "$(cmp "$tmp/$m.pb" "$tmp/$m.rt.pb" 2>&1)"
+  fi
+done
+
+# --- trace prints the seed's values -----------------------------------------
+expect_eq "trace seed_4_5 per-node form" "node_0_0: input 26, output 26
+node_0_1: input -13, output 0
+node_0: [26, 0]
+node_1_0: input -26, output 0
+node_1_1: input 26, output 26
+node_1: [0, 26]
+output_0: input 182, output 182
+output: 182" "$(rf trace "$tmp/seed_4_5_pn.pb" --row 3,5)"
+expect_eq "trace seed_4_5 layer form" "node_0: input [26, -13], output [26, 0]
+node_1: input [-26, 26], output [0, 26]
+output: 182" "$(rf trace "$tmp/seed_4_5.pb" --row 3,5)"
+expect_eq "trace seed_3_3 prints the notebook's tanh result" "output: 0.9901095378334199" \
+  "$(rf trace "$tmp/seed_3_3.pb" --row=-1,2 | tail -1)"
+rf trace "$tmp/seed_4_5.pb" --row 3,5,1 >/dev/null
+expect_eq "trace: wrong value count is a usage error" \
+  "2 rowflow: error: --row: expected 2 values, got 3" "$? $(cat "$tmp/err")"
+rf trace "$tmp/seed_4_5.pb" --row 3,x >/dev/null
+expect_eq "trace: a non-number is a usage error" \
+  "2 rowflow: error: --row: value 2 is not a number: 'x'" "$? $(cat "$tmp/err")"
+
+# --- inspect -----------------------------------------------------------------
+out=$(rf inspect "$tmp/seed_4_5.pb")
+if [[ $out == *"verdict:     valid"* && $out == *"inputs:      input_data [2]"* &&
+      $out == *"parameters:  10 in 3 constants"* && $out == *"flops/row:   20"* ]]; then
+  pass "inspect seed_4_5: verdict, inputs, parameters, flops"
+else
+  fail "inspect seed_4_5" "$out"
+fi
+out=$(rf inspect --json "$tmp/seed_4_5_pn.pb")
+if [[ $out == *'"valid": true'* && $out == *'"parameters": 10'* && $out == *'"plan": ['* ]]; then
+  pass "inspect --json seed_4_5 per-node"
+else
+  fail "inspect --json" "$out"
+fi
+if command -v python3 >/dev/null; then
+  if python3 -m json.tool <<<"$out" >/dev/null; then pass "inspect --json parses as JSON"
+  else fail "inspect --json does not parse as JSON" "$out"; fi
+fi
+printf 'format_version: 1\nname: "bad"\nnodes { name: "n" op: SUM inputs: ["nowhere"] output: "n" }\n' \
+  >"$tmp/invalid.pbtxt"
+out=$(rf inspect "$tmp/invalid.pbtxt")
+code=$?
+if [[ $code == 3 && $out == "verdict:     invalid: "*invalid.pbtxt* ]]; then
+  pass "inspect of an invalid model prints the verdict and exits 3"
+else
+  fail "inspect of an invalid model" "exit $code" "$out"
+fi
+
+# --- dot ---------------------------------------------------------------------
+# check_dot NAME FILE: balanced braces, and every edge endpoint declared.
+check_dot() {
+  local declared used
+  declared=$(grep -oE '^  "[^"]+" \[' "$2" | sed -E 's/^  ("[^"]+").*/\1/' | sort -u)
+  used=$(grep -oE '^  "[^"]+" -> "[^"]+"' "$2" | grep -oE '"[^"]+"' | sort -u)
+  if [[ $(head -c 8 "$2") == "digraph " && $(tail -1 "$2") == "}" && -n $used ]] &&
+     [[ -z $(comm -13 <(echo "$declared") <(echo "$used")) ]]; then
+    if command -v dot >/dev/null && ! dot -Tsvg "$2" >/dev/null 2>"$tmp/dot.err"; then
+      fail "$1" "graphviz refused it: $(cat "$tmp/dot.err")"
+    else
+      pass "$1"
+    fi
+  else
+    fail "$1" "undeclared: $(comm -13 <(echo "$declared") <(echo "$used") | tr '\n' ' ')" "$(head -5 "$2")"
+  fi
+}
+rf dot "$tmp/seed_4_5_pn.pb" >"$tmp/pn.dot" && check_dot "dot seed_4_5 per-node is well-formed" "$tmp/pn.dot"
+rf dot "$tmp/seed_4_5.pb" --collapse >"$tmp/col.dot" && check_dot "dot --collapse is well-formed" "$tmp/col.dot"
+n=$(grep -c 'dense 2→2 RELU' "$tmp/col.dot")
+expect_eq "dot --collapse draws each hidden layer as one 'dense 2→2 RELU' box" 2 "$n"
+n=$(grep -c 'ACTIVATION RELU' "$tmp/pn.dot")
+expect_eq "dot per-node shows each unit's activation" 4 "$n"
+
+# --- streaming: 1M rows, stdin -> stdout equals file -> file ----------------
+awk 'BEGIN { for (i = 0; i < 1000000; ++i) printf "%d,%d\n", i % 19 - 9, i % 23 - 11 }' >"$tmp/big.csv"
+rf run "$tmp/seed_4_5.pb" -i "$tmp/big.csv" -o "$tmp/big.out.csv"
+summary=$(cat "$tmp/err")
+rf run "$tmp/seed_4_5.pb" -i - -o - -q <"$tmp/big.csv" >"$tmp/big.stdout.csv"
+if cmp -s "$tmp/big.out.csv" "$tmp/big.stdout.csv" && [[ $(wc -l <"$tmp/big.out.csv") == 1000000 ]]; then
+  pass "1M rows: stdin -> stdout equals file -> file byte for byte"
+else
+  fail "1M rows: stdin -> stdout differs from file -> file" "$(cmp "$tmp/big.out.csv" "$tmp/big.stdout.csv" 2>&1)"
+fi
+if [[ $summary =~ ^rowflow:\ 1000000\ rows\ in\ [0-9.]+\ s\ \([0-9.]+\ [kMG]?\ ?rows/s\),\ [0-9]+\ threads?,\ tile\ [0-9]+$ ]]; then
+  pass "run prints the one-line summary: $summary"
+else
+  fail "run summary line" "got: $summary"
+fi
+expect_eq "streamed rows keep input order (row 1 = [-9,-11], row 1000000)" \
+  "$(rf run "$tmp/seed_4_5.pb" -i <(printf '%s\n' -9,-11 "$(tail -1 "$tmp/big.csv")") -o - -q)" \
+  "$(sed -n '1p;$p' "$tmp/big.out.csv")"
+rf run "$tmp/seed_4_5.pb" -i "$tmp/big.csv" -o "$tmp/big.t1.csv" -q --threads 1 --tile 1000
+if cmp -s "$tmp/big.out.csv" "$tmp/big.t1.csv"; then pass "1 thread, tile 1000 gives the same bytes"
+else fail "1 thread, tile 1000 differs"; fi
+rf run "$tmp/seed_4_5.pb" -i "$tmp/big.csv" -o "$tmp/big.npy" -q
+expect_eq ".npy output: 128-byte header + 1M f32 values" 4000128 "$(stat -c %s "$tmp/big.npy")"
+
+# --- `| head -1`: the reader leaving early is a normal end (exit 0, silent) --
+first=$("$rowflow" run "$tmp/seed_4_5.pb" -i "$tmp/big.csv" -o - 2>"$tmp/err" | head -1)
+codes=("${PIPESTATUS[@]}")
+expect_eq "| head -1: exit 0, one line, nothing on stderr" "0 $(head -1 "$tmp/big.out.csv") ''" \
+  "${codes[0]} $first '$(cat "$tmp/err")'"
+
+# --- output errors and unusable models ---------------------------------------
+mkdir "$tmp/outdir"
+rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o /dev/full -q
+expect_eq "/dev/full as output: exit 5" "5 rowflow: error: /dev/full: No space left on device" \
+  "$? $(cat "$tmp/err")"
+rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o "$tmp/outdir/missing/out.csv" -q
+expect_eq "output in a missing folder: exit 5, nothing left behind" "5 " "$? $(ls -A "$tmp/outdir")"
+rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o "$tmp/outdir/out.csv" --check-finite -q
+expect_eq "--check-finite on finite rows succeeds" "0 out.csv" "$? $(ls -A "$tmp/outdir")"
+for model in "$tmp" /dev/null; do
+  rf run "$model" -i "$tmp/mixed.csv" -o "$tmp/outdir/x.csv" -q
+  expect_eq "model $model: exit 3" 3 "$?"
+done
+
+echo "$((checks - failures)) of $checks checks passed"
+[[ $failures == 0 ]]
