@@ -164,6 +164,9 @@ void AddDotCommand(CLI::App& app) {
                 "One box per fused layer (default above 200 nodes)");
   cmd->add_flag("--expand", *expand, "Every node, even above 200 nodes")
       ->excludes("--collapse");
+  cmd->footer(
+      "Example:\n"
+      "  rowflow dot seed.pb | dot -Tsvg > seed.svg");
   cmd->callback([=] {
     const ir::Graph graph = LoadModel(*path);
     const bool big = graph.nodes.size() > kAutoCollapseNodes;

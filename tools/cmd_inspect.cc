@@ -178,6 +178,10 @@ void AddInspectCommand(CLI::App& app) {
                                      "parameters, FLOPs and execution plan");
   cmd->add_option("model", *path, "Model file (.pb or .pbtxt)")->required();
   cmd->add_flag("--json", *json, "Print one JSON object instead of text");
+  cmd->footer(
+      "Example:\n"
+      "  rowflow inspect seed.pb --json\n"
+      "An invalid model prints its verdict and exits 3.");
   cmd->callback([path, json] { Inspect(*path, *json); });
 }
 

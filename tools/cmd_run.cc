@@ -164,6 +164,14 @@ void AddRunCommand(CLI::App& app) {
                 "naming row and column");
   cmd->add_flag("-q,--quiet", a->quiet,
                 "No progress line and no summary on stderr");
+  cmd->footer(
+      "Examples:\n"
+      "  rowflow run seed.pb -i rows.csv -o predictions.csv\n"
+      "  cat rows.csv | rowflow run seed.pb -i - -o - | head\n"
+      "  rowflow run seed.pb -i rows.npy -o predictions.npy --threads 4\n"
+      "Exit codes: 2 usage, 3 invalid model, 4 invalid input rows, 5 output\n"
+      "not writable; a reader closing stdout early (| head) is exit 0. No\n"
+      "partial output file is ever left behind.");
   cmd->callback([a] { Run(*a); });
 }
 

@@ -192,6 +192,10 @@ void AddTraceCommand(CLI::App& app) {
       ->required();
   cmd->add_flag("--all", *all,
                 "One line per node (name (OP): value), nothing grouped");
+  cmd->footer(
+      "Example:\n"
+      "  rowflow trace seed.pb --row 3,5\n"
+      "A row that does not parse, or has the wrong count, exits 2.");
   cmd->callback([=] {
     const ir::Graph graph = LoadModel(*path);
     if (graph.dtype == ir::DType::kF32) {
