@@ -1,0 +1,12 @@
+// The fused tiny-layer kernels for float (see ops/tiny_mlp_kernels.h); one
+// source file per type so that the two halves compile in parallel.
+#include "ops/tiny_mlp_kernels.h"
+
+namespace rowflow::ops::tiny {
+
+Kernel<float> FindFused(const std::vector<int64_t>& dims,
+                        const std::vector<LayerPlan<float>>& layers) {
+  return FindFusedIn<float>(dims, layers);
+}
+
+}  // namespace rowflow::ops::tiny

@@ -1,0 +1,338 @@
+// Internal to the tiny-layer path (ops/tiny_mlp*.cc): its kernels, built
+// from one dense-layer step (Dense + ActivateInline) on column registers:
+//  - FusedKernel<T, dims...>: the whole chain per block of rows, every
+//    intermediate in registers; compiled for a set of small shapes, for
+//    activations computed in registers (identity, relu, leaky relu).
+//  - ChunkKernel<T>: any shape up to TinyMlp::kMaxUnits; a chunk of rows is
+//    transposed once into a stack buffer and each layer, compiled for its
+//    width, runs over the chunk unit by unit; tanh, sigmoid, softplus and
+//    softmax then run over the chunk through ops/activation.h.
+// Both do the same operations per row and unit, so they agree bitwise.
+//
+// Thread-safety: stateless functions.
+#ifndef ROWFLOW_OPS_TINY_MLP_KERNELS_H_
+#define ROWFLOW_OPS_TINY_MLP_KERNELS_H_
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "ops/tiny_mlp.h"
+#include "ops/tiny_mlp_simd.h"
+
+namespace rowflow::ops::tiny {
+
+// The fused kernel for `dims` (the width, then each layer's units) and the
+// layers' activations, or null if none was compiled for them. Defined in
+// tiny_mlp_fused_f32.cc / _f64.cc, which build in parallel.
+Kernel<float> FindFused(const std::vector<int64_t>& dims,
+                        const std::vector<LayerPlan<float>>& layers);
+Kernel<double> FindFused(const std::vector<int64_t>& dims,
+                         const std::vector<LayerPlan<double>>& layers);
+
+// Tanh, sigmoid, softplus or softmax over `blocks` blocks in column layout
+// data[(block * units + unit) * lanes + lane].
+template <typename T>
+void SlowActivate(ir::Activation act, T* data, int units, int lanes,
+                  int64_t blocks);
+
+// A layer resolved to pointers, once per kernel call.
+template <typename T>
+struct Layer {
+  const T* w;  // (units, width)
+  const T* b;  // (units), or null
+  ir::Activation act;
+  T alpha;
+};
+
+template <typename T>
+inline Layer<T> Resolve(const T* params, const LayerPlan<T>& l) {
+  return {params + l.w_off, l.b_off >= 0 ? params + l.b_off : nullptr, l.act,
+          l.alpha};
+}
+
+// out[u] = sum_i w[u][i] * in[i] (fma chain in increasing i) + b[u].
+// The first product is fma(w, x, -0.0), which rounds like w * x (sign of
+// zero included) but cannot be contracted with the bias add by the compiler.
+template <typename S, int W, int U, typename T>
+RF_TINY_INLINE void Dense(const T* w, const T* b, const typename S::V* in,
+                          typename S::V* out) {
+  const typename S::V neg_zero = S::Set1(T(-0.0));
+  Unroll<U>([&](auto u) RF_TINY_LAMBDA {
+    typename S::V z = S::Fma(S::Set1(w[u * W]), in[0], neg_zero);
+    Unroll<W - 1>([&](auto i) RF_TINY_LAMBDA {
+      z = S::Fma(S::Set1(w[u * W + i + 1]), in[i + 1], z);
+    });
+    if (b != nullptr) z = S::Add(z, S::Set1(b[u]));
+    out[u] = z;
+  });
+}
+
+// True for the activations computed in registers; the others (tanh,
+// sigmoid, softplus, softmax) run over a whole chunk afterwards.
+inline bool IsInline(ir::Activation act) {
+  return act == ir::Activation::kIdentity || act == ir::Activation::kRelu ||
+         act == ir::Activation::kLeakyRelu;
+}
+
+// Applies `act` to v[0..U) if it is relu or leaky relu; leaves v otherwise.
+template <typename S, int U, typename T>
+RF_TINY_INLINE void ActivateInline(ir::Activation act, T alpha,
+                                   typename S::V* v) {
+  if (act == ir::Activation::kRelu) {
+    Unroll<U>([&](auto u) RF_TINY_LAMBDA { v[u] = S::Relu(v[u]); });
+  } else if (act == ir::Activation::kLeakyRelu) {
+    const typename S::V a = S::Set1(alpha);
+    Unroll<U>([&](auto u) RF_TINY_LAMBDA { v[u] = S::Leaky(v[u], a); });
+  }
+}
+
+// One layer on one block: out = act(dense(in)) for an inline activation.
+template <typename S, int W, int U, typename T>
+RF_TINY_INLINE void Step(const Layer<T>& layer, const typename S::V* in,
+                         typename S::V* out) {
+  Dense<S, W, U>(layer.w, layer.b, in, out);
+  ActivateInline<S, U>(layer.act, layer.alpha, out);
+}
+
+// Layers (W, U), (U, Rest[0]), ... on one block.
+template <typename S, int W, int U, int... Rest, typename T>
+RF_TINY_INLINE void Chain(const Layer<T>* layer, const typename S::V* in,
+                          typename S::V* out) {
+  if constexpr (sizeof...(Rest) == 0) {
+    Step<S, W, U>(*layer, in, out);
+  } else {
+    typename S::V h[U];
+    Step<S, W, U>(*layer, in, h);
+    Chain<S, U, Rest...>(layer + 1, h, out);
+  }
+}
+
+// Loads the block of n <= kLanes rows at x (W columns, row stride ldx) into
+// column registers. Strided or partial blocks go through `pad`, zero-filled
+// past row n, so that every block runs the same arithmetic.
+template <typename S, int W, typename T>
+RF_TINY_INLINE void LoadBlock(const T* x, int64_t ldx, int64_t n, T* pad,
+                              typename S::V* v) {
+  constexpr int L = S::kLanes;
+  if (n < L || ldx != W) {
+    CopyRows(x, ldx, n, W, pad, W, L);
+    x = pad;
+  }
+  LoadRows<S, W>(x, v);
+}
+
+// Stores rows [0, n) of the column registers at y (row stride ldy), through
+// `pad` when the block is strided or partial.
+template <typename S, int U, typename T>
+RF_TINY_INLINE void StoreBlock(const typename S::V* v, int64_t n, T* pad, T* y,
+                               int64_t ldy) {
+  const bool direct = n == S::kLanes && ldy == U;
+  StoreRows<S, U>(v, direct ? y : pad);
+  if (!direct) CopyRows(pad, U, n, U, y, ldy, 0);
+}
+
+// The whole chain D[0] -> D[1] -> ... over every row, block by block.
+template <typename T, int... D>
+__attribute__((flatten)) void FusedKernel(const TinyPlan<T>& plan, const T* x,
+                                          int64_t ldx, int64_t rows, T* y,
+                                          int64_t ldy) {
+  using S = Simd<T>;
+  constexpr int L = S::kLanes;
+  constexpr int kDims[] = {D...};
+  constexpr int W = kDims[0];
+  constexpr int U = kDims[sizeof...(D) - 1];
+  Layer<T> layers[sizeof...(D) - 1];
+  for (size_t k = 0; k < sizeof...(D) - 1; ++k) {
+    layers[k] = Resolve(plan.params.data(), plan.layers[k]);
+  }
+  alignas(64) T xpad[L * W];
+  alignas(64) T ypad[L * U];
+  for (int64_t r = 0; r < rows; r += L) {
+    const int64_t n = std::min<int64_t>(L, rows - r);
+    typename S::V in[W], out[U];
+    LoadBlock<S, W>(x + r * ldx, ldx, n, xpad, in);
+    Chain<S, D...>(layers, in, out);
+    StoreBlock<S, U>(out, n, ypad, y + r * ldy, ldy);
+  }
+}
+
+// Structure-of-arrays layout of a chunk: block b, column k, lane l at
+// soa[(b * cols + k) * kLanes + l].
+
+// Transposes rows [0, rows) of x (W columns, stride ldx) into soa; the last
+// block is zero-padded.
+template <typename T, int W>
+__attribute__((flatten)) void LoadRun(const T* x, int64_t ldx, int64_t rows,
+                                      T* soa) {
+  using S = Simd<T>;
+  constexpr int L = S::kLanes;
+  alignas(64) T pad[L * W];
+  for (int64_t r = 0; r < rows; r += L, soa += W * L) {
+    typename S::V v[W];
+    LoadBlock<S, W>(x + r * ldx, ldx, std::min<int64_t>(L, rows - r), pad, v);
+    Unroll<W>([&](auto k) RF_TINY_LAMBDA { S::Store(soa + k * L, v[k]); });
+  }
+}
+
+// Transposes soa (U columns) into rows [0, rows) of y (stride ldy).
+template <typename T, int U>
+__attribute__((flatten)) void StoreRun(const T* soa, int64_t rows, T* y,
+                                       int64_t ldy) {
+  using S = Simd<T>;
+  constexpr int L = S::kLanes;
+  alignas(64) T pad[L * U];
+  for (int64_t r = 0; r < rows; r += L, soa += U * L) {
+    typename S::V v[U];
+    Unroll<U>([&](auto k) RF_TINY_LAMBDA { v[k] = S::Load(soa + k * L); });
+    StoreBlock<S, U>(v, std::min<int64_t>(L, rows - r), pad, y + r * ldy, ldy);
+  }
+}
+
+// Unit u of a width-W layer over `blocks` blocks of soa, with the inline
+// activation kAct; the same operations as Dense + ActivateInline.
+template <typename S, int W, ir::Activation kAct, typename T>
+RF_TINY_INLINE void UnitRun(const Layer<T>& layer, int64_t u, int64_t units,
+                            const T* in, T* out, int64_t blocks) {
+  constexpr int L = S::kLanes;
+  const typename S::V neg_zero = S::Set1(T(-0.0));
+  const typename S::V alpha = S::Set1(layer.alpha);
+  typename S::V w[W];
+  Unroll<W>([&](auto i) RF_TINY_LAMBDA { w[i] = S::Set1(layer.w[u * W + i]); });
+  const typename S::V bias = S::Set1(layer.b != nullptr ? layer.b[u] : T(0));
+  for (int64_t b = 0; b < blocks; ++b, in += W * L) {
+    typename S::V z = S::Fma(w[0], S::Load(in), neg_zero);
+    Unroll<W - 1>([&](auto i) RF_TINY_LAMBDA {
+      z = S::Fma(w[i + 1], S::Load(in + (i + 1) * L), z);
+    });
+    if (layer.b != nullptr) z = S::Add(z, bias);
+    if constexpr (kAct == ir::Activation::kRelu) z = S::Relu(z);
+    if constexpr (kAct == ir::Activation::kLeakyRelu) z = S::Leaky(z, alpha);
+    S::Store(out + (b * units + u) * L, z);
+  }
+}
+
+// A width-W layer of any number of units over `blocks` blocks of soa, one
+// unit at a time with its weights in registers. Activations other than the
+// inline ones then run over the whole chunk.
+template <typename T, int W>
+__attribute__((flatten)) void LayerRun(const LayerPlan<T>& plan,
+                                       const T* params, const T* in, T* out,
+                                       int64_t blocks) {
+  using S = Simd<T>;
+  const Layer<T> layer = Resolve(params, plan);
+  const int64_t units = plan.units;
+  for (int64_t u = 0; u < units; ++u) {
+    switch (layer.act) {
+      case ir::Activation::kRelu:
+        UnitRun<S, W, ir::Activation::kRelu>(layer, u, units, in, out, blocks);
+        break;
+      case ir::Activation::kLeakyRelu:
+        UnitRun<S, W, ir::Activation::kLeakyRelu>(layer, u, units, in, out,
+                                                  blocks);
+        break;
+      default:
+        UnitRun<S, W, ir::Activation::kIdentity>(layer, u, units, in, out,
+                                                 blocks);
+    }
+  }
+  if (!IsInline(layer.act)) {
+    SlowActivate(layer.act, out, static_cast<int>(units), S::kLanes, blocks);
+  }
+}
+
+// Any chain of layers up to kMaxUnits wide, one chunk of rows at a time:
+// transposed in, each layer over the chunk, transposed out.
+template <typename T>
+void ChunkKernel(const TinyPlan<T>& plan, const T* x, int64_t ldx, int64_t rows,
+                 T* y, int64_t ldy) {
+  constexpr int L = Simd<T>::kLanes;
+  constexpr int kMax = static_cast<int>(TinyMlp<T>::kMaxUnits);
+  constexpr int64_t kBlocks = 16;
+  alignas(64) T buf_a[kBlocks * kMax * L];
+  alignas(64) T buf_b[kBlocks * kMax * L];
+  for (int64_t r = 0; r < rows; r += kBlocks * L) {
+    const int64_t n = std::min<int64_t>(kBlocks * L, rows - r);
+    plan.load(x + r * ldx, ldx, n, buf_a);
+    T* in = buf_a;
+    T* out = buf_b;
+    for (const LayerPlan<T>& layer : plan.layers) {
+      layer.run(layer, plan.params.data(), in, out, (n + L - 1) / L);
+      std::swap(in, out);
+    }
+    plan.store(in, n, y + r * ldy, ldy);
+  }
+}
+
+// Fused kernels exist for chains of up to kFusedDepth layers whose widths
+// and units are all in [1, kFusedDim]: 4^2 + 4^3 + 4^4 shapes per type.
+// Sanitizer builds compile the huge flattened kernels very slowly, so they
+// get sizes up to 2 only (which still covers the seed's networks); results
+// do not depend on which kernel runs.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr int kFusedDim = 2;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr int kFusedDim = 2;
+#else
+inline constexpr int kFusedDim = 4;
+#endif
+#else
+inline constexpr int kFusedDim = 4;
+#endif
+inline constexpr int kFusedDepth = 3;  // FindFusedIn's switch has each depth
+
+constexpr int Pow(int base, int exp) {
+  return exp == 0 ? 1 : base * Pow(base, exp - 1);
+}
+
+// The fused kernel for the chain whose k-th dimension is
+// (index / kFusedDim^k) % kFusedDim + 1.
+template <typename T, int Depth, int Index>
+constexpr Kernel<T> FusedAt() {
+  return []<int... K>(std::integer_sequence<int, K...>) {
+    return &FusedKernel<T, (Index / Pow(kFusedDim, K)) % kFusedDim + 1 ...>;
+  }
+  (std::make_integer_sequence<int, Depth + 1>{});
+}
+
+template <typename T, int Depth, int... I>
+constexpr auto MakeFused(std::integer_sequence<int, I...>) {
+  return std::array<Kernel<T>, sizeof...(I)>{FusedAt<T, Depth, I>()...};
+}
+
+template <typename T, int Depth>
+inline constexpr auto kFused = MakeFused<T, Depth>(
+    std::make_integer_sequence<int, Pow(kFusedDim, Depth + 1)>{});
+
+// FindFused's body; instantiated once per type, in its own source file.
+template <typename T>
+Kernel<T> FindFusedIn(const std::vector<int64_t>& dims,
+                      const std::vector<LayerPlan<T>>& layers) {
+  if (layers.size() > kFusedDepth) return nullptr;
+  for (const LayerPlan<T>& l : layers) {
+    if (!IsInline(l.act)) return nullptr;
+  }
+  int index = 0;
+  for (size_t k = 0; k < dims.size(); ++k) {
+    if (dims[k] > kFusedDim) return nullptr;
+    index +=
+        static_cast<int>(dims[k] - 1) * Pow(kFusedDim, static_cast<int>(k));
+  }
+  switch (dims.size() - 1) {
+    case 1:
+      return kFused<T, 1>[index];
+    case 2:
+      return kFused<T, 2>[index];
+    case 3:
+      return kFused<T, 3>[index];
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace rowflow::ops::tiny
+
+#endif  // ROWFLOW_OPS_TINY_MLP_KERNELS_H_

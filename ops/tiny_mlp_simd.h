@@ -1,0 +1,273 @@
+// Internal to the tiny-layer path (ops/tiny_mlp*.cc): its vector backend.
+// Simd<T> wraps one register of T lanes (AVX-512, AVX2, or a scalar of one
+// lane) with the handful of operations the kernels use, and LoadRows /
+// StoreRows move one block of Simd<T>::kLanes rows between contiguous
+// row-major memory and column registers (one register per column).
+//
+// Every backend computes the same IEEE operations, so a row's result is the
+// same whichever backend or block position computes it.
+//
+// Thread-safety: stateless functions.
+#ifndef ROWFLOW_OPS_TINY_MLP_SIMD_H_
+#define ROWFLOW_OPS_TINY_MLP_SIMD_H_
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+// Kernel entry points are __attribute__((flatten)), so the helpers below and
+// the lambdas they unroll all inline into one loop body.
+#define RF_TINY_INLINE inline __attribute__((always_inline))
+#define RF_TINY_LAMBDA __attribute__((always_inline))
+
+namespace rowflow::ops::tiny {
+
+template <typename F, int... I>
+RF_TINY_INLINE void UnrollSeq(F& f, std::integer_sequence<int, I...>) {
+  (f(std::integral_constant<int, I>{}), ...);
+}
+
+// Calls f(std::integral_constant<int, I>) for I in [0, N), fully unrolled.
+template <int N, typename F>
+RF_TINY_INLINE void Unroll(F&& f) {
+  UnrollSeq(f, std::make_integer_sequence<int, N>{});
+}
+
+#if defined(__AVX512F__)
+
+template <typename T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  using V = __m512;
+  using Index = int32_t;
+  static constexpr int kLanes = 16;
+  static constexpr bool kHasPermute = true;
+  static V Set1(float a) { return _mm512_set1_ps(a); }
+  static V Load(const float* p) { return _mm512_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  // max(0, x) returns x when unordered or equal, so NaN and -0 pass through
+  // as in x < 0 ? 0 : x. (The masked form dodges a GCC 12 -Wuninitialized
+  // false positive in _mm512_max_ps.)
+  static V Relu(V x) {
+    return _mm512_mask_max_ps(x, 0xFFFF, _mm512_setzero_ps(), x);
+  }
+  static V Leaky(V x, V alpha) {
+    const __mmask16 neg =
+        _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_mul_ps(x, neg, x, alpha);
+  }
+  // Lane i of the result: lane idx[i] of the 2*kLanes lanes (a, b).
+  static V Permute2(V a, const Index* idx, V b) {
+    return _mm512_permutex2var_ps(a, _mm512_loadu_si512(idx), b);
+  }
+  // Lanes of b where mask is set, else lanes of a.
+  static V Blend(V a, uint32_t mask, V b) {
+    return _mm512_mask_mov_ps(a, static_cast<__mmask16>(mask), b);
+  }
+};
+
+template <>
+struct Simd<double> {
+  using V = __m512d;
+  using Index = int64_t;
+  static constexpr int kLanes = 8;
+  static constexpr bool kHasPermute = true;
+  static V Set1(double a) { return _mm512_set1_pd(a); }
+  static V Load(const double* p) { return _mm512_loadu_pd(p); }
+  static void Store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V Fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V Add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V Relu(V x) {
+    return _mm512_mask_max_pd(x, 0xFF, _mm512_setzero_pd(), x);
+  }
+  static V Leaky(V x, V alpha) {
+    const __mmask8 neg = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ);
+    return _mm512_mask_mul_pd(x, neg, x, alpha);
+  }
+  static V Permute2(V a, const Index* idx, V b) {
+    return _mm512_permutex2var_pd(a, _mm512_loadu_si512(idx), b);
+  }
+  static V Blend(V a, uint32_t mask, V b) {
+    return _mm512_mask_mov_pd(a, static_cast<__mmask8>(mask), b);
+  }
+};
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+template <typename T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  using V = __m256;
+  using Index = int32_t;
+  static constexpr int kLanes = 8;
+  static constexpr bool kHasPermute = false;
+  static V Set1(float a) { return _mm256_set1_ps(a); }
+  static V Load(const float* p) { return _mm256_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V Add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V Relu(V x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
+  static V Leaky(V x, V alpha) {
+    const V neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_blendv_ps(x, _mm256_mul_ps(x, alpha), neg);
+  }
+};
+
+template <>
+struct Simd<double> {
+  using V = __m256d;
+  using Index = int64_t;
+  static constexpr int kLanes = 4;
+  static constexpr bool kHasPermute = false;
+  static V Set1(double a) { return _mm256_set1_pd(a); }
+  static V Load(const double* p) { return _mm256_loadu_pd(p); }
+  static void Store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V Fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V Add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V Relu(V x) { return _mm256_max_pd(_mm256_setzero_pd(), x); }
+  static V Leaky(V x, V alpha) {
+    const V neg = _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_LT_OQ);
+    return _mm256_blendv_pd(x, _mm256_mul_pd(x, alpha), neg);
+  }
+};
+
+#else
+
+// One lane: the same operations on plain scalars (std::fma keeps the single
+// rounding of the vector backends).
+template <typename T>
+struct Simd {
+  using V = T;
+  using Index = int64_t;
+  static constexpr int kLanes = 1;
+  static constexpr bool kHasPermute = false;
+  static V Set1(T a) { return a; }
+  static V Load(const T* p) { return *p; }
+  static void Store(T* p, V v) { *p = v; }
+  static V Fma(V a, V b, V c) { return std::fma(a, b, c); }
+  static V Add(V a, V b) { return a + b; }
+  static V Relu(V x) { return x < T(0) ? T(0) : x; }
+  static V Leaky(V x, V alpha) { return x < T(0) ? x * alpha : x; }
+};
+
+#endif
+
+// Permutation tables that turn a block of L rows of W columns, loaded as W
+// consecutive registers, into W column registers (and back for stores).
+// Sources are taken in pairs of registers, the reach of one two-source
+// permute; `mask[k][p]` marks the lanes of register k that come from pair p.
+template <typename Index, int L, int W>
+struct BlockTables {
+  static constexpr int kPairs = (W + 1) / 2;
+  Index load_idx[W][L] = {};
+  uint32_t load_mask[W][kPairs] = {};
+  Index store_idx[W][L] = {};
+  uint32_t store_mask[W][kPairs] = {};
+  constexpr BlockTables() {
+    for (int k = 0; k < W; ++k) {
+      for (int lane = 0; lane < L; ++lane) {
+        const int flat_in = lane * W + k;  // column k of row `lane`
+        load_idx[k][lane] = static_cast<Index>(flat_in % (2 * L));
+        load_mask[k][flat_in / (2 * L)] |= 1u << lane;
+        // Lane `lane` of output register k is row flat_out / W, column col.
+        const int flat_out = k * L + lane;
+        const int col = flat_out % W;
+        store_idx[k][lane] = static_cast<Index>(flat_out / W + (col % 2) * L);
+        store_mask[k][col / 2] |= 1u << lane;
+      }
+    }
+  }
+};
+
+template <typename S, int W>
+inline constexpr BlockTables<typename S::Index, S::kLanes, W> kTables{};
+
+// Loads kLanes rows of W contiguous columns (x[row * W + col]) into the
+// column registers v[0..W).
+template <typename S, int W, typename T>
+RF_TINY_INLINE void LoadRows(const T* x, typename S::V* v) {
+  constexpr int L = S::kLanes;
+  if constexpr (W == 1) {
+    v[0] = S::Load(x);
+  } else if constexpr (S::kHasPermute) {
+    constexpr auto& t = kTables<S, W>;
+    typename S::V src[W];
+    Unroll<W>([&](auto s) RF_TINY_LAMBDA { src[s] = S::Load(x + s * L); });
+    Unroll<W>([&](auto k) RF_TINY_LAMBDA {
+      // Pair 0 feeds lanes of every register; blend in the other pairs.
+      v[k] = S::Permute2(src[0], t.load_idx[k], src[1]);
+      Unroll<t.kPairs - 1>([&](auto q) RF_TINY_LAMBDA {
+        constexpr int p = q + 1;
+        if constexpr (t.load_mask[k][p] != 0) {
+          constexpr int hi = 2 * p + 1 < W ? 2 * p + 1 : 2 * p;
+          v[k] = S::Blend(v[k], t.load_mask[k][p],
+                          S::Permute2(src[2 * p], t.load_idx[k], src[hi]));
+        }
+      });
+    });
+  } else {
+    alignas(64) T cols[W][L];
+    for (int r = 0; r < L; ++r) {
+      Unroll<W>([&](auto k) RF_TINY_LAMBDA { cols[k][r] = x[r * W + k]; });
+    }
+    Unroll<W>([&](auto k) RF_TINY_LAMBDA { v[k] = S::Load(cols[k]); });
+  }
+}
+
+// Stores the column registers v[0..U) as kLanes rows of U contiguous
+// columns (y[row * U + col]).
+template <typename S, int U, typename T>
+RF_TINY_INLINE void StoreRows(const typename S::V* v, T* y) {
+  constexpr int L = S::kLanes;
+  if constexpr (U == 1) {
+    S::Store(y, v[0]);
+  } else if constexpr (S::kHasPermute) {
+    constexpr auto& t = kTables<S, U>;
+    Unroll<U>([&](auto s) RF_TINY_LAMBDA {
+      typename S::V out = S::Permute2(v[0], t.store_idx[s], v[1]);
+      Unroll<t.kPairs - 1>([&](auto q) RF_TINY_LAMBDA {
+        constexpr int p = q + 1;
+        if constexpr (t.store_mask[s][p] != 0) {
+          constexpr int hi = 2 * p + 1 < U ? 2 * p + 1 : 2 * p;
+          out = S::Blend(out, t.store_mask[s][p],
+                         S::Permute2(v[2 * p], t.store_idx[s], v[hi]));
+        }
+      });
+      S::Store(y + s * L, out);
+    });
+  } else {
+    alignas(64) T cols[U][L];
+    Unroll<U>([&](auto k) RF_TINY_LAMBDA { S::Store(cols[k], v[k]); });
+    for (int r = 0; r < L; ++r) {
+      Unroll<U>([&](auto k) RF_TINY_LAMBDA { y[r * U + k] = cols[k][r]; });
+    }
+  }
+}
+
+// Copies n rows of `cols` columns from row stride lds to row stride ldd,
+// then zero-fills rows [n, pad_to) of the destination. Out of line: only
+// partial or strided blocks take it, and one copy serves every kernel.
+template <typename T>
+__attribute__((noinline)) void CopyRows(const T* src, int64_t lds, int64_t n,
+                                        int64_t cols, T* dst, int64_t ldd,
+                                        int64_t pad_to) {
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t k = 0; k < cols; ++k) dst[r * ldd + k] = src[r * lds + k];
+  }
+  for (int64_t r = n; r < pad_to; ++r) {
+    for (int64_t k = 0; k < cols; ++k) dst[r * ldd + k] = T(0);
+  }
+}
+
+}  // namespace rowflow::ops::tiny
+
+#endif  // ROWFLOW_OPS_TINY_MLP_SIMD_H_
