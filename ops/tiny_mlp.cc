@@ -6,6 +6,7 @@
 
 #include "graph/error.h"
 #include "ops/activation.h"
+#include "ops/tiny_mlp_fused.h"
 #include "ops/tiny_mlp_kernels.h"
 
 namespace rowflow::ops {

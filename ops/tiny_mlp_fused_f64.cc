@@ -1,6 +1,6 @@
-// The fused tiny-layer kernels for double (see ops/tiny_mlp_kernels.h); one
+// The fused tiny-layer kernels for double (see ops/tiny_mlp_fused.h); one
 // source file per type so that the two halves compile in parallel.
-#include "ops/tiny_mlp_kernels.h"
+#include "ops/tiny_mlp_fused.h"
 
 namespace rowflow::ops::tiny {
 

@@ -14,23 +14,14 @@
 #define ROWFLOW_OPS_TINY_MLP_KERNELS_H_
 
 #include <algorithm>
-#include <array>
+#include <climits>
 #include <cstdint>
 #include <utility>
-#include <vector>
 
 #include "ops/tiny_mlp.h"
 #include "ops/tiny_mlp_simd.h"
 
 namespace rowflow::ops::tiny {
-
-// The fused kernel for `dims` (the width, then each layer's units) and the
-// layers' activations, or null if none was compiled for them. Defined in
-// tiny_mlp_fused_f32.cc / _f64.cc, which build in parallel.
-Kernel<float> FindFused(const std::vector<int64_t>& dims,
-                        const std::vector<LayerPlan<float>>& layers);
-Kernel<double> FindFused(const std::vector<int64_t>& dims,
-                         const std::vector<LayerPlan<double>>& layers);
 
 // Tanh, sigmoid, softplus or softmax over `blocks` blocks in column layout
 // data[(block * units + unit) * lanes + lane].
@@ -110,28 +101,54 @@ RF_TINY_INLINE void Chain(const Layer<T>* layer, const typename S::V* in,
   }
 }
 
+// True if a full block with row stride ld may be gathered or scattered
+// (lane offsets fit the instructions' 32-bit indices).
+template <typename S>
+RF_TINY_INLINE bool CanGather(int64_t n, int64_t ld) {
+  if constexpr (S::kHasGather) {
+    return n == S::kLanes && ld <= INT32_MAX / S::kLanes;
+  } else {
+    return false;
+  }
+}
+
 // Loads the block of n <= kLanes rows at x (W columns, row stride ldx) into
-// column registers. Strided or partial blocks go through `pad`, zero-filled
-// past row n, so that every block runs the same arithmetic.
+// column registers. Strided blocks are gathered where the backend can;
+// others, and partial blocks, go through `pad`, zero-filled past row n.
+// The values loaded, hence the arithmetic, are the same either way.
 template <typename S, int W, typename T>
 RF_TINY_INLINE void LoadBlock(const T* x, int64_t ldx, int64_t n, T* pad,
                               typename S::V* v) {
   constexpr int L = S::kLanes;
-  if (n < L || ldx != W) {
+  if (n == L && ldx == W) {
+    LoadRows<S, W>(x, v);
+  } else if (CanGather<S>(n, ldx)) {
+    if constexpr (S::kHasGather) {
+      const auto off = S::Strided(static_cast<int32_t>(ldx));
+      Unroll<W>([&](auto k) RF_TINY_LAMBDA { v[k] = S::Gather(x + k, off); });
+    }
+  } else {
     CopyRows(x, ldx, n, W, pad, W, L);
-    x = pad;
+    LoadRows<S, W>(pad, v);
   }
-  LoadRows<S, W>(x, v);
 }
 
-// Stores rows [0, n) of the column registers at y (row stride ldy), through
-// `pad` when the block is strided or partial.
+// Stores rows [0, n) of the column registers at y (row stride ldy):
+// directly, scattered, or through `pad` like LoadBlock.
 template <typename S, int U, typename T>
 RF_TINY_INLINE void StoreBlock(const typename S::V* v, int64_t n, T* pad, T* y,
                                int64_t ldy) {
-  const bool direct = n == S::kLanes && ldy == U;
-  StoreRows<S, U>(v, direct ? y : pad);
-  if (!direct) CopyRows(pad, U, n, U, y, ldy, 0);
+  if (n == S::kLanes && ldy == U) {
+    StoreRows<S, U>(v, y);
+  } else if (CanGather<S>(n, ldy)) {
+    if constexpr (S::kHasGather) {
+      const auto off = S::Strided(static_cast<int32_t>(ldy));
+      Unroll<U>([&](auto k) RF_TINY_LAMBDA { S::Scatter(y + k, off, v[k]); });
+    }
+  } else {
+    StoreRows<S, U>(v, pad);
+    CopyRows(pad, U, n, U, y, ldy, 0);
+  }
 }
 
 // The whole chain D[0] -> D[1] -> ... over every row, block by block.
@@ -263,73 +280,6 @@ void ChunkKernel(const TinyPlan<T>& plan, const T* x, int64_t ldx, int64_t rows,
       std::swap(in, out);
     }
     plan.store(in, n, y + r * ldy, ldy);
-  }
-}
-
-// Fused kernels exist for chains of up to kFusedDepth layers whose widths
-// and units are all in [1, kFusedDim]: 4^2 + 4^3 + 4^4 shapes per type.
-// Sanitizer builds compile the huge flattened kernels very slowly, so they
-// get sizes up to 2 only (which still covers the seed's networks); results
-// do not depend on which kernel runs.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr int kFusedDim = 2;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-inline constexpr int kFusedDim = 2;
-#else
-inline constexpr int kFusedDim = 4;
-#endif
-#else
-inline constexpr int kFusedDim = 4;
-#endif
-inline constexpr int kFusedDepth = 3;  // FindFusedIn's switch has each depth
-
-constexpr int Pow(int base, int exp) {
-  return exp == 0 ? 1 : base * Pow(base, exp - 1);
-}
-
-// The fused kernel for the chain whose k-th dimension is
-// (index / kFusedDim^k) % kFusedDim + 1.
-template <typename T, int Depth, int Index>
-constexpr Kernel<T> FusedAt() {
-  return []<int... K>(std::integer_sequence<int, K...>) {
-    return &FusedKernel<T, (Index / Pow(kFusedDim, K)) % kFusedDim + 1 ...>;
-  }
-  (std::make_integer_sequence<int, Depth + 1>{});
-}
-
-template <typename T, int Depth, int... I>
-constexpr auto MakeFused(std::integer_sequence<int, I...>) {
-  return std::array<Kernel<T>, sizeof...(I)>{FusedAt<T, Depth, I>()...};
-}
-
-template <typename T, int Depth>
-inline constexpr auto kFused = MakeFused<T, Depth>(
-    std::make_integer_sequence<int, Pow(kFusedDim, Depth + 1)>{});
-
-// FindFused's body; instantiated once per type, in its own source file.
-template <typename T>
-Kernel<T> FindFusedIn(const std::vector<int64_t>& dims,
-                      const std::vector<LayerPlan<T>>& layers) {
-  if (layers.size() > kFusedDepth) return nullptr;
-  for (const LayerPlan<T>& l : layers) {
-    if (!IsInline(l.act)) return nullptr;
-  }
-  int index = 0;
-  for (size_t k = 0; k < dims.size(); ++k) {
-    if (dims[k] > kFusedDim) return nullptr;
-    index +=
-        static_cast<int>(dims[k] - 1) * Pow(kFusedDim, static_cast<int>(k));
-  }
-  switch (dims.size() - 1) {
-    case 1:
-      return kFused<T, 1>[index];
-    case 2:
-      return kFused<T, 2>[index];
-    case 3:
-      return kFused<T, 3>[index];
-    default:
-      return nullptr;
   }
 }
 

@@ -71,6 +71,20 @@ struct Simd<float> {
   static V Blend(V a, uint32_t mask, V b) {
     return _mm512_mask_mov_ps(a, static_cast<__mmask16>(mask), b);
   }
+  // Element offsets lane * ld, for the strided Gather and Scatter.
+  static constexpr bool kHasGather = true;
+  using Offsets = __m512i;
+  static Offsets Strided(int32_t ld) {
+    return _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(ld));
+  }
+  static V Gather(const float* p, Offsets off) {
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, off, p, 4);
+  }
+  static void Scatter(float* p, Offsets off, V v) {
+    _mm512_i32scatter_ps(p, off, v, 4);
+  }
 };
 
 template <>
@@ -97,6 +111,18 @@ struct Simd<double> {
   static V Blend(V a, uint32_t mask, V b) {
     return _mm512_mask_mov_pd(a, static_cast<__mmask8>(mask), b);
   }
+  static constexpr bool kHasGather = true;
+  using Offsets = __m256i;
+  static Offsets Strided(int32_t ld) {
+    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                              _mm256_set1_epi32(ld));
+  }
+  static V Gather(const double* p, Offsets off) {
+    return _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, off, p, 8);
+  }
+  static void Scatter(double* p, Offsets off, V v) {
+    _mm512_i32scatter_pd(p, off, v, 8);
+  }
 };
 
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -110,6 +136,7 @@ struct Simd<float> {
   using Index = int32_t;
   static constexpr int kLanes = 8;
   static constexpr bool kHasPermute = false;
+  static constexpr bool kHasGather = false;
   static V Set1(float a) { return _mm256_set1_ps(a); }
   static V Load(const float* p) { return _mm256_loadu_ps(p); }
   static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
@@ -128,6 +155,7 @@ struct Simd<double> {
   using Index = int64_t;
   static constexpr int kLanes = 4;
   static constexpr bool kHasPermute = false;
+  static constexpr bool kHasGather = false;
   static V Set1(double a) { return _mm256_set1_pd(a); }
   static V Load(const double* p) { return _mm256_loadu_pd(p); }
   static void Store(double* p, V v) { _mm256_storeu_pd(p, v); }
@@ -150,6 +178,7 @@ struct Simd {
   using Index = int64_t;
   static constexpr int kLanes = 1;
   static constexpr bool kHasPermute = false;
+  static constexpr bool kHasGather = false;
   static V Set1(T a) { return a; }
   static V Load(const T* p) { return *p; }
   static void Store(T* p, V v) { *p = v; }

@@ -48,12 +48,16 @@ std::vector<T> RandomRows(int64_t n) {
   return v;
 }
 
+// Rows of `net` with input and output row strides widened by `extra`.
 template <typename T>
-void RunRows(benchmark::State& state, const TinyMlp<T>& net, int64_t rows) {
-  const std::vector<T> x = RandomRows<T>(rows * net.width());
-  std::vector<T> y(rows * net.units());
+void RunRows(benchmark::State& state, const TinyMlp<T>& net, int64_t rows,
+             int64_t extra = 0) {
+  const int64_t ldx = net.width() + extra;
+  const int64_t ldy = net.units() + extra;
+  const std::vector<T> x = RandomRows<T>(rows * ldx);
+  std::vector<T> y(rows * ldy);
   for (auto _ : state) {
-    net.Forward(x.data(), net.width(), rows, y.data(), net.units());
+    net.Forward(x.data(), ldx, rows, y.data(), ldy);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -67,6 +71,12 @@ void BM_SeedF32(benchmark::State& state) {
   RunRows(state, SeedNetwork<float>(), state.range(0));
 }
 BENCHMARK(BM_SeedF32)->Arg(16384)->Arg(10'000'000)->UseRealTime();
+
+// Rows inside wider tiles (ldx = 3, ldy = 2): every block is copied.
+void BM_SeedF32Strided(benchmark::State& state) {
+  RunRows(state, SeedNetwork<float>(), state.range(0), 1);
+}
+BENCHMARK(BM_SeedF32Strided)->Arg(16384)->UseRealTime();
 
 // The same network through the per-layer kernel (what other shapes get).
 void BM_SeedF32PerLayer(benchmark::State& state) {
