@@ -20,12 +20,15 @@ namespace flow = tbb::flow;
 
 int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
                         int64_t io_bytes_per_row) {
-  if (all_tiny) return 8192;
+  const int64_t per_row = std::max<int64_t>(1, intermediate_bytes_per_row + io_bytes_per_row);
   // About 1 MB of activations per tile keeps a stage's output in L2 for the
   // next stage; big layers still get >= 256 rows of GEMM work per call.
-  const int64_t per_row = std::max<int64_t>(1, intermediate_bytes_per_row + io_bytes_per_row);
-  const int64_t rows = (int64_t{1} << 20) / per_row;
-  return std::clamp<int64_t>(rows / 16 * 16, 256, 1024);
+  const int64_t rows =
+      all_tiny ? 8192 : std::clamp<int64_t>((int64_t{1} << 20) / per_row / 16 * 16, 256, 1024);
+  // Rows of megabytes (the memory budget admits them) would make 256-row
+  // tiles of gigabytes: an automatic tile stays within 64 MiB, or one row.
+  constexpr int64_t kMaxAutoTileBytes = int64_t{64} << 20;
+  return std::clamp<int64_t>(kMaxAutoTileBytes / per_row, 1, rows);
 }
 
 struct Session::ImplBase {

@@ -94,7 +94,8 @@ class Session {
 
 // The tile size the Session picks for `plan` when none is given: tiny
 // networks take big tiles to amortize the per-tile cost, others the rows
-// whose intermediates fit about 1 MB, within 256..1024.
+// whose intermediates fit about 1 MB, within 256..1024, and
+// never more than 64 MiB per tile.
 int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
                         int64_t io_bytes_per_row);
 

@@ -196,3 +196,19 @@ TEST(SessionTest, GraphWithIndependentBranchesJoinsThem) {
 
 }  // namespace
 }  // namespace rowflow
+
+namespace rowflow {
+namespace {
+
+TEST(SessionTest, DefaultTileRowsFollowsThePlan) {
+  EXPECT_EQ(DefaultTileRows(true, 0, 12), 8192);             // the seed's network
+  EXPECT_EQ(DefaultTileRows(false, 2 * 256 * 4, 74 * 4), 432);  // 64->256->256->10
+  EXPECT_EQ(DefaultTileRows(false, 2 * 1024 * 4, 794 * 4), 256);  // 784->1024->1024->10
+  EXPECT_EQ(DefaultTileRows(false, 16, 8), 1024);
+  // Rows of 1 GB: one row per tile, never 256 GB tiles.
+  EXPECT_EQ(DefaultTileRows(false, int64_t{1} << 30, 8), 1);
+  EXPECT_EQ(DefaultTileRows(false, int64_t{1} << 20, 8), 63);
+}
+
+}  // namespace
+}  // namespace rowflow
