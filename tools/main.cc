@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   rowflow::cli::AddTraceCommand(app);
   rowflow::cli::AddConvertCommand(app);
   rowflow::cli::AddBenchCommand(app);
+  rowflow::cli::AddOnnxCommands(app);
   try {
     app.parse(argc, argv);
     return 0;

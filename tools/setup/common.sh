@@ -13,6 +13,7 @@ rowflow_packages=(
   cmake g++ make pkg-config
   libtbb-dev libprotobuf-dev protobuf-compiler libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  libonnx-dev python3-onnx python3-numpy
 )
 
 rowflow_install_deps() {

@@ -1,0 +1,138 @@
+// Lowering of single ONNX nodes to rowflow operators: the core of the ONNX
+// importer (tools/onnx_import.h). Internal to the rowflow_onnx library.
+//
+// Every ONNX value is either a host constant (an initializer, a Constant
+// node) or a row value: a rowflow value plus its ONNX shape without the
+// batch dimension (`logical`). The rowflow shape is `logical` without its
+// leading unit dims, which broadcast the same way; so Unsqueeze(x[N, n]) to
+// [N, 1, n] keeps x, and a keepdims ReduceSum of [N, n] to [N, 1] is a
+// per-row scalar. Constants become rowflow constants where a row value uses
+// them, in the form that use needs (MatMul's transposed weights, Gemm's
+// alpha folded in, a bias without its unit batch dim).
+//
+// Thread-safety: one object per import, used by one thread.
+#ifndef ROWFLOW_TOOLS_ONNX_LOWER_H_
+#define ROWFLOW_TOOLS_ONNX_LOWER_H_
+
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "graph/builder.h"
+#include "graph/ir.h"
+#include "tools/onnx_tensor.h"
+
+namespace rowflow::onnx_internal {
+
+// The ONNX ops the importer lowers, for messages.
+inline constexpr std::string_view kSupportedOps =
+    "MatMul, Gemm, Add, Mul, ReduceSum, Relu, LeakyRelu, Tanh, Sigmoid, "
+    "Softplus, Softmax (last axis), Identity, Flatten (of a flat input), "
+    "Concat, Unsqueeze, Constant";
+
+// A value computed from the rows.
+struct RowValue {
+  ValueRef ref;
+  std::string name;   // the rowflow value's name
+  ir::Shape logical;  // ONNX shape without the batch dim
+  ir::Shape shape;    // rowflow per-row shape: `logical` minus leading 1s
+                      // (some or all of them)
+  bool is_input = false;
+};
+
+// Whether `shape` is a suffix of `logical` and the rest of `logical` is 1s.
+bool IsOnesThen(const ir::Shape& logical, const ir::Shape& shape);
+
+// Lowers an ONNX graph into a GraphBuilder, one node at a time in
+// topological order.
+class Lowering {
+ public:
+  // `reserved` holds every ONNX value name; intermediate rowflow values get
+  // fresh names outside it. LeakyRelu slopes in `exact_alpha` (by output
+  // name) replace the float attribute when they round to it.
+  // Constant nodes' tensors are charged to `budget_bytes`.
+  Lowering(GraphBuilder& builder, ir::DType dtype,
+           std::set<std::string> reserved,
+           std::map<std::string, double> exact_alpha, int64_t budget_bytes);
+
+  Lowering(const Lowering&) = delete;
+  Lowering& operator=(const Lowering&) = delete;
+
+  // A graph input with per-row `shape` (the ONNX shape after the batch dim).
+  void AddInput(const std::string& name, ir::Shape shape);
+  // An initializer.
+  void AddConstant(HostTensor tensor);
+  // Lowers `node` of the default domain at `opset`; its inputs are defined.
+  // Throws Error(kModel) saying what is wrong; the caller names the node.
+  void Lower(const onnx::NodeProto& node, int64_t opset);
+  // Makes the ONNX value `name` a graph output (an IDENTITY node keeps its
+  // name when it aliases another value). Throws Error(kModel).
+  void Output(const std::string& name);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const HostTensor> tensor;  // set for constants
+    RowValue row;
+  };
+
+  // Inputs and attributes of the current node.
+  const Entry& In(int i) const;
+  bool HasInput(int i) const;
+  bool IsConst(int i) const { return In(i).tensor != nullptr; }
+  const RowValue& Row(int i) const;
+  const HostTensor& Const(int i) const;
+  const HostTensor& FloatConst(int i) const;
+  std::vector<int64_t> IntsInput(int i) const;
+  void Arity(int min, int max) const;
+  void KnownAttrs(std::initializer_list<std::string_view> names) const;
+  const onnx::AttributeProto* Attr(std::string_view name, int type) const;
+  int64_t IntAttr(std::string_view name, int64_t fallback) const;
+  double FloatAttr(std::string_view name, double fallback) const;
+
+  // Names and values.
+  std::string Fresh(const std::string& base);
+  std::string InnerName(const std::string& suffix);
+  void Define(const std::string& name, RowValue row);
+  ValueRef Materialize(const HostTensor& t, const std::string& variant,
+                       const ir::Shape& shape, std::vector<double> data);
+  int64_t NormalizeAxis(int64_t axis, int64_t rank, const char* what) const;
+
+  // One function per ONNX op (or op family).
+  void Elementwise(ir::OpKind kind);
+  void MatMul();
+  void Gemm();
+  ValueRef Contract(const RowValue& x, const HostTensor& b, bool b_is_kn,
+                    double alpha, const std::string& sum_name, int64_t* units);
+  void ReduceSum();
+  void Unary(ir::Activation act);
+  void Softmax();
+  void Identity();
+  void Flatten();
+  void Concat();
+  void Unsqueeze();
+  void Constant();
+
+  GraphBuilder& builder_;
+  ir::DType dtype_;
+  std::set<std::string> reserved_;
+  std::map<std::string, double> exact_alpha_;
+  int64_t budget_bytes_;
+  std::map<std::string, Entry> values_;
+  std::map<std::string, ValueRef> constants_;  // by tensor + variant
+  std::set<const HostTensor*> named_;          // tensors whose name is used
+  std::set<std::string> output_names_;
+  const onnx::NodeProto* node_ = nullptr;
+  int64_t opset_ = 0;
+  std::string out_;
+};
+
+}  // namespace rowflow::onnx_internal
+
+#endif  // ROWFLOW_TOOLS_ONNX_LOWER_H_

@@ -1,0 +1,242 @@
+// The ONNX ops that compute: Add, Mul, MatMul, Gemm and the activations.
+// MatMul and Gemm become the layer form (MULTIPLY by the (k, n) weights,
+// SUM over the last axis, ADD of the bias), which the planner runs as a GEMM;
+// Gemm's alpha and beta are folded into the constants.
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "graph/error.h"
+#include "graph/op_schema.h"
+#include "tools/onnx_lower.h"
+
+namespace rowflow::onnx_internal {
+
+void Lowering::Elementwise(ir::OpKind kind) {
+  KnownAttrs({});
+  Arity(2, 2);
+  if (IsConst(0) && IsConst(1)) {
+    Fail(
+        "both inputs are constants; rowflow computes only values that depend "
+        "on the rows (fold constants before exporting)");
+  }
+  const size_t rank = Row(IsConst(0) ? 1 : 0).logical.size();
+  ValueRef refs[2];
+  ir::Shape logical[2], shapes[2];
+  for (int i = 0; i < 2; ++i) {
+    if (!IsConst(i)) {
+      const RowValue& v = Row(i);
+      if (v.logical.size() != rank) {
+        Fail(
+            "inputs have {} and {} dims besides the batch; ONNX would line the "
+            "batch dimension up with a row dimension, which rowflow cannot "
+            "express",
+            Row(0).logical.size(), Row(1).logical.size());
+      }
+      refs[i] = v.ref;
+      logical[i] = v.logical;
+      shapes[i] = v.shape;
+      continue;
+    }
+    const HostTensor& t = FloatConst(i);
+    ir::Shape dims = t.dims;
+    if (dims.size() == rank + 1) {
+      if (dims[0] != 1) {
+        Fail(
+            "constant '{}' has shape {}, whose first dim lines up with the "
+            "batch dimension; expected 1 there (or fewer dims)",
+            t.name, ir::ShapeToString(t.dims));
+      }
+      dims.erase(dims.begin());
+    } else if (dims.size() > rank + 1) {
+      Fail(
+          "constant '{}' has shape {}, more dims than the other input has with "
+          "its batch ({}); rowflow broadcasts constants within a row",
+          t.name, ir::ShapeToString(t.dims), rank + 1);
+    }
+    // Unit dims stay: [1] on a per-row scalar makes a 1-vector in rowflow
+    // as in ONNX (after the exporter's Unsqueeze), so graphs round-trip.
+    logical[i] = dims;
+    shapes[i] = dims;
+    refs[i] = Materialize(t, "", shapes[i], t.values);
+  }
+  RowValue out;
+  out.logical = ir::BroadcastShapes(logical[0], logical[1]);
+  out.shape = ir::BroadcastShapes(shapes[0], shapes[1]);
+  out.name = out_;
+  out.ref = kind == ir::OpKind::kMultiply
+                ? builder_.Multiply(refs[0], refs[1], out_)
+                : builder_.Add(refs[0], refs[1], out_);
+  Define(out_, std::move(out));
+}
+
+// x (rows, n) times b: MULTIPLY by the weights as (k, n) rows (the layer
+// form the planner turns into a GEMM), then SUM over the last axis.
+ValueRef Lowering::Contract(const RowValue& x, const HostTensor& b,
+                            bool b_is_kn, double alpha,
+                            const std::string& sum_name, int64_t* units) {
+  if (x.logical.empty() || x.shape.size() > 1) {
+    Fail(
+        "input 0 ('{}') has shape {} per row; rowflow multiplies per-row "
+        "vectors only (expected [batch, n])",
+        node_->input(0), ir::ShapeToString(x.logical));
+  }
+  const int64_t n = x.logical.back();
+  ir::Shape wshape;
+  std::vector<double> w;
+  if (b.dims.size() == 1 && b_is_kn) {  // MatMul by a vector: one unit
+    if (b.dims[0] != n) {
+      Fail("input 1 ('{}') has shape {}; expected [{}] to match input 0",
+           node_->input(1), ir::ShapeToString(b.dims), n);
+    }
+    wshape = {n};
+    w = b.values;
+    *units = 0;
+  } else if (b.dims.size() == 2) {
+    const int64_t k = b_is_kn ? b.dims[1] : b.dims[0];
+    const int64_t inner = b_is_kn ? b.dims[0] : b.dims[1];
+    if (inner != n) {
+      Fail(
+          "input 1 ('{}') has shape {}; expected its {} dim to be {} to match "
+          "input 0",
+          node_->input(1), ir::ShapeToString(b.dims),
+          b_is_kn ? "first" : "second", n);
+    }
+    wshape = {k, n};
+    w.resize(b.values.size());
+    for (int64_t i = 0; i < k; ++i) {
+      for (int64_t j = 0; j < n; ++j)
+        w[i * n + j] = b.values[b_is_kn ? j * k + i : i * n + j];
+    }
+    *units = k;
+  } else {
+    Fail("input 1 ('{}') has shape {}; expected a matrix{}", node_->input(1),
+         ir::ShapeToString(b.dims), b_is_kn ? " [n, k] or a vector [n]" : "");
+  }
+  if (alpha != 1.0) {
+    for (double& v : w) v *= alpha;
+  }
+  std::string variant = b_is_kn && wshape.size() == 2 ? "T" : "";
+  if (alpha != 1.0) variant += fmt::format("*{}", alpha);
+  ValueRef weights = Materialize(b, variant, wshape, std::move(w));
+  return builder_.Sum(builder_.Multiply(x.ref, weights, InnerName("/mul")), -1,
+                      sum_name);
+}
+
+void Lowering::MatMul() {
+  KnownAttrs({});
+  Arity(2, 2);
+  const RowValue& x = Row(0);
+  int64_t units = 0;
+  RowValue out;
+  out.ref = Contract(x, FloatConst(1), /*b_is_kn=*/true, 1.0, out_, &units);
+  out.name = out_;
+  out.logical.assign(x.logical.begin(), x.logical.end() - 1);
+  if (units > 0) {
+    out.logical.push_back(units);
+    out.shape = {units};
+  }
+  Define(out_, std::move(out));
+}
+
+void Lowering::Gemm() {
+  KnownAttrs({"alpha", "beta", "transA", "transB"});
+  Arity(2, 3);
+  if (IntAttr("transA", 0) != 0) {
+    Fail(
+        "transA=1 would transpose the batch dimension; rowflow imports Gemm "
+        "with transA=0");
+  }
+  const RowValue& x = Row(0);
+  if (x.logical.size() != 1) {
+    Fail("input 0 ('{}') has shape {} per row; Gemm expects [batch, n]",
+         node_->input(0), ir::ShapeToString(x.logical));
+  }
+  const bool trans_b = IntAttr("transB", 0) != 0;
+  const double alpha = FloatAttr("alpha", 1.0);
+  const double beta = FloatAttr("beta", 1.0);
+  const HostTensor& b = FloatConst(1);
+  if (b.dims.size() != 2) {
+    Fail("input 1 ('{}') has shape {}; Gemm expects a matrix", node_->input(1),
+         ir::ShapeToString(b.dims));
+  }
+  const bool has_bias = HasInput(2) && beta != 0.0;
+  int64_t k = 0;
+  ValueRef y = Contract(x, b, !trans_b, alpha,
+                        has_bias ? Fresh(out_ + "/sum") : out_, &k);
+  if (has_bias) {
+    const HostTensor& c = FloatConst(2);
+    ir::Shape dims = c.dims;
+    // C broadcasts to (batch, k): [k], [1, k], [1] or a scalar.
+    if (dims.size() == 2 && dims[0] == 1) dims.erase(dims.begin());
+    const int64_t count = dims.empty() ? 1 : dims[0];
+    if (dims.size() > 1 || (count != 1 && count != k)) {
+      Fail(
+          "input 2 ('{}') has shape {}; expected a bias of shape [{}], [1, "
+          "{}], [1] or [] (not one spanning the batch dimension)",
+          node_->input(2), ir::ShapeToString(c.dims), k, k);
+    }
+    std::vector<double> bias(static_cast<size_t>(k));
+    for (int64_t i = 0; i < k; ++i)
+      bias[i] = beta * c.values[count == 1 ? 0 : i];
+    const std::string variant =
+        beta == 1.0 && count == k ? "" : fmt::format("{}*{}", k, beta);
+    y = builder_.Add(y, Materialize(c, variant, {k}, std::move(bias)), out_);
+  }
+  Define(out_, RowValue{y, out_, {k}, {k}});
+}
+
+void Lowering::Unary(ir::Activation act) {
+  if (act == ir::Activation::kLeakyRelu) {
+    KnownAttrs({"alpha"});
+  } else {
+    KnownAttrs({});
+  }
+  Arity(1, 1);
+  const RowValue& x = Row(0);
+  double alpha = 0.01;
+  if (act == ir::Activation::kLeakyRelu) {
+    // ONNX's slope is a float; an exact one saved by rowflow's exporter wins.
+    alpha = FloatAttr("alpha", static_cast<double>(0.01f));
+    auto it = exact_alpha_.find(out_);
+    if (it != exact_alpha_.end() &&
+        static_cast<float>(it->second) == static_cast<float>(alpha)) {
+      alpha = it->second;
+    }
+  }
+  RowValue out = x;
+  out.ref = builder_.Activation(x.ref, act, alpha, out_);
+  out.name = out_;
+  out.is_input = false;
+  Define(out_, std::move(out));
+}
+
+void Lowering::Softmax() {
+  KnownAttrs({"axis"});
+  Arity(1, 1);
+  const RowValue& x = Row(0);
+  const auto rank = static_cast<int64_t>(x.logical.size()) + 1;
+  const int64_t axis =
+      NormalizeAxis(IntAttr("axis", opset_ >= 13 ? -1 : 1), rank, "axis");
+  // Before opset 13 Softmax normalizes over all dims from `axis` on: the
+  // same as the last axis when the dims in between are 1.
+  bool last = axis == rank - 1;
+  if (opset_ < 13 && axis >= 1) {
+    last = true;
+    for (int64_t d = axis - 1; d < rank - 2; ++d)
+      last = last && x.logical[d] == 1;
+  }
+  if (axis == 0 || !last || x.shape.empty()) {
+    Fail(
+        "axis {} on shape {} per row; rowflow's SOFTMAX normalizes over the "
+        "last axis of a per-row vector or matrix only",
+        IntAttr("axis", opset_ >= 13 ? -1 : 1), ir::ShapeToString(x.logical));
+  }
+  RowValue out = x;
+  out.ref = builder_.Activation(x.ref, ir::Activation::kSoftmax, 0.01, out_);
+  out.name = out_;
+  out.is_input = false;
+  Define(out_, std::move(out));
+}
+
+}  // namespace rowflow::onnx_internal
