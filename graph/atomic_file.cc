@@ -132,6 +132,7 @@ void AtomicFile::Flush() {
 
 void AtomicFile::Write(const void* data, size_t n) {
   if (done_) throw Error(ErrorKind::kIo, name_ + ": write after close");
+  if (n == 0) return;  // `data` may be null then; memcpy must not see it
   const char* p = static_cast<const char*>(data);
   size_ += static_cast<int64_t>(n);
   if (used_ + n <= kBufferBytes) {

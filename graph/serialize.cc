@@ -5,6 +5,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/text_format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,12 +77,15 @@ bool ParseBinary(std::string_view bytes, std::string_view source,
   // that protobuf never trusts a length prefix beyond the bytes it has.
   input.SetTotalBytesLimit(static_cast<int>(bytes.size()));
   input.SetRecursionLimit(kMaxNesting);
+  // protobuf logs a line to stderr for a string that is not UTF-8; the one
+  // line below says it instead.
+  google::protobuf::LogSilencer quiet;
   if (proto->ParseFromCodedStream(&input) && input.ConsumedEntireMessage()) {
     return true;
   }
   *error = fmt::format(
-      "{}: not a valid binary model file (truncated or corrupt bytes, or "
-      "nested more than {} deep)",
+      "{}: not a valid binary model file (truncated or corrupt bytes, a name "
+      "that is not UTF-8, or nested more than {} deep)",
       source, kMaxNesting);
   return false;
 }

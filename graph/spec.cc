@@ -367,6 +367,14 @@ ir::Graph SpecBuilder::Build(DenseForm form, const ValidateOptions& options) {
     RF_CHECK(out.kind == ir::ValueKind::kNode);
     graph.nodes[out.index].name = out_name;
     out.name = out_name;
+    // The new name gets the checks every name gets (UTF-8, no control
+    // characters), or the graph would not load back once saved.
+    try {
+      Validate(graph, options);
+    } catch (const Error& e) {
+      Fail(NestedWhere("output", rowflow::OutputSpec::descriptor(), "name"),
+           e.what());
+    }
   }
   return graph;
 }
