@@ -11,6 +11,7 @@
 
 #include "graph/error.h"
 #include "graph/validate.h"
+#include "graph/weights_file.h"
 
 namespace rowflow::internal {
 namespace {
@@ -195,6 +196,29 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
   return node;
 }
 
+// Names appear in messages below before Validate() checks them; one with a
+// control byte (a line break) would split a one-line error, so it is refused
+// first, shown escaped.
+void CheckNamesPrintable(const rowflow::Graph& proto) {
+  auto check = [](const std::string& name, const char* what) {
+    for (const char c : name) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) {
+        Fail("{} name '{}' has control characters; expected printable text",
+             what, EscapeForMessage(name));
+      }
+    }
+  };
+  for (const rowflow::ValueInfo& v : proto.inputs()) check(v.name(), "input");
+  for (const rowflow::ValueInfo& v : proto.outputs()) check(v.name(), "output");
+  for (const rowflow::Tensor& t : proto.constants()) check(t.name(), "constant");
+  for (const rowflow::Node& n : proto.nodes()) {
+    check(n.name(), "node");
+    check(n.output(), "node output");
+    for (const std::string& in : n.inputs()) check(in, "node input");
+  }
+}
+
 }  // namespace
 
 ir::Graph GraphFromProto(const rowflow::Graph& proto) {
@@ -210,6 +234,7 @@ ir::Graph GraphFromProto(const rowflow::Graph& proto) {
     Fail("unknown dtype {}; expected F32 or F64",
          static_cast<int>(proto.dtype()));
   }
+  CheckNamesPrintable(proto);
   ir::Graph g;
   g.name = proto.name();
   g.dtype = proto.dtype() == rowflow::F64 ? ir::DType::kF64 : ir::DType::kF32;
