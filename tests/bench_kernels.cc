@@ -46,7 +46,8 @@ void BM_Dense(benchmark::State& state) {
 void DenseShapes(benchmark::internal::Benchmark* b) {
   for (int64_t rows : {256, 1024}) {
     for (auto [width, units] : {std::pair<int64_t, int64_t>{64, 256}, {256, 256}, {256, 10},
-                                {784, 1024}, {1024, 1024}, {1024, 10}}) {
+                                {784, 1024}, {1024, 1024}, {1024, 10},
+                                {32, 128}, {128, 128}}) {
       b->Args({rows, width, units});
     }
   }
