@@ -8,10 +8,14 @@
 // Sources read a file in the page cache in tiles of 512 rows, as the Session
 // does; sinks write to /dev/null (AtomicFile writes in place there), so the
 // figures are parse/format plus the read()/write() calls, without disk.
+// Each runs inside a task arena of `threads` threads: the CSV source and
+// sink spread big batches over the arena's threads, as in `rowflow run`
+// (threads:1 is the cost per core).
 //
 //   bench_io --benchmark_filter=Csv --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
+#include <oneapi/tbb/task_arena.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -83,33 +87,41 @@ void SetCounters(benchmark::State& state, int64_t rows, size_t bytes) {
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Reads every row of `path` through `open()`'s source, a tile at a time.
+// Reads every row of `path` through `open()`'s source, a tile at a time,
+// in an arena of state.range(2) threads.
 template <typename T, typename Open>
 void ReadAll(benchmark::State& state, Open&& open, int64_t rows, int64_t cols) {
   std::vector<T> tile(kTileRows * cols);
-  for (auto _ : state) {
-    std::unique_ptr<RowSource<T>> source = open();
-    int64_t got = 0;
-    while (int64_t n = source->Read(tile.data(), kTileRows)) got += n;
-    if (got != rows) state.SkipWithError("wrong row count");
-    benchmark::DoNotOptimize(tile.data());
-  }
+  tbb::task_arena arena(static_cast<int>(state.range(2)));
+  arena.execute([&] {
+    for (auto _ : state) {
+      std::unique_ptr<RowSource<T>> source = open();
+      int64_t got = 0;
+      while (int64_t n = source->Read(tile.data(), kTileRows)) got += n;
+      if (got != rows) state.SkipWithError("wrong row count");
+      benchmark::DoNotOptimize(tile.data());
+    }
+  });
 }
 
-// Writes `v` (rows, cols) through `open()`'s sink, a tile at a time.
+// Writes `v` (rows, cols) through `open()`'s sink, a tile at a time, in an
+// arena of state.range(2) threads.
 template <typename T, typename Open>
 void WriteAll(benchmark::State& state, Open&& open, const std::vector<T>& v, int64_t rows,
               int64_t cols) {
-  for (auto _ : state) {
-    std::unique_ptr<RowSink<T>> sink = open();
-    for (int64_t r = 0; r < rows; r += kTileRows) {
-      sink->Write(v.data() + r * cols, std::min(kTileRows, rows - r));
+  tbb::task_arena arena(static_cast<int>(state.range(2)));
+  arena.execute([&] {
+    for (auto _ : state) {
+      std::unique_ptr<RowSink<T>> sink = open();
+      for (int64_t r = 0; r < rows; r += kTileRows) {
+        sink->Write(v.data() + r * cols, std::min(kTileRows, rows - r));
+      }
+      sink->Commit();
     }
-    sink->Commit();
-  }
+  });
 }
 
-// Args: rows, cols.
+// Args: rows, cols, threads.
 template <typename T>
 void BM_CsvParse(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
@@ -152,16 +164,18 @@ void BM_NpyWrite(benchmark::State& state) {
   SetCounters(state, rows, v.size() * sizeof(T));
 }
 
-// The mid workload's shapes (64 in, 10 out) at 16 k rows; rows:8/cols:2 is
-// the smoke test's case.
-void InShapes(benchmark::internal::Benchmark* b) {
-  b->Args({16384, 64})->Args({8, 2})->ArgNames({"rows", "cols"});
+// The mid workload's shapes (64 in, 10 out) at 16 k rows, on 1 and 2
+// threads; rows:8/cols:2/threads:1 is the smoke test's case.
+void Shapes(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> cols) {
+  for (int64_t c : cols) {
+    for (int64_t threads : {1, 2}) b->Args({16384, c, threads});
+  }
+  b->Args({8, 2, 1})->ArgNames({"rows", "cols", "threads"})->UseRealTime();
 }
-void OutShapes(benchmark::internal::Benchmark* b) {
-  b->Args({16384, 10})->Args({16384, 64})->Args({8, 2})->ArgNames({"rows", "cols"});
-}
+void InShapes(benchmark::internal::Benchmark* b) { Shapes(b, {64}); }
+void OutShapes(benchmark::internal::Benchmark* b) { Shapes(b, {10, 64}); }
 
-BENCHMARK_TEMPLATE(BM_CsvParse, float)->Apply(InShapes)->Args({16384, 10});
+BENCHMARK_TEMPLATE(BM_CsvParse, float)->Apply(InShapes);
 BENCHMARK_TEMPLATE(BM_CsvParse, double)->Apply(InShapes);
 BENCHMARK_TEMPLATE(BM_CsvFormat, float)->Apply(OutShapes);
 BENCHMARK_TEMPLATE(BM_CsvFormat, double)->Apply(OutShapes);
