@@ -1,12 +1,30 @@
 // CSV row source and sink (rules in runtime/row_io.h).
+//
+// Speed (the `mid` workload reads ~650 bytes of CSV per row): most numbers
+// are parsed by FastParse, an exact path for plain decimals, and only the
+// rest by std::from_chars; a batch of lines found by the one reading thread
+// is parsed, and a batch of rows formatted, by every thread of the calling
+// task arena (the Session's), in isolation, with a result independent of how
+// the work was split. Errors are the same as a serial parse's: the first bad
+// line in input order, then the scanning error (line too long, empty row)
+// that stopped the batch.
 #include <locale.h>
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+#include <oneapi/tbb/task_arena.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <atomic>
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
@@ -19,11 +37,138 @@ namespace {
 constexpr size_t kReadChunk = 1 << 18;
 constexpr size_t kWriteChunk = 1 << 18;
 constexpr int64_t kMaxLineLimit = int64_t{1} << 30;
+// Work below this many bytes (parse) or values (format) stays on the
+// calling thread: splitting it costs more than it saves.
+constexpr size_t kParallelParseBytes = 32 << 10;
+constexpr int64_t kParallelFormatValues = 4096;
+// Bytes a formatted value may take, its separator included: to_chars'
+// shortest form is at most 24 characters ("-2.2250738585072014e-308").
+constexpr int64_t kMaxValueChars = 32;
 
 const char* TypeName(float) { return "f32"; }
 const char* TypeName(double) { return "f64"; }
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
+
+// The powers of ten a double holds exactly.
+constexpr double kExactPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// The doubles nearest 10^-k, for the float path.
+constexpr double kInversePow10[] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
+                                    1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11,
+                                    1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
+                                    1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
+constexpr uint64_t kPow10Int[] = {1,      10,      100,      1000,     10000,
+                                  100000, 1000000, 10000000, 100000000};
+
+// The value of 8 digit values (bytes 0..9), the first in the lowest byte.
+uint64_t EightDigitsValue(uint64_t v) {
+  v = (v * 10) + (v >> 8);
+  return (((v & 0x000000FF000000FF) * (100 + (1000000ULL << 32))) +
+          (((v >> 16) & 0x000000FF000000FF) * (1 + (10000ULL << 32)))) >>
+         32;
+}
+
+// Appends the digits at p to `w` (w * 10 + digit each; wraps past 19
+// digits) and returns the end of the run: 8 bytes at a time (SWAR) while 8
+// bytes remain before `e`.
+[[gnu::always_inline]] inline const char* DigitRun(const char* p, const char* e,
+                                                   uint64_t* w) {
+  while (e - p >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    const uint64_t x = v ^ 0x3030303030303030;  // digits become 0..9
+    // The top bit of each byte that is not 0..9 (a carry from such a byte
+    // only reaches the bytes after it).
+    const uint64_t non_digits =
+        ((x + 0x7676767676767676) | x) & 0x8080808080808080;
+    if (non_digits == 0) {
+      *w = *w * 100000000 + EightDigitsValue(x);
+      p += 8;
+      continue;
+    }
+    const int n = std::countr_zero(non_digits) >> 3;
+    if (n > 0) {
+      // The n digits, shifted to the top with zeros before them.
+      *w = *w * kPow10Int[n] + EightDigitsValue(x << (64 - 8 * n));
+      p += n;
+    }
+    return p;
+  }
+  while (p < e && IsDigit(*p)) *w = *w * 10 + static_cast<uint64_t>(*p++ - '0');
+  return p;
+}
+
+// The common case of std::from_chars, exactly: "-"? digits ("." digits)?
+// (e|E [+-]? digits)? with at most 19 digits in all, whose value w and
+// power of ten q make w * 10^q a single exact-operand double multiply or
+// divide, hence correctly rounded (Clinger's fast path). For float the
+// double is then rounded again, which is exact unless the double lands on a
+// midpoint between two floats: that case, and every input outside the
+// pattern, returns nullptr so that the caller uses std::from_chars. Never
+// overflows or underflows: |w * 10^q| is within [1e-22, 1e38) or 0.
+template <typename T>
+[[gnu::always_inline]] inline const char* FastParse(const char* p, const char* e,
+                                                    T* value) {
+  const bool negative = p < e && *p == '-';
+  p += negative;
+  const char* const int_begin = p;
+  uint64_t w = 0;
+  p = DigitRun(p, e, &w);
+  int64_t digits = p - int_begin;
+  int64_t exponent = 0;
+  if (p < e && *p == '.') {
+    const char* const frac_begin = ++p;
+    p = DigitRun(p, e, &w);
+    exponent = -(p - frac_begin);
+    digits -= exponent;
+  }
+  if (digits == 0 || digits > 19) return nullptr;
+  if (p < e && (*p | 0x20) == 'e') {
+    const char* q = p + 1;
+    const bool negative_exp = q < e && *q == '-';
+    q += (q < e && (*q == '-' || *q == '+'));
+    if (q >= e || !IsDigit(*q)) return nullptr;  // "1e": from_chars decides
+    int64_t exp = 0;
+    const char* exp_begin = q;
+    while (q < e && IsDigit(*q)) exp = exp * 10 + (*q++ - '0');
+    if (q - exp_begin > 5) return nullptr;
+    exponent += negative_exp ? -exp : exp;
+    p = q;
+  }
+  if (w == 0) {
+    *value = negative ? -T(0) : T(0);
+    return p;
+  }
+  if (w > (uint64_t{1} << 53) || exponent < -22 || exponent > 22) return nullptr;
+  double d = static_cast<double>(w);
+  if constexpr (sizeof(T) == sizeof(float)) {
+    // The 29 bits a float drops from a double: a midpoint between two
+    // floats is 1 followed by 28 zeros.
+    constexpr uint64_t kDropped = 0x1FFFFFFF, kMidpoint = 0x10000000;
+    if (exponent < 0) {
+      // w times the double nearest 10^exponent is within 3 ulps of the
+      // exact value; unless that is near a midpoint, it rounds to the same
+      // float, and a multiply costs far less than a divide.
+      const double r = d * kInversePow10[-exponent];
+      const uint64_t dropped = std::bit_cast<uint64_t>(r) & kDropped;
+      if (dropped - (kMidpoint - 8) > 16) {
+        *value = static_cast<T>(negative ? -r : r);
+        return p;
+      }
+    }
+    d = exponent < 0 ? d / kExactPow10[-exponent] : d * kExactPow10[exponent];
+    if ((std::bit_cast<uint64_t>(d) & kDropped) == kMidpoint) return nullptr;
+  } else {
+    d = exponent < 0 ? d / kExactPow10[-exponent] : d * kExactPow10[exponent];
+  }
+  *value = static_cast<T>(negative ? -d : d);
+  return p;
+}
 
 // from_chars reports both overflow and underflow as out of range without a
 // value; strtod tells them apart (HUGE_VAL vs. a tiny or zero result) and is
@@ -40,6 +185,12 @@ bool ParseOutOfRange(const char* begin, const char* end, T* value) {
   return !std::isinf(*value);
 }
 
+// Whether work of `amount` (at least `threshold`) should be spread over the
+// threads of the current task arena.
+bool Parallel(size_t amount, size_t threshold) {
+  return amount >= threshold && tbb::this_task_arena::max_concurrency() > 1;
+}
+
 template <typename T>
 class CsvSource final : public RowSource<T> {
  public:
@@ -53,29 +204,52 @@ class CsvSource final : public RowSource<T> {
 
   int64_t cols() const override { return cols_; }
 
+  // Collects lines while they are in the buffer, parses them as a batch
+  // before the buffer moves (Refill) or the call ends. A scanning error
+  // waits for the lines before it to be parsed, so that a bad field on an
+  // earlier line is reported first, as a line-by-line parse would.
   int64_t Read(T* out, int64_t max_rows) override {
     int64_t n = 0;
-    const char* b;
-    const char* e;
-    while (n < max_rows && NextLine(&b, &e)) {
-      if (b == e) {
-        if (first_empty_line_ == 0) first_empty_line_ = line_;
-        continue;
+    batch_.clear();
+    try {
+      while (n + static_cast<int64_t>(batch_.size()) < max_rows) {
+        const char* b;
+        const char* e;
+        const Next next = NextLine(&b, &e);
+        if (next == Next::kEnd) break;
+        if (next == Next::kNeedData) {
+          n += ParseBatch(out + n * cols_);
+          Refill();
+          continue;
+        }
+        if (b == e) {
+          if (first_empty_line_ == 0) first_empty_line_ = line_;
+          continue;
+        }
+        if (first_empty_line_ != 0) {
+          throw MakeError(ErrorKind::kInput,
+                          "{}:{}: empty row; expected {} columns", in_.name(),
+                          first_empty_line_, cols_);
+        }
+        batch_.push_back({b, e, line_});
       }
-      if (first_empty_line_ != 0) {
-        throw MakeError(ErrorKind::kInput,
-                        "{}:{}: empty row; expected {} columns", in_.name(),
-                        first_empty_line_, cols_);
-      }
-      ParseLine(b, e, out + n * cols_);
-      ++n;
+    } catch (const Error&) {
+      ParseBatch(out + n * cols_);
+      throw;
     }
-    return n;
+    return n + ParseBatch(out + n * cols_);
   }
 
  private:
-  // Finds the next line, without its "\n" or "\r\n"; false at the end.
-  bool NextLine(const char** line_begin, const char** line_end) {
+  struct Line {
+    const char* begin;
+    const char* end;  // without "\n" or "\r\n"
+    int64_t number;   // 1-based
+  };
+  enum class Next { kLine, kEnd, kNeedData };
+
+  // Finds the next line in the buffer; kNeedData when it is not all there.
+  Next NextLine(const char** line_begin, const char** line_end) {
     for (;;) {
       const char* nl = static_cast<const char*>(
           std::memchr(buf_.get() + scanned_, '\n', end_ - scanned_));
@@ -85,13 +259,13 @@ class CsvSource final : public RowSource<T> {
         stop = nl;
         begin_ = scanned_ = static_cast<size_t>(nl - buf_.get()) + 1;
       } else if (eof_) {
-        if (begin_ == end_) return false;
+        if (begin_ == end_) return Next::kEnd;
         stop = buf_.get() + end_;
         begin_ = scanned_ = end_;
       } else {
         if (end_ - begin_ > max_line_ + 1) LineTooLong(line_ + 1);
-        Refill();
-        continue;
+        scanned_ = end_;  // everything before end_ is known to hold no '\n'
+        return Next::kNeedData;
       }
       ++line_;
       if (stop > start && stop[-1] == '\r') --stop;
@@ -103,7 +277,7 @@ class CsvSource final : public RowSource<T> {
       if (line_ == 1 && skip_header_) continue;
       *line_begin = start;
       *line_end = stop;
-      return true;
+      return Next::kLine;
     }
   }
 
@@ -111,9 +285,9 @@ class CsvSource final : public RowSource<T> {
     if (begin_ > 0) {
       std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
       end_ -= begin_;
+      scanned_ -= begin_;
       begin_ = 0;
     }
-    scanned_ = end_;  // everything before end_ is known to hold no '\n'
     size_t got = in_.ReadSome(buf_.get() + end_, cap_ - end_);
     if (got == 0) eof_ = true;
     end_ += got;
@@ -125,7 +299,50 @@ class CsvSource final : public RowSource<T> {
                     in_.name(), line, max_line_);
   }
 
-  void ParseLine(const char* b, const char* e, T* row) {
+  // Parses the lines of batch_ into `out` (one row each) and empties it;
+  // returns the rows parsed. Throws the first bad line's error.
+  int64_t ParseBatch(T* out) {
+    const size_t n = batch_.size();
+    if (n == 0) return 0;
+    struct Clear {  // also when a bad line throws: it is reported once
+      std::vector<Line>& lines;
+      ~Clear() { lines.clear(); }
+    } clear{batch_};
+    const size_t bytes = static_cast<size_t>(batch_.back().end - batch_.front().begin);
+    if (!Parallel(bytes, kParallelParseBytes) || n < 2) {
+      for (size_t i = 0; i < n; ++i) ParseLine<true>(batch_[i], out + i * cols_);
+    } else {
+      // Lines fail independently; the first in input order is reported.
+      std::atomic<size_t> first_bad{n};
+      const size_t grain =
+          std::max<size_t>(1, kParallelParseBytes / 2 / std::max<size_t>(1, bytes / n));
+      tbb::this_task_arena::isolate([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<size_t>(0, n, grain),
+            [&](const tbb::blocked_range<size_t>& r) {
+              for (size_t i = r.begin(); i != r.end(); ++i) {
+                if (!ParseLine<false>(batch_[i], out + i * cols_)) {
+                  size_t seen = first_bad.load(std::memory_order_relaxed);
+                  while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
+                  }
+                  return;
+                }
+              }
+            },
+            tbb::simple_partitioner());
+      });
+      const size_t bad = first_bad.load();
+      if (bad < n) ParseLine<true>(batch_[bad], out + bad * cols_);
+    }
+    return static_cast<int64_t>(n);
+  }
+
+  // Parses one line into `row`. On a bad line throws its error when
+  // kThrow, else returns false.
+  template <bool kThrow>
+  bool ParseLine(const Line& line, T* row) const {
+    const char* const b = line.begin;
+    const char* const e = line.end;
     const char* p = b;
     for (int64_t c = 0; c < cols_; ++c) {
       const char* field = p;
@@ -133,32 +350,43 @@ class CsvSource final : public RowSource<T> {
       const char* num = p;
       if (p + 1 < e && *p == '+' && p[1] != '-' && p[1] != '+') ++p;
       T value;
-      auto [ptr, ec] = std::from_chars(p, e, value);
+      const char* ptr = FastParse(p, e, &value);
+      std::errc ec{};
+      if (ptr == nullptr) {
+        auto result = std::from_chars(p, e, value);
+        ptr = result.ptr;
+        ec = result.ec;
+      }
       const char* q = ptr;
       while (q < e && IsBlank(*q)) ++q;
-      bool last = c + 1 == cols_;
-      bool ends_well = last ? q == e : q < e && *q == ',';
+      const bool last = c + 1 == cols_;
+      const bool ends_well = last ? q == e : q < e && *q == ',';
       if (ec == std::errc::invalid_argument || !ends_well) {
-        FieldError(b, e, field, num, "", "");
+        if constexpr (!kThrow) return false;
+        FieldError(line, field, num, "", "");
       }
       if (ec == std::errc::result_out_of_range &&
           !ParseOutOfRange(p, ptr, &value)) {
-        FieldError(b, e, field, num, "number out of range for ", TypeName(T{}));
+        if constexpr (!kThrow) return false;
+        FieldError(line, field, num, "number out of range for ", TypeName(T{}));
       }
       row[c] = value;
       if (!last) p = q + 1;
     }
+    return true;
   }
 
   // Reports the line's column count if that is wrong, else the bad field.
-  [[noreturn]] void FieldError(const char* b, const char* e, const char* field,
+  [[noreturn]] void FieldError(const Line& line, const char* field,
                                const char* num, const char* what,
-                               const char* type) {
+                               const char* type) const {
+    const char* const b = line.begin;
+    const char* const e = line.end;
     int64_t got = 1;
     for (const char* q = b; q < e; ++q) got += (*q == ',');
     if (got != cols_) {
       throw MakeError(ErrorKind::kInput, "{}:{}: expected {} columns, got {}",
-                      in_.name(), line_, cols_, got);
+                      in_.name(), line.number, cols_, got);
     }
     const char* field_end =
         static_cast<const char*>(std::memchr(field, ',', e - field));
@@ -170,8 +398,8 @@ class CsvSource final : public RowSource<T> {
     int64_t col = (num < trimmed_end ? num : field) - b + 1;
     if (*what == '\0')
       what = num == trimmed_end ? "empty field" : "not a number";
-    throw MakeError(ErrorKind::kInput, "{}:{}:{}: {}{} '{}'", in_.name(), line_,
-                    col, what, type, text);
+    throw MakeError(ErrorKind::kInput, "{}:{}:{}: {}{} '{}'", in_.name(),
+                    line.number, col, what, type, text);
   }
 
   InputFile in_;
@@ -186,6 +414,7 @@ class CsvSource final : public RowSource<T> {
   bool eof_ = false;
   int64_t line_ = 0;              // number of the line last returned
   int64_t first_empty_line_ = 0;  // an empty line not yet known to be trailing
+  std::vector<Line> batch_;       // lines found, not yet parsed
 };
 
 template <typename T>
@@ -194,7 +423,63 @@ class CsvSink final : public RowSink<T> {
   CsvSink(const std::string& path, int64_t cols)
       : file_(path), cols_(cols), buf_(new char[kWriteChunk]) {}
 
+  // Formats blocks of rows in parallel, each piece into its own slot of
+  // scratch_, then appends the pieces in order.
   void Write(const T* rows, int64_t n) override {
+    if (!Parallel(static_cast<size_t>(n * cols_), kParallelFormatValues)) {
+      WriteSerial(rows, n);
+      return;
+    }
+    const int64_t slot_bytes_per_row = cols_ * kMaxValueChars;
+    const int64_t block_rows =
+        std::clamp<int64_t>(kScratchBytes / slot_bytes_per_row, 1, n);
+    const int64_t piece_rows =
+        std::max<int64_t>(1, std::min(block_rows, kParallelFormatValues / cols_) / 4);
+    if (!scratch_) scratch_.reset(new char[kScratchBytes + slot_bytes_per_row]);
+    for (int64_t first = 0; first < n; first += block_rows) {
+      const int64_t count = std::min(block_rows, n - first);
+      const int64_t pieces = (count + piece_rows - 1) / piece_rows;
+      piece_ends_.resize(static_cast<size_t>(pieces));
+      tbb::this_task_arena::isolate([&] {
+        tbb::parallel_for(int64_t{0}, pieces, [&](int64_t k) {
+          const int64_t r0 = k * piece_rows;
+          const int64_t r1 = std::min(count, r0 + piece_rows);
+          char* const begin = scratch_.get() + r0 * slot_bytes_per_row;
+          piece_ends_[static_cast<size_t>(k)] =
+              FormatRows(rows + (first + r0) * cols_, r1 - r0, begin,
+                         scratch_.get() + r1 * slot_bytes_per_row) -
+              begin;
+        });
+      });
+      for (int64_t k = 0; k < pieces; ++k) {
+        Append(scratch_.get() + k * piece_rows * slot_bytes_per_row,
+               static_cast<size_t>(piece_ends_[static_cast<size_t>(k)]));
+      }
+    }
+  }
+
+  void Commit() override {
+    Flush();
+    file_.Commit();
+  }
+
+ private:
+  static constexpr int64_t kScratchBytes = int64_t{1} << 20;
+
+  // Writes `n` rows into [pos, limit), which has kMaxValueChars per value;
+  // returns the end.
+  char* FormatRows(const T* rows, int64_t n, char* pos, char* limit) const {
+    for (int64_t i = 0; i < n * cols_; i += cols_) {
+      for (int64_t c = 0; c < cols_; ++c) {
+        pos = std::to_chars(pos, limit, rows[i + c]).ptr;
+        *pos++ = ',';
+      }
+      pos[-1] = '\n';
+    }
+    return pos;
+  }
+
+  void WriteSerial(const T* rows, int64_t n) {
     char* const limit =
         buf_.get() + kWriteChunk - 64;  // 64 > longest number + 1
     for (int64_t r = 0; r < n; ++r, rows += cols_) {
@@ -207,12 +492,19 @@ class CsvSink final : public RowSink<T> {
     }
   }
 
-  void Commit() override {
-    Flush();
-    file_.Commit();
+  void Append(const char* data, size_t bytes) {
+    const size_t room = static_cast<size_t>(buf_.get() + kWriteChunk - pos_);
+    if (bytes > room) {
+      Flush();
+      if (bytes >= kWriteChunk) {
+        file_.Write(data, bytes);
+        return;
+      }
+    }
+    std::memcpy(pos_, data, bytes);
+    pos_ += bytes;
   }
 
- private:
   void Flush() {
     file_.Write(buf_.get(), static_cast<size_t>(pos_ - buf_.get()));
     pos_ = buf_.get();
@@ -222,6 +514,8 @@ class CsvSink final : public RowSink<T> {
   int64_t cols_;
   std::unique_ptr<char[]> buf_;
   char* pos_ = buf_.get();
+  std::unique_ptr<char[]> scratch_;  // pieces being formatted in parallel
+  std::vector<int64_t> piece_ends_;  // bytes each piece took
 };
 
 void CheckCols(int64_t cols) {

@@ -22,7 +22,11 @@
 // or '<f8' with shape (N, cols); to stdout it spools the rows to an
 // anonymous temp file first, because N is known only at the end.
 //
-// Thread-safety: a source or sink is used by one thread at a time.
+// Thread-safety: a source or sink is used by one thread at a time. The CSV
+// source and sink spread big batches (tens of KB) over the threads of the
+// calling task arena (the Session's inside a run), isolated from the
+// arena's other work; the result and the error reported do not depend on
+// the thread count.
 #ifndef ROWFLOW_RUNTIME_ROW_IO_H_
 #define ROWFLOW_RUNTIME_ROW_IO_H_
 
