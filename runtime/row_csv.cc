@@ -15,6 +15,10 @@
 #include <oneapi/tbb/task_arena.h>
 #include <stdlib.h>
 
+#if defined(__SSE4_1__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -37,6 +41,9 @@ namespace {
 constexpr size_t kReadChunk = 1 << 18;
 constexpr size_t kWriteChunk = 1 << 18;
 constexpr int64_t kMaxLineLimit = int64_t{1} << 30;
+// Readable bytes after the input buffer's data, for the loads of FastParse
+// and FastField (16 bytes) and CommaMask (64) near the end of a line.
+constexpr size_t kParsePadding = 64;
 // Work below this many bytes (parse) or values (format) stays on the
 // calling thread: splitting it costs more than it saves.
 constexpr size_t kParallelParseBytes = 32 << 10;
@@ -73,6 +80,51 @@ uint64_t EightDigitsValue(uint64_t v) {
          32;
 }
 
+// Sets *value to the T nearest (-1)^negative * w * 10^exponent, given
+// w < 10^19, when one exact-operand double multiply or divide gives it
+// (Clinger's fast path): w <= 2^53 and |exponent| <= 22. For float the
+// double is then rounded again, which is exact unless the double lands on
+// a midpoint between two floats. Returns false in the other cases. Never
+// overflows or underflows: |w * 10^exponent| is within [1e-22, 1e38) or 0.
+template <typename T>
+[[gnu::always_inline]] inline bool FromDecimal(uint64_t w, int64_t exponent,
+                                               bool negative, T* value) {
+  if (w == 0) {
+    *value = negative ? -T(0) : T(0);
+    return true;
+  }
+  if (w > (uint64_t{1} << 53) || exponent < -22 || exponent > 22) return false;
+  double d = static_cast<double>(w);
+  if constexpr (sizeof(T) == sizeof(float)) {
+    // The 29 bits a float drops from a double: a midpoint between two
+    // floats is 1 followed by 28 zeros.
+    constexpr uint64_t kDropped = 0x1FFFFFFF, kMidpoint = 0x10000000;
+    if (exponent < 0) {
+      // w times the double nearest 10^exponent is within 3 ulps of the
+      // exact value; unless that is near a midpoint, it rounds to the same
+      // float, and a multiply costs far less than a divide.
+      const double r = d * kInversePow10[-exponent];
+      const uint64_t dropped = std::bit_cast<uint64_t>(r) & kDropped;
+      if (dropped - (kMidpoint - 8) > 16) {
+        *value = static_cast<T>(negative ? -r : r);
+        return true;
+      }
+    }
+    d = exponent < 0 ? d / kExactPow10[-exponent] : d * kExactPow10[exponent];
+    if ((std::bit_cast<uint64_t>(d) & kDropped) == kMidpoint) return false;
+  } else {
+    d = exponent < 0 ? d / kExactPow10[-exponent] : d * kExactPow10[exponent];
+  }
+  *value = static_cast<T>(negative ? -d : d);
+  return true;
+}
+
+// The top bit of each byte of `x` that is not 0..9, for x = bytes ^ '0'...
+// (a carry out of such a byte reaches only the bytes after it).
+uint64_t NonDigits(uint64_t x) {
+  return ((x + 0x7676767676767676) | x) & 0x8080808080808080;
+}
+
 // Appends the digits at p to `w` (w * 10 + digit each; wraps past 19
 // digits) and returns the end of the run: 8 bytes at a time (SWAR) while 8
 // bytes remain before `e`.
@@ -82,10 +134,7 @@ uint64_t EightDigitsValue(uint64_t v) {
     uint64_t v;
     std::memcpy(&v, p, 8);
     const uint64_t x = v ^ 0x3030303030303030;  // digits become 0..9
-    // The top bit of each byte that is not 0..9 (a carry from such a byte
-    // only reaches the bytes after it).
-    const uint64_t non_digits =
-        ((x + 0x7676767676767676) | x) & 0x8080808080808080;
+    const uint64_t non_digits = NonDigits(x);
     if (non_digits == 0) {
       *w = *w * 100000000 + EightDigitsValue(x);
       p += 8;
@@ -104,16 +153,12 @@ uint64_t EightDigitsValue(uint64_t v) {
 }
 
 // The common case of std::from_chars, exactly: "-"? digits ("." digits)?
-// (e|E [+-]? digits)? with at most 19 digits in all, whose value w and
-// power of ten q make w * 10^q a single exact-operand double multiply or
-// divide, hence correctly rounded (Clinger's fast path). For float the
-// double is then rounded again, which is exact unless the double lands on a
-// midpoint between two floats: that case, and every input outside the
-// pattern, returns nullptr so that the caller uses std::from_chars. Never
-// overflows or underflows: |w * 10^q| is within [1e-22, 1e38) or 0.
+// (e|E [+-]? digits)? with at most 19 digits in all, converted by
+// FromDecimal. Returns the end of the number, or nullptr for every input
+// outside the pattern or FromDecimal's range, so that the caller uses
+// std::from_chars.
 template <typename T>
-[[gnu::always_inline]] inline const char* FastParse(const char* p, const char* e,
-                                                    T* value) {
+const char* FastParseGeneral(const char* p, const char* e, T* value) {
   const bool negative = p < e && *p == '-';
   p += negative;
   const char* const int_begin = p;
@@ -140,35 +185,132 @@ template <typename T>
     exponent += negative_exp ? -exp : exp;
     p = q;
   }
-  if (w == 0) {
-    *value = negative ? -T(0) : T(0);
-    return p;
-  }
-  if (w > (uint64_t{1} << 53) || exponent < -22 || exponent > 22) return nullptr;
-  double d = static_cast<double>(w);
-  if constexpr (sizeof(T) == sizeof(float)) {
-    // The 29 bits a float drops from a double: a midpoint between two
-    // floats is 1 followed by 28 zeros.
-    constexpr uint64_t kDropped = 0x1FFFFFFF, kMidpoint = 0x10000000;
-    if (exponent < 0) {
-      // w times the double nearest 10^exponent is within 3 ulps of the
-      // exact value; unless that is near a midpoint, it rounds to the same
-      // float, and a multiply costs far less than a divide.
-      const double r = d * kInversePow10[-exponent];
-      const uint64_t dropped = std::bit_cast<uint64_t>(r) & kDropped;
-      if (dropped - (kMidpoint - 8) > 16) {
-        *value = static_cast<T>(negative ? -r : r);
-        return p;
-      }
-    }
-    d = exponent < 0 ? d / kExactPow10[-exponent] : d * kExactPow10[exponent];
-    if ((std::bit_cast<uint64_t>(d) & kDropped) == kMidpoint) return nullptr;
-  } else {
-    d = exponent < 0 ? d / kExactPow10[-exponent] : d * kExactPow10[exponent];
-  }
-  *value = static_cast<T>(negative ? -d : d);
-  return p;
+  return FromDecimal(w, exponent, negative, value) ? p : nullptr;
 }
+
+
+// std::from_chars, exactly, for the numbers CSV rows mostly hold:
+// "-"? digits{0,7} ("." digits{0,8})? with a digit, not followed by another
+// digit or an exponent; the parts are found from 8-byte masks, without a
+// branch on their lengths. Requires that *e is neither a digit nor '.'
+// (the line's "\n" or "\r", or the zero padding after the input) and that
+// 16 bytes after `e` are readable. Anything else goes to FastParseGeneral,
+// which returns nullptr when std::from_chars must decide.
+template <typename T>
+[[gnu::always_inline]] inline const char* FastParse(const char* p, const char* e,
+                                                    T* value) {
+  constexpr uint64_t kZeros = 0x3030303030303030;
+  const bool negative = *p == '-';
+  const char* q = p + negative;
+  uint64_t int_digits;
+  std::memcpy(&int_digits, q, 8);
+  int_digits ^= kZeros;
+  const uint64_t int_ends = NonDigits(int_digits);
+  const int int_len = std::countr_zero(int_ends) >> 3;  // 8 when none ends
+  const uint64_t int_value =
+      int_len == 0 ? 0 : EightDigitsValue(int_digits << (64 - 8 * (int_len & 7)));
+  q += int_len;
+  uint64_t w = int_value;
+  int frac_len = 0;
+  bool general = int_len == 8;
+  if (*q == '.') {
+    uint64_t frac_digits;
+    std::memcpy(&frac_digits, q + 1, 8);
+    frac_digits ^= kZeros;
+    const uint64_t frac_ends = NonDigits(frac_digits);
+    frac_len = frac_ends == 0 ? 8 : std::countr_zero(frac_ends) >> 3;
+    general |= frac_len == 8 && IsDigit(q[9]);
+    w = int_value * kPow10Int[frac_len] +
+        (frac_len == 0 ? 0 : EightDigitsValue(frac_digits << (64 - 8 * frac_len)));
+    q += 1 + frac_len;
+  }
+  general |= int_len + frac_len == 0 || (*q | 0x20) == 'e';
+  if (general) [[unlikely]] return FastParseGeneral(p, e, value);
+  if (!FromDecimal(w, -frac_len, negative, value)) [[unlikely]] {
+    std::from_chars(p, q, *value);
+  }
+  return q;
+}
+
+#if defined(__SSE4_1__)
+constexpr bool kHaveFastFields = true;
+
+// Parses the field [p, end) when it is exactly "-"? digits ("." digits)?
+// with at most 16 bytes after the sign, as std::from_chars would; false
+// for anything else. Reads 16 bytes from p + (sign), so 17 bytes after
+// `end` must be readable. Uses no loop and no branch on the lengths, and
+// the fields of a line are independent: their parses overlap in the CPU.
+// The digit and '.' masks check the field; one shuffle drops the '.' and
+// right-aligns the digits; three multiply-adds make two 8-digit halves.
+template <typename T>
+[[gnu::always_inline]] inline bool FastField(const char* p, const char* end,
+                                             T* value) {
+  const bool negative = *p == '-';
+  const char* const s = p + negative;
+  const int64_t len = end - s;
+  const __m128i text = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  const __m128i digits = _mm_sub_epi8(text, _mm_set1_epi8('0'));
+  const uint32_t is_digit = static_cast<uint32_t>(_mm_movemask_epi8(
+      _mm_cmpeq_epi8(_mm_min_epu8(digits, _mm_set1_epi8(9)), digits)));
+  const uint32_t field = (uint32_t{1} << (len & 31)) - 1;
+  const uint32_t dots = static_cast<uint32_t>(_mm_movemask_epi8(
+                            _mm_cmpeq_epi8(text, _mm_set1_epi8('.')))) &
+                        field;
+  if (len < 1 || len > 16 || ((is_digit | dots) & field) != field ||
+      (dots & (dots - 1)) != 0 || (is_digit & field) == 0) [[unlikely]] {
+    return false;
+  }
+  const int len32 = static_cast<int>(len);
+  const int dot = dots != 0;
+  const int frac_len = dot ? len32 - 1 - std::countr_zero(dots) : 0;
+  // Output byte j takes input byte j + len - 16, one less before the '.'.
+  const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m128i order = _mm_add_epi8(iota, _mm_set1_epi8(static_cast<char>(len32 - 16)));
+  order = _mm_sub_epi8(order, _mm_and_si128(_mm_cmplt_epi8(iota, _mm_set1_epi8(
+                                                static_cast<char>(16 - frac_len))),
+                                            _mm_set1_epi8(static_cast<char>(dot))));
+  const __m128i aligned = _mm_shuffle_epi8(digits, order);  // index < 0: zero
+  const __m128i pairs = _mm_maddubs_epi16(aligned, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1,
+                                                                 10, 1, 10, 1, 10, 1, 10, 1));
+  const __m128i quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+  const __m128i octs = _mm_madd_epi16(_mm_packus_epi32(quads, quads),
+                                      _mm_setr_epi16(10000, 1, 10000, 1, 0, 0, 0, 0));
+  const uint64_t w = static_cast<uint64_t>(static_cast<uint32_t>(_mm_cvtsi128_si32(octs))) *
+                         100000000 +
+                     static_cast<uint32_t>(_mm_extract_epi32(octs, 1));
+  if (!FromDecimal(w, -frac_len, negative, value)) [[unlikely]] {
+    std::from_chars(p, end, *value);  // a valid decimal: cannot fail
+  }
+  return true;
+}
+
+// The commas among the 64 bytes at `block` that are before `e`, as bits.
+[[gnu::always_inline]] inline uint64_t CommaMask(const char* block, const char* e) {
+  const __m128i comma = _mm_set1_epi8(',');
+  uint64_t mask = 0;
+  for (int i = 0; i < 4; ++i) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
+    mask |= static_cast<uint64_t>(static_cast<uint32_t>(
+                _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, comma))))
+            << (16 * i);
+  }
+  if (e - block < 64) mask &= (uint64_t{1} << (e - block)) - 1;
+  return mask;
+}
+
+// Calls `field(comma)` for each ',' in [b, e), in order, until it returns
+// false; finds them 64 bytes at a time.
+template <typename Field>
+[[gnu::always_inline]] inline void ForEachComma(const char* b, const char* e, Field&& field) {
+  for (const char* block = b; block < e; block += 64) {
+    for (uint64_t commas = CommaMask(block, e); commas != 0; commas &= commas - 1) {
+      if (!field(block + std::countr_zero(commas))) return;
+    }
+  }
+}
+#else
+constexpr bool kHaveFastFields = false;
+#endif
 
 // from_chars reports both overflow and underflow as out of range without a
 // value; strtod tells them apart (HUGE_VAL vs. a tiny or zero result) and is
@@ -200,7 +342,7 @@ class CsvSource final : public RowSource<T> {
         max_line_(static_cast<size_t>(options.max_line_bytes)),
         skip_header_(options.header),
         cap_(max_line_ + 2 + kReadChunk),
-        buf_(new char[cap_]) {}
+        buf_(new char[cap_ + kParsePadding]()) {}
 
   int64_t cols() const override { return cols_; }
 
@@ -289,8 +431,12 @@ class CsvSource final : public RowSource<T> {
       begin_ = 0;
     }
     size_t got = in_.ReadSome(buf_.get() + end_, cap_ - end_);
-    if (got == 0) eof_ = true;
     end_ += got;
+    if (got == 0) {
+      eof_ = true;
+      // The last line may end at end_: FastParse needs a non-digit there.
+      std::memset(buf_.get() + end_, 0, kParsePadding);
+    }
   }
 
   [[noreturn]] void LineTooLong(int64_t line) {
@@ -344,13 +490,33 @@ class CsvSource final : public RowSource<T> {
     const char* const b = line.begin;
     const char* const e = line.end;
     const char* p = b;
-    for (int64_t c = 0; c < cols_; ++c) {
+    int64_t c = 0;
+    if constexpr (kHaveFastFields) {
+      // Fields between commas, each on its own; the loop below takes over
+      // at the first field that is not a plain decimal, and reports errors.
+      ForEachComma(b, e, [&](const char* comma) {
+        if (c + 1 == cols_ || !FastField(p, comma, &row[c])) return false;
+        ++c;
+        p = comma + 1;
+        return true;
+      });
+      if (c + 1 == cols_ && FastField(p, e, &row[c])) return true;
+    }
+    for (; c < cols_; ++c) {
+      const bool last = c + 1 == cols_;
+      if (!IsBlank(*p) && *p != '+') {  // the common case, straight through
+        const char* end = FastParse(p, e, &row[c]);
+        if (end != nullptr && (last ? end == e : *end == ',')) {
+          p = end + 1;
+          continue;
+        }
+      }
       const char* field = p;
       while (p < e && IsBlank(*p)) ++p;
       const char* num = p;
       if (p + 1 < e && *p == '+' && p[1] != '-' && p[1] != '+') ++p;
       T value;
-      const char* ptr = FastParse(p, e, &value);
+      const char* ptr = FastParseGeneral(p, e, &value);
       std::errc ec{};
       if (ptr == nullptr) {
         auto result = std::from_chars(p, e, value);
@@ -359,7 +525,6 @@ class CsvSource final : public RowSource<T> {
       }
       const char* q = ptr;
       while (q < e && IsBlank(*q)) ++q;
-      const bool last = c + 1 == cols_;
       const bool ends_well = last ? q == e : q < e && *q == ',';
       if (ec == std::errc::invalid_argument || !ends_well) {
         if constexpr (!kThrow) return false;
