@@ -178,10 +178,14 @@ const char* FastParseGeneral(const char* p, const char* e, T* value) {
     const bool negative_exp = q < e && *q == '-';
     q += (q < e && (*q == '-' || *q == '+'));
     if (q >= e || !IsDigit(*q)) return nullptr;  // "1e": from_chars decides
+    // Up to 5 exponent digits; more go to from_chars, before `exp` could
+    // overflow (a 20-digit exponent did: found by the csv_rows fuzzer).
     int64_t exp = 0;
-    const char* exp_begin = q;
-    while (q < e && IsDigit(*q)) exp = exp * 10 + (*q++ - '0');
-    if (q - exp_begin > 5) return nullptr;
+    const char* const exp_begin = q;
+    while (q < e && IsDigit(*q)) {
+      if (q - exp_begin == 5) return nullptr;
+      exp = exp * 10 + (*q++ - '0');
+    }
     exponent += negative_exp ? -exp : exp;
     p = q;
   }

@@ -67,6 +67,46 @@ TEST_F(FuzzRegressionTest, SinksAcceptZeroRowsFromAnEmptyVector) {
   EXPECT_EQ(Read("raw.bin"), "");
 }
 
+// csv_rows regression-long-exponent.csv: the fast number path read a
+// number's exponent digits into an int64_t before checking that there were
+// at most 5 of them, so "1e" and 20 digits overflowed it (UBSan: signed
+// integer overflow). Longer exponents now go to from_chars at the sixth
+// digit: out of range is the usual error, leading zeros and underflow parse.
+TEST_F(FuzzRegressionTest, CsvExponentsOfManyDigitsParseOrAreOutOfRange) {
+  const std::string path = (dir_ / "rows.csv").string();
+  auto write = [&](const std::string& text) {
+    std::ofstream(path, std::ios::binary) << text;
+  };
+  write("1e11111111111111111111\n");
+  for (int f64 = 0; f64 < 2; ++f64) {
+    try {
+      if (f64) {
+        double row[1];
+        OpenCsvSource<double>(path, 1)->Read(row, 1);
+      } else {
+        float row[1];
+        OpenCsvSource<float>(path, 1)->Read(row, 1);
+      }
+      ADD_FAILURE() << "accepted 1e11111111111111111111";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("out of range")) << e.what();
+    }
+  }
+  write("1.5e0000000000000000000001,25e-0000000000000000000001,"
+        "1e-11111111111111111111\n");
+  float f[3];
+  EXPECT_EQ(OpenCsvSource<float>(path, 3)->Read(f, 1), 1);
+  EXPECT_EQ(f[0], 15.0f);
+  EXPECT_EQ(f[1], 2.5f);
+  EXPECT_EQ(f[2], 0.0f);
+  double d[3];
+  EXPECT_EQ(OpenCsvSource<double>(path, 3)->Read(d, 1), 1);
+  EXPECT_EQ(d[0], 15.0);
+  EXPECT_EQ(d[1], 2.5);
+  EXPECT_EQ(d[2], 0.0);
+}
+
 // model_run regression-newline-in-input-name.pb: a node input named
 // "node_\n_0/b" (one flipped byte of a per-node model) came back in the
 // "is not defined" message verbatim, splitting it over two lines. Names are
