@@ -211,8 +211,11 @@ template <typename T>
   int_digits ^= kZeros;
   const uint64_t int_ends = NonDigits(int_digits);
   const int int_len = std::countr_zero(int_ends) >> 3;  // 8 when none ends
+  // The int_len digits shifted to the top; all 8 when int_len is 8 (a shift
+  // by 64 would be undefined: found by the csv_rows fuzzer). That case takes
+  // the general path below, so its value is not used.
   const uint64_t int_value =
-      int_len == 0 ? 0 : EightDigitsValue(int_digits << (64 - 8 * (int_len & 7)));
+      int_len == 0 ? 0 : EightDigitsValue(int_digits << ((64 - 8 * int_len) & 63));
   q += int_len;
   uint64_t w = int_value;
   int frac_len = 0;

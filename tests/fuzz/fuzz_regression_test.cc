@@ -107,6 +107,29 @@ TEST_F(FuzzRegressionTest, CsvExponentsOfManyDigitsParseOrAreOutOfRange) {
   EXPECT_EQ(d[2], 0.0);
 }
 
+// csv_rows regression-eight-digit-integer-part.csv: the fast number path
+// shifted a number's first 8 bytes by 64 - 8 * (int_len & 7) bits, which is
+// a shift by 64 (undefined; UBSan) when all 8 are digits, as in
+// "12345678e1" or any integer part of 8 digits or more in a field the
+// SSE field parser leaves to it (an exponent, more than 16 bytes).
+TEST_F(FuzzRegressionTest, CsvIntegerPartsOfEightDigitsOrMoreParse) {
+  const std::string path = (dir_ / "rows.csv").string();
+  std::ofstream(path, std::ios::binary)
+      << "12345678e1,-87654321.5e-1,1234567890123456789012,12345678\n";
+  float f[4];
+  EXPECT_EQ(OpenCsvSource<float>(path, 4)->Read(f, 1), 1);
+  EXPECT_EQ(f[0], 123456780.0f);
+  EXPECT_EQ(f[1], -8765432.15f);
+  EXPECT_EQ(f[2], 1234567890123456789012.0f);
+  EXPECT_EQ(f[3], 12345678.0f);
+  double d[4];
+  EXPECT_EQ(OpenCsvSource<double>(path, 4)->Read(d, 1), 1);
+  EXPECT_EQ(d[0], 123456780.0);
+  EXPECT_EQ(d[1], -8765432.15);
+  EXPECT_EQ(d[2], 1234567890123456789012.0);
+  EXPECT_EQ(d[3], 12345678.0);
+}
+
 // model_run regression-newline-in-input-name.pb: a node input named
 // "node_\n_0/b" (one flipped byte of a per-node model) came back in the
 // "is not defined" message verbatim, splitting it over two lines. Names are
