@@ -245,5 +245,50 @@ TEST_F(CsvParseTest, ParallelFormatWritesTheSameBytes) {
   }
 }
 
+// The sink's own shortest-form printer for f32 against std::to_chars, the
+// reference of runtime/row_io.h: random bit patterns, workload-like values
+// of every magnitude, and the edges of its range (powers of ten and two).
+TEST_F(CsvParseTest, F32FormatMatchesToChars) {
+  std::mt19937 rng(11);
+  std::vector<float> values;
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 300000; ++i) {
+    const uint32_t b = bits(rng);
+    float x;
+    std::memcpy(&x, &b, sizeof(x));
+    if (std::isfinite(x)) values.push_back(x);
+  }
+  std::uniform_real_distribution<float> unit(-10, 10);
+  for (int i = 0; i < 300000; ++i) values.push_back(std::ldexp(unit(rng), i % 80 - 50));
+  for (int k = -12; k <= 9; ++k) {
+    const float p = static_cast<float>(std::pow(10.0, k));
+    for (float x : {p, std::nextafter(p, 0.0f), std::nextafter(p, INFINITY), -p}) {
+      values.push_back(x);
+    }
+  }
+  for (int k = -45; k <= 30; ++k) {
+    const float p = std::ldexp(1.0f, k);
+    for (float x : {p, std::nextafter(p, 0.0f), std::nextafter(p, INFINITY)}) values.push_back(x);
+  }
+  values.resize(values.size() / 4 * 4);
+  std::string expected;
+  char buf[64];
+  for (size_t i = 0; i < values.size(); ++i) {
+    expected.append(buf, std::to_chars(buf, buf + sizeof(buf), values[i]).ptr);
+    expected += (i + 1) % 4 == 0 ? '\n' : ',';
+  }
+  for (int threads : {1, 2}) {
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+      auto sink = OpenCsvSink<float>(Path("out.csv"), 4);
+      sink->Write(values.data(), static_cast<int64_t>(values.size()) / 4);
+      sink->Commit();
+    });
+    const std::string got = ::rowflow::testing::ReadFile(Path("out.csv"));
+    ASSERT_EQ(got.size(), expected.size()) << threads << " threads";
+    EXPECT_TRUE(got == expected) << threads << " threads";
+  }
+}
+
 }  // namespace
 }  // namespace rowflow
