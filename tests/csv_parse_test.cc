@@ -123,18 +123,32 @@ void ExpectSameAsFromChars(const std::string& dir) {
     ASSERT_EQ(std::fwrite(file.data(), 1, file.size(), f), file.size());
     std::fclose(f);
   }
-  for (int threads : {1, 2}) {
-    tbb::task_arena arena(threads);
-    std::vector<T> got;
-    arena.execute([&] {
-      auto source = OpenCsvSource<T>(path, 1);
-      got = ReadAll(*source, 5000);
-    });
-    ASSERT_EQ(got.size(), expected.size());
-    for (size_t i = 0; i < got.size(); ++i) {
-      ASSERT_EQ(std::memcmp(&got[i], &expected[i], sizeof(T)), 0)
-          << "line " << i + 1 << ": '" << lines[i] << "' parsed as " << got[i]
-          << ", from_chars gives " << expected[i] << " (threads " << threads << ")";
+  // The same numbers one a line, and 8 a line (fields parsed in batches).
+  std::string wide;
+  const size_t n8 = lines.size() / 8 * 8;
+  for (size_t i = 0; i < n8; ++i) wide += lines[i] + ((i + 1) % 8 == 0 ? "\n" : ",");
+  const std::string wide_path = dir + "/numbers8.csv";
+  {
+    std::FILE* f = std::fopen(wide_path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(wide.data(), 1, wide.size(), f), wide.size());
+    std::fclose(f);
+  }
+  for (int64_t cols : {1, 8}) {
+    for (int threads : {1, 2}) {
+      tbb::task_arena arena(threads);
+      std::vector<T> got;
+      arena.execute([&] {
+        auto source = OpenCsvSource<T>(cols == 1 ? path : wide_path, cols);
+        got = ReadAll(*source, 5000);
+      });
+      ASSERT_EQ(got.size(), cols == 1 ? expected.size() : n8);
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&got[i], &expected[i], sizeof(T)), 0)
+            << "number " << i + 1 << ": '" << lines[i] << "' parsed as " << got[i]
+            << ", from_chars gives " << expected[i] << " (" << cols << " a line, threads "
+            << threads << ")";
+      }
     }
   }
 }
