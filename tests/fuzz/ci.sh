@@ -12,7 +12,7 @@ set +e  # from here on every status is looked at, and all targets run
 out=$ROWFLOW_FUZZ_BUILD_DIR/fuzz-ci
 rm -rf "$out"
 mkdir -p "$out"
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export ASAN_OPTIONS=$rowflow_fuzz_asan_options
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 failed=()

@@ -26,7 +26,7 @@ log=$out/$target.log
 rm -rf "$out/seeds/$target"
 rowflow_fuzz_seeds "$target" "$out/seeds/$target"
 mkdir -p "$corpus" "$artifacts"
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export ASAN_OPTIONS=$rowflow_fuzz_asan_options
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 marker=$out/.start-$target
