@@ -425,6 +425,7 @@ inline bool FastFields4(const char* const*, const char* const*, float*) { return
 #endif
 #else
 constexpr bool kHaveFastFields = false;
+constexpr int kFieldBatch = 1;  // named in ParseLine's discarded branch
 #endif
 
 // from_chars reports both overflow and underflow as out of range without a
