@@ -11,24 +11,7 @@ set -o pipefail
 rowflow=$1
 src=$2
 examples=$src/tools/examples
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-pass() { checks=$((checks + 1)); echo "ok   $1"; }
-fail() {
-  checks=$((checks + 1))
-  failures=$((failures + 1))
-  echo "FAIL $1"
-  shift
-  for line in "$@"; do echo "     $line"; done
-}
-
-# expect_eq NAME EXPECTED GOT
-expect_eq() {
-  if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "expected: $(printf %q "$2")" "got:      $(printf %q "$3")"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../check_lib.sh"
 
 # rf ARGS...: runs rowflow with stderr in $tmp/err; returns its exit code.
 rf() { "$rowflow" "$@" 2>"$tmp/err"; }
@@ -198,5 +181,4 @@ for model in "$tmp" /dev/null; do
   expect_eq "model $model: exit 3" 3 "$?"
 done
 
-echo "$((checks - failures)) of $checks checks passed"
-[[ $failures == 0 ]]
+checks_summary

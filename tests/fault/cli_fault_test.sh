@@ -15,24 +15,7 @@ set -o pipefail
 
 rowflow=$1
 sanitized=${2:-0}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-pass() { checks=$((checks + 1)); echo "ok   $1"; }
-fail() {
-  checks=$((checks + 1))
-  failures=$((failures + 1))
-  echo "FAIL $1"
-  shift
-  for line in "$@"; do echo "     $line"; done
-}
-
-# expect_eq NAME EXPECTED GOT
-expect_eq() {
-  if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "expected: $(printf %q "$2")" "got:      $(printf %q "$3")"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../check_lib.sh"
 
 # expect_error NAME CODE ERE: the last run (status in $rc, stderr in
 # $tmp/err) exited CODE with one stderr line "rowflow: error: " matching ERE.
@@ -205,5 +188,4 @@ if [[ $sanitized != 1 ]]; then
 fi
 expect_eq "huge shapes: nothing left behind" "" "$(listing "$tmp/out")"
 
-echo "$((checks - failures)) of $checks checks passed"
-[[ $failures == 0 ]]
+checks_summary

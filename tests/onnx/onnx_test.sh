@@ -27,19 +27,7 @@ src=$3
 here=$src/tests/onnx
 python=${ROWFLOW_PYTHON:-/usr/bin/python3}
 export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-pass() { checks=$((checks + 1)); echo "ok   $1"; }
-fail() {
-  checks=$((checks + 1))
-  failures=$((failures + 1))
-  echo "FAIL $1"
-  shift
-  for line in "$@"; do echo "     $line"; done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../check_lib.sh"
 
 if ! "$python" -c 'import onnx, numpy' 2>"$tmp/err"; then
   echo "FAIL $python cannot import onnx and numpy: $(tail -1 "$tmp/err")"
@@ -239,5 +227,4 @@ case $mode in
   bad) run_bad ;;
   *) echo "usage: $0 import|export|roundtrip|bad ROWFLOW SOURCE_DIR" >&2; exit 2 ;;
 esac
-echo "$((checks - failures))/$checks checks passed"
-[[ $failures -eq 0 && $checks -gt 0 ]]
+checks_summary
