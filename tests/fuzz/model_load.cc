@@ -40,41 +40,37 @@ void CheckAccepted(const ir::Graph& graph) {
              FuzzLoadOptions(kLoadBudgetBytes));
 }
 
-// The rowflow model path: parse, validate, then the checks above.
-void LoadRowflow(std::string_view bytes) {
+// Loads the bytes with `load`: a refusal must be one Error(kModel); an
+// accepted graph is valid, so any error from the checks above is a finding.
+template <typename Load>
+void LoadAndCheck(Load load, const char* finding) {
   ir::Graph graph;
   try {
-    graph = ParseGraph(bytes, "fuzz.pb", FuzzLoadOptions(kLoadBudgetBytes));
+    graph = load();
   } catch (const Error& e) {
     CheckError(e, ErrorKind::kModel);
     return;
   }
-  // Past this point the graph is valid: any error at all is a finding.
   try {
     CheckAccepted(graph);
   } catch (const Error& e) {
-    Fail("an accepted graph failed to plan or to round-trip", e.what());
+    Fail(finding, e.what());
   }
 }
 
-// The ONNX path under the same limits: every refusal is Error(kModel), and
-// an imported graph is a validated rowflow graph like any other.
+// The rowflow model path: parse, validate, then the checks above.
+void LoadRowflow(std::string_view bytes) {
+  LoadAndCheck([&] { return ParseGraph(bytes, "fuzz.pb", FuzzLoadOptions(kLoadBudgetBytes)); },
+               "an accepted graph failed to plan or to round-trip");
+}
+
+// The ONNX path under the same limits.
 void LoadOnnx(std::string_view bytes) {
   OnnxImportOptions options;
   options.max_file_bytes = kMaxModelBytes;
   options.validate.memory_budget_bytes = kLoadBudgetBytes;
-  ir::Graph graph;
-  try {
-    graph = ImportOnnx(bytes, "fuzz.onnx", options);
-  } catch (const Error& e) {
-    CheckError(e, ErrorKind::kModel);
-    return;
-  }
-  try {
-    CheckAccepted(graph);
-  } catch (const Error& e) {
-    Fail("an imported ONNX graph failed to plan or to round-trip", e.what());
-  }
+  LoadAndCheck([&] { return ImportOnnx(bytes, "fuzz.onnx", options); },
+               "an imported ONNX graph failed to plan or to round-trip");
 }
 
 }  // namespace
