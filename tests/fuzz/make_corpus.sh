@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpora tests/fuzz/corpus/<target>/ from the example
-# specs (built into models with the rowflow binary), the bad-input suite,
-# and the hand-written edge cases below. Files found by fuzzing
+# specs (built into models with the rowflow binary), the ONNX cases of
+# tests/onnx, the bad-input suite, and the hand-written edge cases below. Files found by fuzzing
 # (corpus/*/crash-*, regression-*) are kept.
 #
 #   tests/fuzz/make_corpus.sh ROWFLOW
@@ -33,6 +33,17 @@ done
 for model in "$bad"/models/*.pbtxt "$bad"/*/*.pb "$bad"/*/*.pbtxt; do
   [[ -f $model && $(basename "$model") != spec.pbtxt ]] || continue
   cp "$model" "$corpus/model_load/bad-$(basename "$(dirname "$model")")-$(basename "$model")"
+done
+
+# ONNX models for ImportOnnx (model_load feeds its bytes to both loaders):
+# one per imported op from tests/onnx/onnx_cases.py (needs Debian's python3
+# with numpy and onnx: python3-onnx), and three exports.
+mkdir "$tmp/onnx"
+/usr/bin/python3 "$src/tests/onnx/onnx_cases.py" gen "$tmp/onnx"
+for m in "$tmp"/onnx/*.onnx; do cp "$m" "$corpus/model_load/onnx-$(basename "$m")"; done
+for name in seed_4_5 seed_4_5_files seed_3_4_rows-per-node; do
+  "$rowflow" export-onnx -q "$corpus/model_load/example-$name.pb" \
+    -o "$corpus/model_load/onnx-example-$name.onnx"
 done
 
 # Hand-written: every op and activation, F64, rank-2 values, broadcasting,
