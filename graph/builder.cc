@@ -6,6 +6,7 @@
 
 #include "graph/error.h"
 #include "graph/validate.h"
+#include "graph/weights_file.h"
 
 namespace rowflow {
 
@@ -20,13 +21,15 @@ GraphBuilder::GraphBuilder(std::string name, ir::DType dtype) {
 
 double GraphBuilder::Round(double v) const {
   if (graph_.dtype != ir::DType::kF32) return v;
-  // Casting a finite double beyond float's range is undefined: make it the
-  // infinity it overflows to, as IEEE rounding would.
+  // Casting a finite double beyond float's range is undefined: round as IEEE
+  // does. Below FLT_MAX + half an ulp (2^128 - 2^103) a value rounds to
+  // FLT_MAX; from there on (the tie included: FLT_MAX's last bit is odd, so
+  // ties go to even, the infinity) to the infinity.
+  constexpr double kOverflow = 0x1.ffffffp+127;
   if (std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max()) {
-    const double rounded = static_cast<double>(std::nextafter(
-        std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity()));
-    if (std::abs(v) >= rounded) return std::copysign(INFINITY, v);
-    return std::copysign(std::numeric_limits<float>::max(), v);
+    return std::abs(v) >= kOverflow
+               ? std::copysign(std::numeric_limits<double>::infinity(), v)
+               : std::copysign(double{std::numeric_limits<float>::max()}, v);
   }
   return static_cast<double>(static_cast<float>(v));
 }
@@ -35,14 +38,28 @@ std::string GraphBuilder::FreshName(const std::string& prefix) {
   std::string name;
   do {
     name = prefix + "_" + std::to_string(next_id_++);
-  } while (graph_.FindValue(name) >= 0 || graph_.FindNode(name) >= 0);
+  } while (ids_.count(name) != 0);
   return name;
 }
 
 ValueRef GraphBuilder::AddValue(const std::string& name, ValueKind kind,
                                 int index, ir::Shape shape) {
+  const int id = static_cast<int>(graph_.values.size());
+  // A repeated name is refused by the call that repeats it, so that the
+  // caller (a layer of a spec, a line of code) is the one named; an empty
+  // name is left to Validate ("has no name").
+  if (!name.empty()) {
+    const auto [it, fresh] = ids_.emplace(name, id);
+    if (!fresh) {
+      static constexpr const char* kKinds[] = {"an input", "a constant", "a node"};
+      throw MakeError(ErrorKind::kModel,
+                      "name '{}' is already taken by {} of the graph; expected a new name",
+                      EscapeForMessage(name),
+                      kKinds[static_cast<int>(graph_.values[it->second].kind)]);
+    }
+  }
   graph_.values.push_back(ir::Value{name, kind, index, std::move(shape)});
-  return ValueRef{static_cast<int>(graph_.values.size()) - 1};
+  return ValueRef{id};
 }
 
 ValueRef GraphBuilder::Input(const std::string& name, ir::Shape shape) {

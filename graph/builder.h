@@ -12,6 +12,7 @@
 #define ROWFLOW_GRAPH_BUILDER_H_
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "graph/ir.h"
@@ -43,6 +44,9 @@ class GraphBuilder {
 
   GraphBuilder(const GraphBuilder&) = delete;
   GraphBuilder& operator=(const GraphBuilder&) = delete;
+
+  // Every call that adds a value throws Error(kModel) when its name is
+  // already taken; the rest is checked by Build.
 
   // A graph input with per-row `shape`; inputs fill a row's columns in order.
   ValueRef Input(const std::string& name, ir::Shape shape);
@@ -84,6 +88,7 @@ class GraphBuilder {
   double Round(double v) const;
 
   ir::Graph graph_;
+  std::unordered_map<std::string, int> ids_;  // value id of each name
   int next_id_ = 0;
 };
 

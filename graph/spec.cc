@@ -345,8 +345,15 @@ ir::Graph SpecBuilder::Build(DenseForm form, const ValidateOptions& options) {
     dense.activation = plans_[i].activation;
     dense.alpha = plans_[i].alpha;
     dense.form = form;
-    v = b.Dense(v, plans_[i].name, plans_[i].units, std::move(weights),
-                std::move(bias), dense);
+    try {
+      v = b.Dense(v, plans_[i].name, plans_[i].units, std::move(weights),
+                  std::move(bias), dense);
+    } catch (const Error& e) {
+      // The layer's derived names ("<name>/w", "<name>_0", ...) met a name
+      // already in the graph: the spec is valid text, but not this name.
+      Fail(LayerWhere(i, "name"),
+           fmt::format("name: a name this layer makes clashes: {}", e.what()));
+    }
   }
   b.Output(v);
   ir::Graph graph;
