@@ -2,6 +2,8 @@
 # the libFuzzer targets in their own folder and gathers the seed inputs.
 #   ROWFLOW_FUZZ_BUILD_DIR  build folder (default: build-fuzz)
 #   ROWFLOW_JOBS            parallel build jobs (default: 2)
+#   ROWFLOW_FUZZ_CMAKE_ARGS extra configure arguments, e.g. -DROWFLOW_NATIVE=OFF
+#                           to fuzz the portable code paths (CSV without SSE4.1)
 source "$(dirname "${BASH_SOURCE[0]}")/../../tools/setup/common.sh"
 
 ROWFLOW_FUZZ_BUILD_DIR=${ROWFLOW_FUZZ_BUILD_DIR:-$ROWFLOW_ROOT/build-fuzz}
@@ -31,7 +33,7 @@ rowflow_fuzz_build() {
   # and crash reports still name file:line.
   cmake -S "$ROWFLOW_ROOT" -B "$ROWFLOW_FUZZ_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DROWFLOW_FUZZ=ON >/dev/null
+    -DROWFLOW_FUZZ=ON ${ROWFLOW_FUZZ_CMAKE_ARGS:-} >/dev/null
   local targets=()
   for t in "${rowflow_fuzz_targets[@]}"; do targets+=(--target "fuzz_$t"); done
   cmake --build "$ROWFLOW_FUZZ_BUILD_DIR" -j "$ROWFLOW_JOBS" "${targets[@]}"
