@@ -90,13 +90,44 @@ bool ParseBinary(std::string_view bytes, std::string_view source,
   return false;
 }
 
-// Binary when the first byte past whitespace is a control or non-ASCII
-// byte: a text model starts with a field name or a comment.
+// A byte no text model holds: a control byte other than whitespace.
+bool IsBinaryByte(unsigned char c) {
+  return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\v' &&
+          c != '\f') ||
+         c == 0x7f;
+}
+
+// Whether to report the binary parser's error when both fail. A text model
+// starts (past whitespace) with a field name, '[' or a '#' comment; a
+// binary model starts with a field tag, which is printable for fields 4 and
+// up ('"' for `inputs` when format_version, name and dtype are unset), but
+// its length prefixes are small numbers, so control bytes follow at once.
 bool LooksBinary(std::string_view bytes) {
   size_t pos = bytes.find_first_not_of(" \t\n\r\v\f");
   if (pos == std::string_view::npos) return false;
   auto c = static_cast<unsigned char>(bytes[pos]);
-  return c < 0x20 || c >= 0x7f;
+  if (c < 0x20 || c >= 0x7f) return true;
+  const bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+  if (letter || c == '_' || c == '[' || c == '#') return false;
+  const std::string_view head = bytes.substr(pos, 64);
+  return std::any_of(head.begin(), head.end(), [](char b) {
+    return IsBinaryByte(static_cast<unsigned char>(b));
+  });
+}
+
+// Whether a binary reading of bytes that are not a text model is taken as
+// the model, so that its own error (a missing format_version, ...) is
+// reported: it says its version, or it reads as Graph fields only (no
+// unknown field anywhere) and declares something. Text that happens to
+// parse as binary almost always holds unknown fields.
+bool PlausibleBinary(rowflow::Graph* proto) {
+  if (proto->format_version() != 0) return true;
+  const size_t with_unknown = proto->ByteSizeLong();
+  proto->DiscardUnknownFields();
+  if (proto->ByteSizeLong() != with_unknown) return false;
+  return proto->inputs_size() + proto->outputs_size() + proto->nodes_size() +
+             proto->constants_size() >
+         0;
 }
 
 rowflow::Graph ParseProto(std::string_view bytes, std::string_view source) {
@@ -114,10 +145,11 @@ rowflow::Graph ParseProto(std::string_view bytes, std::string_view source) {
   } else {
     if (ParseText(text, source, &proto, &error)) return proto;
     proto.Clear();
-    // Only a graph that says its version is taken as binary here, so a typo
-    // in a text file is not reported as some accidental binary reading.
+    // A plausible binary reading goes on to validation, which names what is
+    // wrong with it; otherwise a typo in a text file is reported as such,
+    // not as some accidental binary reading.
     if (ParseBinary(bytes, source, &proto, &ignored) &&
-        proto.format_version() != 0) {
+        PlausibleBinary(&proto)) {
       return proto;
     }
   }

@@ -235,10 +235,54 @@ TEST(ModelFileTest, Class07RejectsUnknownEnumsAndNewerVersion) {
   ExpectRefused(Model("dtype: 5"), {"unknown dtype 5"});
 }
 
+// The binary encoding of the text model `text` (validated first) without
+// its format_version, the field 1 varint that SerializeGraph writes first.
+std::string UnversionedBinary(const std::string& text) {
+  std::string bytes = SerializeGraph(ParseGraph(text, "text"), Encoding::kBinary);
+  EXPECT_EQ(bytes.substr(0, 2), std::string("\x08\x01", 2));
+  return bytes.substr(2);
+}
+
 TEST(ModelFileTest, Class08RejectsUnsetRequiredFields) {
   std::string unversioned = kGood;
   unversioned.replace(unversioned.find("format_version: 1"), 17, "");
   ExpectRefused(unversioned, {"missing format_version"});
+  // Binary without format_version, name and dtype: the first byte is the
+  // tag of `inputs`, '"', printable like text; the binary model's own
+  // error is reported, not a text parser's.
+  std::string nameless = kGood;
+  nameless.replace(nameless.find("name: \"tiny\""), 13, "");
+  const std::string binary = UnversionedBinary(nameless);
+  ASSERT_EQ(binary[0], '"');
+  ExpectRefused(binary, {"model.pbtxt: missing format_version (unset or 0); "
+                         "expected 1"});
+  TempDir dir;
+  Error file = LoadRefusal(dir.File("unversioned.pb", binary));
+  EXPECT_EQ(file.kind(), ErrorKind::kModel);
+  EXPECT_THAT(file.what(), HasSubstr("unversioned.pb: missing format_version"));
+  // The same with no control byte in its first 64: the input's name is
+  // long, so the bytes start '"', its length, '\n', and 70 letters. Only
+  // the binary reading, taken because it holds nothing but Graph fields,
+  // names the error.
+  std::string long_name = nameless;
+  const std::string name70(70, 'x');
+  for (size_t at; (at = long_name.find("\"x\"")) != std::string::npos;) {
+    long_name.replace(at, 3, "\"" + name70 + "\"");
+  }
+  const std::string printable = UnversionedBinary(long_name);
+  for (size_t i = 0; i < 64; ++i) {
+    const auto c = static_cast<unsigned char>(printable[i]);
+    ASSERT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << i;
+  }
+  ExpectRefused(printable, {"model.pbtxt: missing format_version"});
+  // Text that also parses as binary but holds unknown fields ('x' 'y':
+  // field 15, varint 0x79) keeps its text parser's error.
+  Error text = Refusal("xy");
+  EXPECT_THAT(text.what(), StartsWith("model.pbtxt:1:"));
+  EXPECT_THAT(text.what(), Not(HasSubstr("format_version")));
+  // A truncated unversioned binary model is reported as binary.
+  ExpectRefused(binary.substr(0, binary.size() - 3),
+                {"not a valid binary model file"});
   ExpectRefused(R"pb(format_version: 1
     inputs { name: "x" shape: [3, 0] }
     nodes { name: "s" op: SUM inputs: "x" output: "y" }
