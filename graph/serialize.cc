@@ -209,17 +209,19 @@ ir::Graph ParseGraph(std::string_view bytes, std::string_view source,
 
 ir::Graph LoadGraph(const std::string& path, const LoadOptions& options) {
   const int64_t limit = FileLimit(options);
+  // A model that cannot be opened or read is an unusable model (exit 3),
+  // as a directory or an empty file is: kIo is for outputs.
   // O_NONBLOCK so that opening a FIFO without a writer cannot hang; reads
   // below are blocking again.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    throw MakeError(ErrorKind::kIo, "{}: cannot open: {}", path,
+    throw MakeError(ErrorKind::kModel, "{}: cannot open: {}", path,
                     ErrnoText(errno));
   }
   FdCloser closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
-    throw MakeError(ErrorKind::kIo, "{}: cannot stat: {}", path,
+    throw MakeError(ErrorKind::kModel, "{}: cannot stat: {}", path,
                     ErrnoText(errno));
   }
   if (S_ISDIR(st.st_mode)) {
@@ -244,7 +246,7 @@ ir::Graph LoadGraph(const std::string& path, const LoadOptions& options) {
     ssize_t n = ::read(fd, buffer, static_cast<size_t>(want));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      throw MakeError(ErrorKind::kIo, "{}: cannot read: {}", path,
+      throw MakeError(ErrorKind::kModel, "{}: cannot read: {}", path,
                       ErrnoText(errno));
     }
     if (n == 0) break;

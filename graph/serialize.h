@@ -23,11 +23,11 @@ struct LoadOptions {
   ValidateOptions validate;
 };
 
-// Reads, parses and validates the model at `path`. Errors are
-// Error(kModel) starting with "<path>: " (and ":line:col" for text), or
-// Error(kIo) when the file cannot be opened or read. A directory, an empty
-// file (/dev/null, a FIFO without writer) and a file over the size limit are
-// kModel. Devices and pipes are read, at most max_file_bytes of them.
+// Reads, parses and validates the model at `path`. Every error is
+// Error(kModel) starting with "<path>: " (and ":line:col" for text): bad
+// bytes, and also a path that cannot be opened or read, a directory, an
+// empty file (/dev/null, a FIFO without writer) and a file over the size
+// limit. Devices and pipes are read, at most max_file_bytes of them.
 ir::Graph LoadGraph(const std::string& path, const LoadOptions& options = {});
 
 // Parses and validates model bytes in either encoding; `source` names them

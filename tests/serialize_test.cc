@@ -1,9 +1,9 @@
 // Model-file loading: one test per model-file class of RELIABILITY.md
 // (ModelFileTest.ClassNN...), then the lossless round trips.
 //
-// Kinds: everything wrong with a model's bytes is ErrorKind::kModel,
-// including a directory, /dev/null and a file over the size limit; only a
-// path that cannot be opened or read at all is ErrorKind::kIo.
+// Kinds: every model that cannot be used is ErrorKind::kModel (exit 3):
+// bad bytes, a directory, /dev/null, a file over the size limit, and a path
+// that cannot be opened or read at all. kIo (exit 5) is for outputs.
 #include "graph/serialize.h"
 
 #include <gmock/gmock.h>
@@ -123,7 +123,7 @@ TEST(ModelFileTest, Class01RejectsTruncatedGarbageEmptyDirectoryDevNull) {
   EXPECT_EQ(dev_null.kind(), ErrorKind::kModel);
   EXPECT_THAT(dev_null.what(), HasSubstr("/dev/null: empty file"));
   Error missing = LoadRefusal(dir.path() + "/missing.pb");
-  EXPECT_EQ(missing.kind(), ErrorKind::kIo);
+  EXPECT_EQ(missing.kind(), ErrorKind::kModel);
   EXPECT_THAT(missing.what(), HasSubstr("missing.pb: cannot open"));
 }
 

@@ -53,14 +53,7 @@ size_t Utf8Length(std::string_view s, size_t i) {
 
 }  // namespace
 
-ir::Graph LoadModel(const std::string& path) {
-  try {
-    return LoadGraph(path);
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::kIo) throw Error(ErrorKind::kModel, e.what());
-    throw;
-  }
-}
+ir::Graph LoadModel(const std::string& path) { return LoadGraph(path); }
 
 void WriteStdout(std::string_view text) {
   AtomicFile out("-");

@@ -14,9 +14,9 @@
 
 namespace rowflow::cli {
 
-// Loads and validates the model at `path`. Every failure, including a file
-// that cannot be opened or read, is Error(kModel): exit code 3 means "no
-// usable model", while 5 is kept for output files.
+// Loads and validates the model at `path` (LoadGraph). Every failure,
+// including a file that cannot be opened or read, is Error(kModel): exit
+// code 3 means "no usable model", while 5 is kept for output files.
 ir::Graph LoadModel(const std::string& path);
 
 // `v` in the shortest form that reads back to the same value: 182, -13,
