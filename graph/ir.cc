@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 namespace rowflow::ir {
 
 int64_t NumElements(const Shape& shape) {
@@ -13,6 +15,10 @@ int64_t NumElements(const Shape& shape) {
 
 std::string ShapeToString(const Shape& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+std::string NumberToString(double v) {
+  return std::isnan(v) ? "nan" : fmt::format("{}", v);
 }
 
 std::string_view OpName(OpKind op) {

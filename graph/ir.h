@@ -44,6 +44,10 @@ int64_t NumElements(const Shape& shape);
 // "[2, 3]" for messages; "[]" for a scalar.
 std::string ShapeToString(const Shape& shape);
 
+// Shortest round-trip text of `v` for messages; every NaN is "nan" (fmt and
+// std::to_chars write "-nan" when its sign bit is set).
+std::string NumberToString(double v);
+
 // Upper-case names as in the model file: "MULTIPLY", "RELU", "F32".
 std::string_view OpName(OpKind op);
 std::string_view ActivationName(Activation act);

@@ -296,7 +296,7 @@ void SpecBuilder::PlanLayer(int i, DenseForm form, int64_t limit,
     if (!std::isfinite(layer.alpha())) {
       Fail(LayerWhere(i, "alpha"),
            fmt::format("alpha: expected a finite number, got {}",
-                       layer.alpha()));
+                       ir::NumberToString(layer.alpha())));
     }
     p.alpha = layer.alpha();
   }

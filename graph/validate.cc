@@ -71,7 +71,7 @@ void CheckAttributes(const Graph& graph) {
     if (node.activation == ir::Activation::kLeakyRelu &&
         !std::isfinite(node.alpha)) {
       Fail("{}: LEAKY_RELU alpha must be finite; got {}", NodeWhere(node),
-           node.alpha);
+           ir::NumberToString(node.alpha));
     }
   }
 }

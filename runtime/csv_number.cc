@@ -175,11 +175,25 @@ bool ParseOutOfRange(const char* begin, const char* end, T* value) {
 template bool ParseOutOfRange<float>(const char*, const char*, float*);
 template bool ParseOutOfRange<double>(const char*, const char*, double*);
 
+namespace {
+
+// "nan" for every NaN: std::to_chars writes "-nan" for one with the sign
+// bit set (inf * 0, for one), and README promises nan, inf, -inf.
+char* FormatNan(char* out) {
+  std::memcpy(out, "nan", 3);
+  return out + 3;
+}
+
+}  // namespace
+
 char* FormatValue(char* out, char* limit, float value) {
   char* end = ShortestFloat(out, value);
-  return end != nullptr ? end : std::to_chars(out, limit, value).ptr;
+  if (end != nullptr) return end;  // finite: never NaN
+  if (std::isnan(value)) return FormatNan(out);
+  return std::to_chars(out, limit, value).ptr;
 }
 char* FormatValue(char* out, char* limit, double value) {
+  if (std::isnan(value)) [[unlikely]] return FormatNan(out);
   return std::to_chars(out, limit, value).ptr;
 }
 

@@ -9,7 +9,8 @@
 //   FastFields4 (AVX-512): four f32 fields at once.
 // - CommaMask / ForEachComma: a line's commas, 64 bytes at a time.
 // - ParseOutOfRange: overflow vs. underflow, which from_chars does not tell.
-// - FormatValue: the shortest form (ShortestFloat for f32, else to_chars).
+// - FormatValue: the shortest form (ShortestFloat for f32, else to_chars;
+//   "nan" for any NaN).
 #pragma once
 
 #if defined(__SSE4_1__)
@@ -402,7 +403,8 @@ template <typename T>
 bool ParseOutOfRange(const char* begin, const char* end, T* value);
 
 // Writes the shortest round-trip form of `value` at `out` ([out, limit)
-// has room for it, and 16 bytes for floats); returns its end.
+// has room for it, and 16 bytes for floats); returns its end. Every NaN is
+// "nan", whatever its sign bit; infinities are "inf" and "-inf".
 char* FormatValue(char* out, char* limit, float value);
 char* FormatValue(char* out, char* limit, double value);
 

@@ -203,6 +203,10 @@ TEST(SpecTest, RefusesBadLayerFields) {
                  "layer { name: \"a\" units: 1 weights { values: [1] } }\n"
                  "layer { name: \"a\" units: 1 weights { values: [1] } }\n"),
       "spec.pbtxt:3:9: layer 2 ('a'): name: already used by layer 1");
+  EXPECT_THAT(BuildError("input { width: 1 }\n"
+                         "layer { units: 1 activation: LEAKY_RELU alpha: -nan "
+                         "weights { values: [1] } }\n"),
+              HasSubstr("alpha: expected a finite number, got nan"));
   EXPECT_THAT(
       BuildError("input { width: 1 }\n"
                  "layer { name: \"x\" units: 1 weights { values: [1] } }\n"),

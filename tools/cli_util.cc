@@ -13,8 +13,11 @@
 namespace rowflow::cli {
 namespace {
 
+// Shortest round-trip form; every NaN is "nan" (to_chars writes "-nan" when
+// the sign bit is set).
 template <typename T>
 std::string Shortest(T v) {
+  if (std::isnan(v)) return "nan";
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   (void)ec;  // 64 bytes hold any float or double
