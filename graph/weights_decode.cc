@@ -112,7 +112,9 @@ std::vector<double> DecodeCsvWeights(std::string_view bytes,
   std::vector<double> values;
   std::vector<int64_t> row_lengths, row_lines;
   int64_t line_no = 0;
-  size_t pos = 0;
+  // A UTF-8 BOM (spreadsheets write one) is ignored, as in row CSV.
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  size_t pos = bytes.starts_with(kBom) ? kBom.size() : 0;
   while (pos < bytes.size()) {
     ++line_no;
     size_t end = bytes.find('\n', pos);

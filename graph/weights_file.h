@@ -63,7 +63,8 @@ std::vector<double> DecodeNpyWeights(std::string_view bytes,
 
 // The values of CSV `bytes` (named `path`), row-major, as a (rows, cols)
 // matrix: one line per row, comma-separated numbers; blank lines and lines
-// starting with '#' are skipped, CRLF and a missing final newline are fine.
+// starting with '#' are skipped, CRLF, a missing final newline and a
+// leading UTF-8 BOM are fine.
 // With `vector_ok`, a single row or a single column of rows*cols values is
 // accepted too (for biases).
 std::vector<double> DecodeCsvWeights(std::string_view bytes,

@@ -312,6 +312,23 @@ TEST(SpecTest, ReadsCsvWeightsAndBiasAsRowOrColumn) {
   EXPECT_THAT(ConstantData(g, "node_0/b"), ElementsAre(1.5, -1));
 }
 
+TEST(SpecTest, ReadsCsvWeightsWithAUtf8Bom) {
+  // Spreadsheets save CSV with a BOM; row CSV ignores it, so do weights.
+  const std::string bom = "\xEF\xBB\xBF";
+  ir::Graph g =
+      Build(TwoLayers("weights { csv: \"w.csv\" } bias { csv: \"b.csv\" }"),
+            {{"w.csv", bom + "2,4\r\n4,-5\r\n"}, {"b.csv", bom + "1\n-1\n"}});
+  EXPECT_THAT(ConstantData(g, "node_0/w"), ElementsAre(2, 4, 4, -5));
+  EXPECT_THAT(ConstantData(g, "node_0/b"), ElementsAre(1, -1));
+  g = Build(TwoLayers("weights { csv: \"w.csv\" }"),
+            {{"w.csv", bom + "# (units, width)\n2,4\n4,-5\n"}});
+  EXPECT_THAT(ConstantData(g, "node_0/w"), ElementsAre(2, 4, 4, -5));
+  // Only a leading BOM: one further in is not part of a number.
+  EXPECT_THAT(BuildError(TwoLayers("weights { csv: \"w.csv\" }"),
+                         {{"w.csv", "2,4\n" + bom + "4,-5\n"}}),
+              HasSubstr("w.csv:2:1: not a number: '\\xef\\xbb\\xbf4'"));
+}
+
 TEST(SpecTest, RefusesCsvOfTheWrongShapeOrText) {
   const std::string spec = TwoLayers("weights { csv: \"w.csv\" }");
   EXPECT_EQ(
