@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "graph/op_schema.h"
+
 namespace rowflow::ir {
 
 int64_t NumElements(const Shape& shape) {
@@ -22,14 +24,7 @@ std::string NumberToString(double v) {
 }
 
 std::string_view OpName(OpKind op) {
-  switch (op) {
-    case OpKind::kMultiply: return "MULTIPLY";
-    case OpKind::kAdd: return "ADD";
-    case OpKind::kSum: return "SUM";
-    case OpKind::kActivation: return "ACTIVATION";
-    case OpKind::kConcat: return "CONCAT";
-  }
-  return "?";
+  return IsKnownOp(op) ? GetOpSchema(op).name : "?";
 }
 
 std::string_view ActivationName(Activation act) {

@@ -95,20 +95,40 @@ Shape InferConcat(const Node& node, std::span<const Shape* const> inputs) {
 }
 
 constexpr OpSchema kSchemas[] = {
-    {OpKind::kMultiply, "MULTIPLY", 2, 2, &InferBroadcast},
-    {OpKind::kAdd, "ADD", 2, 2, &InferBroadcast},
-    {OpKind::kSum, "SUM", 1, 1, &InferSum},
-    {OpKind::kActivation, "ACTIVATION", 1, 1, &InferActivation},
-    {OpKind::kConcat, "CONCAT", 1, -1, &InferConcat},
+    {OpKind::kMultiply, "MULTIPLY", 2, 2, 0, &InferBroadcast},
+    {OpKind::kAdd, "ADD", 2, 2, 0, &InferBroadcast},
+    {OpKind::kSum, "SUM", 1, 1, kAxisAttribute, &InferSum},
+    {OpKind::kActivation, "ACTIVATION", 1, 1, kActivationAttribute, &InferActivation},
+    {OpKind::kConcat, "CONCAT", 1, -1, kAxisAttribute, &InferConcat},
 };
 
 }  // namespace
 
 const OpSchema& GetOpSchema(OpKind op) {
-  size_t index = static_cast<size_t>(op);
-  RF_CHECK(index < std::size(kSchemas));
-  RF_CHECK(kSchemas[index].kind == op);
-  return kSchemas[index];
+  RF_CHECK(IsKnownOp(op));
+  const OpSchema& schema = kSchemas[static_cast<size_t>(op)];
+  RF_CHECK(schema.kind == op);
+  return schema;
+}
+
+std::span<const OpSchema> AllOpSchemas() { return kSchemas; }
+
+const OpSchema* FindOpSchema(std::string_view name) {
+  for (const OpSchema& schema : kSchemas) {
+    if (schema.name == name) return &schema;
+  }
+  return nullptr;
+}
+
+bool IsKnownOp(OpKind op) { return static_cast<size_t>(op) < std::size(kSchemas); }
+
+std::string OpNameList() {
+  std::string list;
+  for (const OpSchema& schema : kSchemas) {
+    if (!list.empty()) list += ", ";
+    list += schema.name;
+  }
+  return list;
 }
 
 Shape BroadcastShapes(const Shape& a, const Shape& b) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "graph/error.h"
+#include "graph/op_schema.h"
 #include "graph/validate.h"
 #include "graph/weights_file.h"
 
@@ -19,7 +20,6 @@ namespace {
 using ir::OpKind;
 using ir::ValueKind;
 
-constexpr const char* kOpList = "MULTIPLY, ADD, SUM, ACTIVATION, CONCAT";
 constexpr const char* kActivationList =
     "IDENTITY, RELU, TANH, SIGMOID, LEAKY_RELU, SOFTPLUS, SOFTMAX";
 
@@ -28,36 +28,17 @@ template <typename... Args>
   throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
 }
 
-OpKind ToIr(rowflow::Node::Op op) {
-  switch (op) {
-    case rowflow::Node::MULTIPLY:
-      return OpKind::kMultiply;
-    case rowflow::Node::ADD:
-      return OpKind::kAdd;
-    case rowflow::Node::SUM:
-      return OpKind::kSum;
-    case rowflow::Node::ACTIVATION:
-      return OpKind::kActivation;
-    default:
-      return OpKind::kConcat;
-  }
+// The file's op enum and ir::OpKind meet by name (the op's schema):
+// a valid file op without a schema is refused as unknown.
+const ir::OpSchema* SchemaOf(rowflow::Node::Op op) {
+  if (op == rowflow::Node::OP_UNSPECIFIED || !rowflow::Node::Op_IsValid(op)) return nullptr;
+  return ir::FindOpSchema(rowflow::Node::Op_Name(op));
 }
 
 rowflow::Node::Op ToProto(OpKind op) {
-  switch (op) {
-    case OpKind::kMultiply:
-      return rowflow::Node::MULTIPLY;
-    case OpKind::kAdd:
-      return rowflow::Node::ADD;
-    case OpKind::kSum:
-      return rowflow::Node::SUM;
-    case OpKind::kActivation:
-      return rowflow::Node::ACTIVATION;
-    case OpKind::kConcat:
-      return rowflow::Node::CONCAT;
-  }
-  RF_CHECK(false);
-  return rowflow::Node::OP_UNSPECIFIED;
+  rowflow::Node::Op out = rowflow::Node::OP_UNSPECIFIED;
+  RF_CHECK(rowflow::Node::Op_Parse(std::string(ir::GetOpSchema(op).name), &out));
+  return out;
 }
 
 // The two enums share numbering; the casts are checked by the callers.
@@ -151,28 +132,29 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
     Fail("duplicate node name '{}'", n.name());
   }
   if (n.op() == rowflow::Node::OP_UNSPECIFIED) {
-    Fail("node '{}': op is unset; expected one of {}", n.name(), kOpList);
+    Fail("node '{}': op is unset; expected one of {}", n.name(), ir::OpNameList());
   }
-  if (!rowflow::Node::Op_IsValid(n.op())) {
+  const ir::OpSchema* schema = SchemaOf(n.op());
+  if (schema == nullptr) {
     Fail("node '{}': unknown op {}; expected one of {}", n.name(),
-         static_cast<int>(n.op()), kOpList);
+         static_cast<int>(n.op()), ir::OpNameList());
   }
   ir::Node node;
   node.name = n.name();
-  node.op = ToIr(n.op());
+  node.op = schema->kind;
   const std::string where =
       fmt::format("node '{}' ({})", n.name(), ir::OpName(node.op));
   if (n.output().empty()) {
     Fail("{}: output is unset; expected the name of the value it defines",
          where);
   }
-  const bool takes_axis = node.op == OpKind::kSum || node.op == OpKind::kConcat;
+  const bool takes_axis = (schema->attributes & ir::kAxisAttribute) != 0;
   if (n.has_axis() && !takes_axis) {
     Fail("{}: attribute 'axis' does not apply to {}", where,
          ir::OpName(node.op));
   }
   if (n.has_axis()) node.axis = n.axis();
-  if (node.op != OpKind::kActivation) {
+  if ((schema->attributes & ir::kActivationAttribute) == 0) {
     if (n.has_activation()) {
       Fail("{}: attribute 'activation' does not apply to {}", where,
            ir::OpName(node.op));
@@ -187,7 +169,7 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
     node.activation = ToIr(n.activation());
   }
   if (n.has_alpha()) {
-    if (node.op != OpKind::kActivation ||
+    if ((schema->attributes & ir::kActivationAttribute) == 0 ||
         node.activation != ir::Activation::kLeakyRelu) {
       Fail("{}: attribute 'alpha' applies only to LEAKY_RELU", where);
     }
@@ -333,10 +315,9 @@ rowflow::Graph GraphToProto(const ir::Graph& graph) {
     n->set_op(ToProto(node.op));
     for (int id : node.inputs) n->add_inputs(value(id).name);
     n->set_output(value(node.output).name);
-    if (node.op == OpKind::kSum || node.op == OpKind::kConcat) {
-      n->set_axis(node.axis);
-    }
-    if (node.op == OpKind::kActivation) {
+    const unsigned attributes = ir::GetOpSchema(node.op).attributes;
+    if (attributes & ir::kAxisAttribute) n->set_axis(node.axis);
+    if (attributes & ir::kActivationAttribute) {
       n->set_activation(ToProto(node.activation));
       if (node.activation == ir::Activation::kLeakyRelu) {
         n->set_alpha(node.alpha);

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "graph/op_schema.h"
 #include <utility>
 #include <vector>
 
@@ -66,10 +68,6 @@ bool IsValidName(std::string_view s, bool multiline = false) {
   return true;
 }
 
-bool ValidOp(OpKind op) {
-  return static_cast<int>(op) <= static_cast<int>(OpKind::kConcat);
-}
-
 std::string DescribeKind(ValueKind kind, int index) {
   switch (kind) {
     case ValueKind::kInput:
@@ -103,7 +101,7 @@ void CheckEnums(const Graph& graph) {
          static_cast<int>(graph.dtype));
   }
   for (const Node& node : graph.nodes) {
-    if (!ValidOp(node.op)) {
+    if (!ir::IsKnownOp(node.op)) {
       Fail(
           "node '{}': unknown op {}; expected one of MULTIPLY, ADD, SUM, "
           "ACTIVATION, CONCAT",
@@ -234,7 +232,7 @@ void CheckNames(const Graph& graph) {
 }  // namespace
 
 std::string NodeWhere(const Node& node) {
-  if (!ValidOp(node.op)) return fmt::format("node '{}'", node.name);
+  if (!ir::IsKnownOp(node.op)) return fmt::format("node '{}'", node.name);
   return fmt::format("node '{}' ({})", node.name, ir::OpName(node.op));
 }
 

@@ -151,17 +151,20 @@ void ConcatKernel(const ir::Node& node, std::span<const Operand<T>> in,
 
 #define ROWFLOW_KERNELS(name) &name<float>, &name<double>
 
-const std::array<OpEntry, 5> kRegistry = {{
+const OpEntry kRegistry[] = {
     {&ir::GetOpSchema(ir::OpKind::kMultiply), ROWFLOW_KERNELS(MultiplyKernel)},
     {&ir::GetOpSchema(ir::OpKind::kAdd), ROWFLOW_KERNELS(AddKernel)},
     {&ir::GetOpSchema(ir::OpKind::kSum), ROWFLOW_KERNELS(SumKernel)},
     {&ir::GetOpSchema(ir::OpKind::kActivation), ROWFLOW_KERNELS(ActivationKernel)},
     {&ir::GetOpSchema(ir::OpKind::kConcat), ROWFLOW_KERNELS(ConcatKernel)},
-}};
+};
 
 }  // namespace
 
+std::span<const OpEntry> AllOps() { return kRegistry; }
+
 const OpEntry& GetOp(ir::OpKind op) {
+  RF_CHECK(static_cast<size_t>(op) < std::size(kRegistry));
   const OpEntry& entry = kRegistry[static_cast<size_t>(op)];
   RF_CHECK(entry.schema->kind == op);
   return entry;

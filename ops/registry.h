@@ -46,6 +46,8 @@ struct OpEntry {
 
 // The registry entry of `op`.
 const OpEntry& GetOp(ir::OpKind op);
+// Every entry, in OpKind order (one per ir::AllOpSchemas()).
+std::span<const OpEntry> AllOps();
 
 }  // namespace rowflow::ops
 

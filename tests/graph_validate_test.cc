@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "graph/builder.h"
 #include "graph/error.h"
 #include "graph/ir.h"
 #include "graph/op_schema.h"
+#include "graph/serialize.h"
 #include "graph/validate.h"
 
 namespace rowflow {
@@ -131,16 +133,53 @@ TEST(OpSchemaTest, InfersEveryOpShape) {
 }
 
 TEST(OpSchemaTest, TableMatchesOpNamesAndArity) {
-  for (OpKind op : {OpKind::kMultiply, OpKind::kAdd, OpKind::kSum,
-                    OpKind::kActivation, OpKind::kConcat}) {
+  const auto schemas = ir::AllOpSchemas();
+  for (size_t i = 0; i < schemas.size(); ++i) {
+    const OpKind op = static_cast<OpKind>(i);
     const ir::OpSchema& schema = ir::GetOpSchema(op);
     EXPECT_EQ(schema.kind, op);
     EXPECT_EQ(schema.name, ir::OpName(op));
+    EXPECT_EQ(ir::FindOpSchema(schema.name), &schema);
+    EXPECT_TRUE(ir::IsKnownOp(op));
   }
+  EXPECT_FALSE(ir::IsKnownOp(static_cast<OpKind>(schemas.size())));
+  EXPECT_EQ(ir::OpName(static_cast<OpKind>(schemas.size())), "?");
+  EXPECT_EQ(ir::FindOpSchema("multiply"), nullptr);
+  EXPECT_EQ(ir::OpNameList(), "MULTIPLY, ADD, SUM, ACTIVATION, CONCAT");
   EXPECT_EQ(ir::GetOpSchema(OpKind::kAdd).max_inputs, 2);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kSum).max_inputs, 1);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kConcat).min_inputs, 1);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kConcat).max_inputs, -1);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kSum).attributes, ir::kAxisAttribute);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kActivation).attributes, ir::kActivationAttribute);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kMultiply).attributes, 0u);
+}
+
+// Every operator of the table, with the attributes it reads set away from
+// their defaults, survives the model file in both encodings: the file's op
+// enum and the table meet by name, and each attribute the schema names is
+// written. A new operator fails here until this graph uses it.
+TEST(OpSchemaTest, EveryOpRoundTripsThroughTheModelFile) {
+  GraphBuilder b("every_op");
+  const auto x = b.Input("x", {2, 3});
+  const auto w = b.Constant("w", {3}, {1, -2, 0.5});
+  const auto s = b.Sum(b.Add(b.Multiply(x, w, "mul"), w, "add"), 0, "sum");
+  const auto a = b.Activation(s, Activation::kLeakyRelu, 0.25, "act");
+  b.Output(b.Concat({a, s}, 0, "cat"));
+  const ir::Graph g = b.Build();
+  std::vector<bool> used(ir::AllOpSchemas().size());
+  for (const ir::Node& n : g.nodes) used[static_cast<size_t>(n.op)] = true;
+  EXPECT_THAT(used, ::testing::Each(true)) << "an operator is missing from this graph";
+  for (Encoding encoding : {Encoding::kBinary, Encoding::kText}) {
+    const ir::Graph again = ParseGraph(SerializeGraph(g, encoding), "every_op");
+    ASSERT_EQ(again.nodes.size(), g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      EXPECT_EQ(again.nodes[i].op, g.nodes[i].op) << g.nodes[i].name;
+      EXPECT_EQ(again.nodes[i].axis, g.nodes[i].axis) << g.nodes[i].name;
+      EXPECT_EQ(again.nodes[i].activation, g.nodes[i].activation) << g.nodes[i].name;
+      EXPECT_EQ(again.nodes[i].alpha, g.nodes[i].alpha) << g.nodes[i].name;
+    }
+  }
 }
 
 TEST(OpSchemaTest, BroadcastAndNormalizeAxis) {

@@ -207,9 +207,13 @@ TEST(OpRegistryTest, EveryActivationMatchesItsScalarReference) {
 }
 
 TEST(OpRegistryTest, EntriesMatchTheirSchemas) {
-  for (OpKind op : {OpKind::kMultiply, OpKind::kAdd, OpKind::kSum,
-                    OpKind::kActivation, OpKind::kConcat}) {
+  // One entry per schema, in OpKind order: an operator added to the graph's
+  // table without kernels fails here.
+  ASSERT_EQ(AllOps().size(), ir::AllOpSchemas().size());
+  for (const ir::OpSchema& schema : ir::AllOpSchemas()) {
+    const OpKind op = schema.kind;
     const OpEntry& entry = GetOp(op);
+    EXPECT_EQ(entry.schema, &schema);
     EXPECT_EQ(entry.schema->kind, op);
     EXPECT_EQ(entry.schema->name, ir::OpName(op));
     EXPECT_NE(entry.f32, nullptr);

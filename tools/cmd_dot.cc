@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/op_schema.h"
 #include "runtime/plan.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
@@ -40,10 +41,10 @@ std::string ConstantLabel(const ir::Graph& g, const ir::Value& v) {
 
 std::string NodeLabel(const ir::Graph& g, const ir::Node& n) {
   std::string op(ir::OpName(n.op));
-  if (n.op == ir::OpKind::kActivation)
+  const unsigned attributes = ir::GetOpSchema(n.op).attributes;
+  if (attributes & ir::kActivationAttribute)
     op += " " + std::string(ir::ActivationName(n.activation));
-  if (n.op == ir::OpKind::kSum || n.op == ir::OpKind::kConcat)
-    op += fmt::format(" axis={}", n.axis);
+  if (attributes & ir::kAxisAttribute) op += fmt::format(" axis={}", n.axis);
   std::string label = n.name + "\n" + op;
   const std::string& out = g.values[n.output].name;
   if (out != n.name) label += "\n-> " + out;
