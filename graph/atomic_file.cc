@@ -44,7 +44,85 @@ std::string RandomSuffix() {
   return s;
 }
 
+// The registry of pending temp files, for RemovePendingTempFiles. A slot is
+// free, busy (one thread or the signal handler owns its bytes) or pending
+// (`path` names a temp file). The release store of kPending publishes the
+// path to the handler's acquire load; nothing here allocates or locks.
+enum SlotState : int { kFree = 0, kBusy = 1, kPending = 2 };
+struct PendingSlot {
+  std::atomic<int> state{kFree};
+  char path[kMaxPendingTempPath];
+};
+static_assert(std::atomic<int>::is_always_lock_free,
+              "the signal handler needs lock-free atomics");
+PendingSlot g_pending[kMaxPendingTempFiles];
+
+// Lists `path` as pending; returns its slot, or -1 when it does not fit
+// (then only the destructor removes the file, not a signal handler).
+int RegisterPending(const std::string& path) {
+  if (path.size() >= kMaxPendingTempPath) return -1;
+  for (int i = 0; i < kMaxPendingTempFiles; ++i) {
+    int expected = kFree;
+    if (g_pending[i].state.compare_exchange_strong(expected, kBusy,
+                                                   std::memory_order_acquire)) {
+      std::memcpy(g_pending[i].path, path.c_str(), path.size() + 1);
+      g_pending[i].state.store(kPending, std::memory_order_release);
+      return i;
+    }
+  }
+  return -1;
+}
+
+// Frees a slot of RegisterPending. When the handler has claimed it (busy),
+// it is left alone: the handler is unlinking it and the process is ending.
+void UnregisterPending(int slot) {
+  if (slot < 0) return;
+  int expected = kPending;
+  g_pending[slot].state.compare_exchange_strong(expected, kFree,
+                                                std::memory_order_release);
+}
+
+// Follows `path` through symlinks to the name a rename must replace, so that
+// writing through a link writes its target and keeps the link. A relative
+// link is read from the link's folder; a dangling link yields its missing
+// target (created like any new file). Gives up, as the kernel, after 40
+// links (ELOOP); a path lstat cannot see is left to the caller's stat.
+std::string ResolveLinks(std::string path, int* err) {
+  *err = 0;
+  for (int hops = 0;; ++hops) {
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+    if (hops == 40) {
+      *err = ELOOP;
+      return path;
+    }
+    std::string target(4096, '\0');
+    ssize_t n = readlink(path.c_str(), target.data(), target.size());
+    if (n < 0 || static_cast<size_t>(n) >= target.size()) {
+      *err = n < 0 ? errno : ENAMETOOLONG;
+      return path;
+    }
+    target.resize(static_cast<size_t>(n));
+    size_t slash = path.rfind('/');
+    if (target.empty() || target[0] == '/' || slash == std::string::npos) {
+      path = target;
+    } else {
+      path = path.substr(0, slash + 1) + target;
+    }
+  }
+}
+
 }  // namespace
+
+void RemovePendingTempFiles() noexcept {
+  for (PendingSlot& slot : g_pending) {
+    int expected = kPending;
+    if (slot.state.compare_exchange_strong(expected, kBusy,
+                                           std::memory_order_acquire)) {
+      unlink(slot.path);  // async-signal-safe; kBusy keeps the slot ours
+    }
+  }
+}
 
 AtomicFile::AtomicFile(const std::string& path)
     : path_(path), name_(path == "-" ? "<stdout>" : path) {
@@ -52,44 +130,60 @@ AtomicFile::AtomicFile(const std::string& path)
   if (path == "-") {
     fd_ = STDOUT_FILENO;
   } else {
+    int link_err = 0;
+    target_ = ResolveLinks(path, &link_err);
+    if (link_err != 0) Fail(link_err);
+    bool keep_mode = false;
+    mode_t mode = 0;
     struct stat st;
-    if (stat(path.c_str(), &st) == 0) {
+    if (stat(target_.c_str(), &st) == 0) {
       if (S_ISDIR(st.st_mode)) Fail(EISDIR);
       if (!S_ISREG(st.st_mode)) {
         // A device or FIFO: renaming over it would replace the node itself.
         do {
-          fd_ = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+          fd_ = open(target_.c_str(), O_WRONLY | O_CLOEXEC);
         } while (fd_ < 0 && errno == EINTR);
         if (fd_ < 0) Fail(errno);
         own_fd_ = true;
+      } else {
+        keep_mode = true;
+        mode = st.st_mode & 0777;
       }
     } else if (errno != ENOENT) {
       Fail(errno);
     }
     if (fd_ < 0) {
-      size_t slash = path.rfind('/');
+      size_t slash = target_.rfind('/');
       std::string dir =
-          slash == std::string::npos ? "" : path.substr(0, slash + 1);
+          slash == std::string::npos ? "" : target_.substr(0, slash + 1);
       std::string base =
-          path.substr(slash == std::string::npos ? 0 : slash + 1);
+          target_.substr(slash == std::string::npos ? 0 : slash + 1);
       if (base.empty()) Fail(EISDIR);
       base.resize(std::min(base.size(), kMaxTempBase));
       for (int attempt = 0; fd_ < 0; ++attempt) {
         temp_ = dir + "." + base + ".rowflow-" + RandomSuffix();
+        // Listed before it exists, so that no signal can come between the
+        // file appearing and the handler knowing it. (A signal during an
+        // O_EXCL clash would unlink the other file of this random name:
+        // one chance in 62^6, against a leak on every unlucky signal.)
+        slot_ = RegisterPending(temp_);
         // 0666 so the umask applies as for any new file (mkstemp forces 0600).
         fd_ =
             open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd_ < 0 && !(errno == EEXIST || errno == EINTR)) {
-          int err = errno;
-          temp_.clear();
-          Fail(err);
-        }
-        if (fd_ < 0 && attempt > 100) {
-          temp_.clear();
-          Fail(EEXIST);
+        if (fd_ < 0) {
+          const int err = errno;
+          UnregisterPending(slot_);
+          slot_ = -1;
+          if (!(err == EEXIST || err == EINTR) || attempt > 100) {
+            temp_.clear();
+            Fail(err);
+          }
         }
       }
       own_fd_ = true;
+      // The replaced file's permissions, not the umask's: an output kept
+      // private (0600, 0640) stays private after a rerun.
+      if (keep_mode && fchmod(fd_, mode) != 0) Fail(errno);
     }
   }
   buf_.reset(new char[kBufferBytes]);
@@ -101,6 +195,8 @@ void AtomicFile::Abort() {
   if (own_fd_ && fd_ >= 0) close(fd_);
   fd_ = -1;
   if (!temp_.empty() && !done_) unlink(temp_.c_str());
+  UnregisterPending(slot_);
+  slot_ = -1;
   done_ = true;
 }
 
@@ -182,7 +278,11 @@ void AtomicFile::Commit() {
   fd_ = -1;
   if (close(fd) != 0 && errno != EINTR) Fail(errno);
   if (!temp_.empty()) {
-    if (rename(temp_.c_str(), path_.c_str()) != 0) Fail(errno);
+    if (rename(temp_.c_str(), target_.c_str()) != 0) Fail(errno);
+    // Only after the rename: a signal in between unlinks a name that is
+    // already gone, rather than leaving the temp file behind.
+    UnregisterPending(slot_);
+    slot_ = -1;
   }
   done_ = true;
 }

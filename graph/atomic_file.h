@@ -4,13 +4,22 @@
 // removes it. Every write, flush, sync, close and rename is checked and a
 // failure throws Error(kIo) "<path>: <strerror>".
 //
+// A path that is a symlink is resolved first: the temp file goes into the
+// target's folder and is renamed onto the target, so the link stays a link.
+// Replacing an existing regular file keeps its permission bits (0777 part);
+// a new file gets 0666 & ~umask.
+//
 // "-" means stdout, and a path that already exists as something other than a
 // regular file (/dev/null, /dev/full, a FIFO) is written in place: there is no
 // temp file and no rename, so partial output cannot be prevented there, but
 // errors are still checked. A closed pipe throws BrokenPipeError (EPIPE shows
 // up only when SIGPIPE is ignored; the CLI decides that policy).
 //
-// Thread-safety: one thread at a time per object.
+// Every pending temp file is also listed in a process-wide registry so that
+// a signal handler can remove it (RemovePendingTempFiles).
+//
+// Thread-safety: one thread at a time per object; the registry is safe to
+// use from any thread and from signal handlers.
 #ifndef ROWFLOW_GRAPH_ATOMIC_FILE_H_
 #define ROWFLOW_GRAPH_ATOMIC_FILE_H_
 
@@ -30,6 +39,16 @@ class BrokenPipeError : public Error {
   explicit BrokenPipeError(const std::string& path)
       : Error(ErrorKind::kIo, path + ": reader closed the pipe (EPIPE)") {}
 };
+
+// Unlinks the temp file of every AtomicFile not yet committed or aborted.
+// Async-signal-safe (no allocation, no locks): meant for a handler of a
+// fatal signal (SIGINT, SIGTERM, ...) just before the process dies, since
+// destructors do not run then. The registry holds kMaxPendingTempFiles paths
+// of up to kMaxPendingTempPath bytes; temp files beyond that still work but
+// are not removed by this call.
+void RemovePendingTempFiles() noexcept;
+inline constexpr int kMaxPendingTempFiles = 64;
+inline constexpr size_t kMaxPendingTempPath = 4096;
 
 class AtomicFile {
  public:
@@ -76,7 +95,9 @@ class AtomicFile {
 
   std::string path_;
   std::string name_;
-  std::string temp_;  // empty when writing in place
+  std::string target_;  // what Commit() renames onto: path_, links resolved
+  std::string temp_;    // empty when writing in place
+  int slot_ = -1;       // registry slot of temp_, -1 when none
   int fd_ = -1;
   bool own_fd_ = false;
   bool done_ = false;

@@ -5,7 +5,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/io_test_util.h"
 
@@ -180,6 +182,150 @@ TEST_F(AtomicFileTest, StdoutPipeClosedNamesStdout) {
       },
       ::testing::ExitedWithCode(0),
       "<stdout>: reader closed the pipe \\(EPIPE\\)");
+}
+
+TEST_F(AtomicFileTest, SymlinkIsFollowedAndStaysALink) {
+  ASSERT_TRUE(std::filesystem::create_directory(Path("data")));
+  const std::string real = WriteFile("data/real.csv", "old\n");
+  ASSERT_EQ(symlink("data/real.csv", Path("link.csv").c_str()), 0);
+  AtomicFile file(Path("link.csv"));
+  file.Write("new\n", 4);
+  // The temp file sits next to the target, so that the rename stays within
+  // one folder (and one file system).
+  std::set<std::string> in_data;
+  for (const auto& e : std::filesystem::directory_iterator(Path("data"))) {
+    in_data.insert(e.path().filename().string());
+  }
+  ASSERT_EQ(in_data.size(), 2u);
+  EXPECT_EQ(in_data.begin()->rfind(".real.csv.rowflow-", 0), 0u)
+      << *in_data.begin();
+  file.Commit();
+  EXPECT_TRUE(std::filesystem::is_symlink(Path("link.csv")));
+  EXPECT_EQ(std::filesystem::read_symlink(Path("link.csv")), "data/real.csv");
+  EXPECT_EQ(ReadFile(real), "new\n");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"data", "link.csv"}));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(Path("data")),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
+TEST_F(AtomicFileTest, ChainOfSymlinksAndDanglingLinkWriteTheTarget) {
+  // link1 -> link2 -> absent.csv: the file is created where the last link
+  // points, and both links stay.
+  ASSERT_EQ(symlink("link2", Path("link1").c_str()), 0);
+  ASSERT_EQ(symlink(Path("absent.csv").c_str(), Path("link2").c_str()), 0);
+  AtomicFile file(Path("link1"));
+  file.Write("1\n", 2);
+  file.Commit();
+  EXPECT_TRUE(std::filesystem::is_symlink(Path("link1")));
+  EXPECT_TRUE(std::filesystem::is_symlink(Path("link2")));
+  EXPECT_EQ(ReadFile(Path("absent.csv")), "1\n");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"absent.csv", "link1", "link2"}));
+}
+
+TEST_F(AtomicFileTest, SymlinkLoopThrowsIo) {
+  ASSERT_EQ(symlink("b", Path("a").c_str()), 0);
+  ASSERT_EQ(symlink("a", Path("b").c_str()), 0);
+  EXPECT_EQ(ErrorOf(ErrorKind::kIo, [&] { AtomicFile file(Path("a")); }),
+            Path("a") + ": Too many levels of symbolic links");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"a", "b"}));
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+TEST_F(AtomicFileTest, ReplacingAFileKeepsItsPermissionBits) {
+  // Modes no umask gives, so that keeping them cannot happen by chance.
+  for (mode_t mode : {0640, 0600, 0604, 0755}) {
+    const std::string path = WriteFile("out.csv", "old\n");
+    ASSERT_EQ(chmod(path.c_str(), mode), 0);
+    AtomicFile file(path);
+    file.Write("new\n", 4);
+    file.Commit();
+    EXPECT_EQ(ReadFile(path), "new\n");
+    EXPECT_EQ(ModeOf(path), mode) << std::oct << mode;
+  }
+  // Through a symlink, the target's mode counts, not the link's.
+  const std::string real = Path("out.csv");
+  ASSERT_EQ(chmod(real.c_str(), 0640), 0);
+  ASSERT_EQ(symlink("out.csv", Path("link.csv").c_str()), 0);
+  AtomicFile file(Path("link.csv"));
+  file.Commit();
+  EXPECT_EQ(ModeOf(real), 0640u);
+}
+
+TEST_F(AtomicFileTest, NewFileGetsTheUmaskMode) {
+  const mode_t old = umask(027);
+  {
+    AtomicFile file(Path("new.csv"));
+    file.Commit();
+  }
+  umask(old);
+  EXPECT_EQ(ModeOf(Path("new.csv")), 0640u);
+}
+
+TEST_F(AtomicFileTest, MoreFilesThanRegistrySlotsStillWork) {
+  std::vector<std::unique_ptr<AtomicFile>> files;
+  for (int i = 0; i < kMaxPendingTempFiles + 6; ++i) {
+    files.push_back(
+        std::make_unique<AtomicFile>(Path(std::to_string(i) + ".a")));
+    files.back()->Write("x", 1);
+  }
+  for (auto& f : files) f->Commit();
+  EXPECT_EQ(Listing().size(), files.size());
+  files.clear();
+  // Committed files gave their slots back: as many again can be listed.
+  for (int i = 0; i < kMaxPendingTempFiles; ++i) {
+    files.push_back(
+        std::make_unique<AtomicFile>(Path(std::to_string(i) + ".b")));
+  }
+  EXPECT_EXIT(
+      {
+        RemovePendingTempFiles();
+        size_t temps = 0;
+        for (const std::string& name : Listing()) temps += name[0] == '.';
+        std::_Exit(temps == 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// What tools/main.cc installs for SIGINT, SIGTERM and SIGHUP.
+extern "C" void RemoveTempsAndDie(int sig) {
+  RemovePendingTempFiles();
+  raise(sig);
+}
+
+TEST_F(AtomicFileTest, FatalSignalHandlerRemovesPendingTempFiles) {
+  const std::string kept = WriteFile("kept.csv", "old\n");
+  // In a forked child ("fast": it shares this scratch folder), killed by
+  // the signal as the CLI would be.
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_EXIT(
+      {
+        struct sigaction action = {};
+        action.sa_handler = RemoveTempsAndDie;
+        action.sa_flags = SA_RESETHAND;
+        sigaction(SIGTERM, &action, nullptr);
+        AtomicFile done(Path("done.csv"));
+        done.Write("done\n", 5);
+        done.Commit();
+        AtomicFile aborted(Path("aborted.csv"));
+        aborted.Abort();
+        AtomicFile pending1(Path("out.csv"));
+        AtomicFile pending2(kept);
+        std::string big(1 << 20, 'x');
+        pending1.Write(big.data(), big.size());
+        pending2.Write("new\n", 4);
+        if (Listing().size() != 4) std::_Exit(1);  // two temps, two files
+        raise(SIGTERM);
+        std::_Exit(2);
+      },
+      ::testing::KilledBySignal(SIGTERM), "");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"done.csv", "kept.csv"}));
+  EXPECT_EQ(ReadFile(kept), "old\n");
 }
 
 }  // namespace
