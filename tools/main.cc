@@ -4,21 +4,138 @@
 // 4 input rows, 5 output I/O).
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
+#include <vector>
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "tools/commands.h"
 
-int main(int argc, char** argv) {
-  // A closed stdout surfaces as EPIPE on write, handled below, rather than
-  // as a signal that kills the process mid-write.
+namespace {
+
+// SIGINT, SIGTERM, SIGHUP: destructors do not run, so the temp files of
+// unfinished outputs are removed here; then the signal ends the process as
+// it would have, and the exit status still says which signal it was.
+extern "C" void OnFatalSignal(int sig) {
+  rowflow::RemovePendingTempFiles();
+  // SA_RESETHAND restored the default action; the signal stays blocked
+  // until this handler returns, then kills the process.
+  raise(sig);
+}
+
+void InstallSignalHandlers() {
+  // A closed stdout surfaces as EPIPE on write, handled in main, rather than
+  // as a signal that kills the process mid-write. Past a file size limit
+  // (ulimit -f), write() fails with EFBIG, an output error (exit 5, temp
+  // file removed), rather than SIGXFSZ killing the process and leaving the
+  // temp file behind. This holds for every subcommand that writes a file.
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app("rowflow: run neural-network dataflow graphs over many rows in parallel",
-               "rowflow");
+  std::signal(SIGXFSZ, SIG_IGN);
+  struct sigaction action = {};
+  action.sa_handler = OnFatalSignal;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&action.sa_mask, sig);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old;
+    // A signal ignored by whoever started us (nohup, a shell's background
+    // job) stays ignored, as for any well-behaved tool.
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) {
+      continue;
+    }
+    sigaction(sig, &action, nullptr);
+  }
+}
+
+// Quoted names of the subcommands: "build, run, ...".
+std::string CommandList(const CLI::App& app) {
+  std::string list;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (!list.empty()) list += ", ";
+    list += sub->get_name();
+  }
+  return list;
+}
+
+// One line for a refusal of the argument parser: CLI11's message (which may
+// span lines or read "A subcommand is required" for an unknown command),
+// rephrased where it misleads, with a pointer to the right --help.
+std::string UsageMessage(const CLI::App& app, const CLI::ParseError& e,
+                         int argc, char** argv) {
+  const std::vector<CLI::App*> parsed = app.get_subcommands();
+  const CLI::App* sub = parsed.empty() ? nullptr : parsed.back();
+  std::string what = e.what();
+  if (sub == nullptr) {
+    // The top level takes no positional argument: the first non-option
+    // word was meant as the command.
+    for (int i = 1; i < argc; ++i) {
+      const std::string word = argv[i];
+      if (!word.empty() && word[0] != '-') {
+        return "unknown command '" + word +
+               "'; expected one of: " + CommandList(app) +
+               "; see 'rowflow --help'";
+      }
+    }
+    const std::vector<std::string> extras = app.remaining();
+    if (extras.empty()) {
+      return "no command given; expected one of: " + CommandList(app) +
+             "; see 'rowflow --help'";
+    }
+    return "unknown option '" + extras.front() + "'; see 'rowflow --help'";
+  }
+  // Not e.get_name(): a subcommand's ExtrasError carries the command's name.
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+    const std::vector<std::string> extras =
+        (sub != nullptr ? sub : &app)->remaining();
+    if (!extras.empty()) {
+      const std::string& first = extras.front();
+      what = (first.size() > 1 && first[0] == '-' ? "unknown option '"
+                                                  : "unexpected argument '") +
+             first + "'";
+    }
+  } else if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr &&
+             sub != nullptr) {
+    // "Could not convert: --threads = abc" -> "--threads: expected an
+    // integer, got 'abc'".
+    const std::string prefix = "Could not convert: ";
+    const size_t eq = what.find(" = ");
+    if (what.rfind(prefix, 0) == 0 && eq != std::string::npos) {
+      const std::string name = what.substr(prefix.size(), eq - prefix.size());
+      const CLI::Option* opt = sub->get_option_no_throw(name);
+      const std::string type = opt != nullptr ? opt->get_type_name() : "";
+      const char* expected = type == "INT" || type == "UINT" ? "an integer"
+                             : type == "FLOAT"               ? "a number"
+                                                             : nullptr;
+      if (expected != nullptr) {
+        what = name + ": expected " + expected + ", got '" +
+               what.substr(eq + 3) + "'";
+      }
+    }
+  }
+  for (char& c : what) {
+    if (c == '\n') c = ' ';
+  }
+  if (what.size() > 1 && std::isupper(static_cast<unsigned char>(what[0])) &&
+      std::islower(static_cast<unsigned char>(what[1]))) {
+    what[0] =
+        static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+  }
+  return what + "; see 'rowflow " +
+         (sub != nullptr ? sub->get_name() + " " : std::string()) + "--help'";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  InstallSignalHandlers();
+  CLI::App app(
+      "rowflow: run neural-network dataflow graphs over many rows in parallel",
+      "rowflow");
   app.require_subcommand(1);
   app.set_version_flag("--version", "rowflow 0.1");
   rowflow::cli::AddBuildCommand(app);
@@ -33,11 +150,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::Success& e) {
-    return app.exit(e);
+    return app.exit(e);  // --help, --version: printed, exit 0
   } catch (const CLI::ParseError& e) {
-    // --help prints and exits 0; real usage errors exit 2.
-    const int code = app.exit(e);
-    return code == 0 ? 0 : rowflow::ExitCode(rowflow::ErrorKind::kUsage);
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "rowflow: error: %s\n",
+                 UsageMessage(app, e, argc, argv).c_str());
+    return rowflow::ExitCode(rowflow::ErrorKind::kUsage);
   } catch (const rowflow::BrokenPipeError&) {
     return 0;  // the reader has all it wanted (`| head`): see README
   } catch (const rowflow::Error& e) {

@@ -167,6 +167,31 @@ codes=("${PIPESTATUS[@]}")
 expect_eq "| head -1: exit 0, one line, nothing on stderr" "0 $(head -1 "$tmp/big.out.csv") ''" \
   "${codes[0]} $first '$(cat "$tmp/err")'"
 
+# --- the argument parser: --help prints and succeeds, refusals are one line --
+for cmd in "" run build convert export-onnx; do
+  # shellcheck disable=SC2086  # "" means no subcommand
+  out=$(rf $cmd --help)
+  code=$?
+  if [[ $code == 0 && $out == *"Usage: rowflow"* && ! -s $tmp/err ]]; then
+    pass "rowflow $cmd --help: help on stdout, exit 0"
+  else
+    fail "rowflow $cmd --help" "exit $code" "$(head -3 <<<"$out")" "$(cat "$tmp/err")"
+  fi
+done
+rf >/dev/null
+expect_eq "no command: one line listing the commands, exit 2" \
+  "2 rowflow: error: no command given; expected one of: build, run, inspect, dot, trace, convert, bench, import-onnx, export-onnx; see 'rowflow --help'" \
+  "$? $(cat "$tmp/err")"
+rf --frob >/dev/null
+expect_eq "unknown top-level option: one line, exit 2" \
+  "2 rowflow: error: unknown option '--frob'; see 'rowflow --help'" "$? $(cat "$tmp/err")"
+rf run "$tmp/seed_4_5.pb" extra -i "$tmp/mixed.csv" -o - >/dev/null
+expect_eq "extra positional argument: one line, exit 2" \
+  "2 rowflow: error: unexpected argument 'extra'; see 'rowflow run --help'" "$? $(cat "$tmp/err")"
+rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o - --format xml >/dev/null
+expect_eq "value outside a choice: one line, exit 2" \
+  "2 rowflow: error: --format: xml not in {csv,npy}; see 'rowflow run --help'" "$? $(cat "$tmp/err")"
+
 # --- output errors and unusable models ---------------------------------------
 mkdir "$tmp/outdir"
 rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o /dev/full -q
@@ -176,6 +201,16 @@ rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o "$tmp/outdir/missing/out.csv" -
 expect_eq "output in a missing folder: exit 5, nothing left behind" "5 " "$? $(ls -A "$tmp/outdir")"
 rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o "$tmp/outdir/out.csv" --check-finite -q
 expect_eq "--check-finite on finite rows succeeds" "0 out.csv" "$? $(ls -A "$tmp/outdir")"
+# Through a symlink: the target is written and the link stays; a replaced
+# file keeps its mode.
+mkdir "$tmp/linkdir"
+echo old >"$tmp/linkdir/real.csv"
+chmod 640 "$tmp/linkdir/real.csv"
+ln -s linkdir/real.csv "$tmp/link.csv"
+rf run "$tmp/seed_4_5.pb" -i "$examples/seed_4_5.csv" -o "$tmp/link.csv" -q
+expect_eq "-o a symlink: the target gets the rows and keeps mode 640, the link stays" \
+  "0 182 640 symbolic link linkdir/real.csv real.csv" \
+  "$? $(cat "$tmp/linkdir/real.csv") $(stat -c '%a' "$tmp/linkdir/real.csv") $(stat -c '%F' "$tmp/link.csv") $(readlink "$tmp/link.csv") $(ls -A "$tmp/linkdir")"
 for model in "$tmp" /dev/null; do
   rf run "$model" -i "$tmp/mixed.csv" -o "$tmp/outdir/x.csv" -q
   expect_eq "model $model: exit 3" 3 "$?"

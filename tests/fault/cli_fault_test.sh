@@ -5,7 +5,8 @@
 # outputs that cannot be created (under /proc, below a regular file),
 # stdout closed before the run or by a reader that leaves early, empty
 # input, endless inputs (/dev/zero, a FIFO), argument values the parser
-# cannot convert, and models with valid but huge shapes under
+# cannot convert, runs ended by SIGTERM/SIGINT/SIGHUP (no temp file left),
+# and models with valid but huge shapes under
 # `prlimit --as` (skipped when SANITIZED=1: ASan reserves terabytes of
 # address space up front). Every failing run must print exactly one line
 # "rowflow: error: ...", exit with the documented code and leave nothing
@@ -137,8 +138,44 @@ expect_eq "odd inputs and models: nothing left behind" "" "$(listing "$tmp/out")
 for args in "--threads abc" "--threads 1.5" "--tile x" "--threads 99999999999999999999"; do
   # shellcheck disable=SC2086  # split on purpose
   rf run "$model" -i "$tmp/rows.csv" -o "$tmp/out/t.csv" -q $args
-  expect_eq "$args: usage error (exit 2), no output" "2 " "$rc $(listing "$tmp/out")"
+  expect_error "$args: usage error (exit 2), one line" 2 "^rowflow: error: --(threads|tile)[ :]"
+  expect_eq "$args: no output" "" "$(listing "$tmp/out")"
 done
+
+# --- a run ended by SIGTERM, SIGINT or SIGHUP leaves nothing behind -------------
+# Endless rows (`yes`) keep the run writing its temp file until the signal;
+# the handler removes the temp file and the process dies by the signal
+# (status 128 + its number). Job control (set -m) starts the background job
+# with the default SIGINT action: a script's background jobs otherwise
+# ignore SIGINT, and rowflow leaves an inherited "ignore" alone.
+set -m
+for sig in TERM INT HUP; do
+  mkdir "$tmp/sig"
+  yes 3,5 | "$rowflow" run "$model" -i - -o "$tmp/sig/out.csv" -q 2>"$tmp/err" &
+  pid=$!  # the last process of the pipeline: rowflow
+  for ((i = 0; i < 100; ++i)); do  # until the temp file has rows, 10 s at most
+    [[ -n $(find "$tmp/sig" -name '.out.csv.rowflow-*' -size +0 2>/dev/null) ]] && break
+    sleep 0.1
+  done
+  before=$(listing "$tmp/sig")
+  kill -s "$sig" "$pid"
+  for ((i = 0; i < 100; ++i)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -s KILL "$pid" 2>/dev/null  # still alive after 10 s: a failure below
+  wait "$pid"
+  rc=$?
+  if [[ $before == .out.csv.rowflow-* && $rc == $((128 + $(kill -l "$sig"))) &&
+        -z $(listing "$tmp/sig") && ! -s $tmp/err ]]; then
+    pass "SIG$sig mid-run: exit $rc (killed by it), temp file removed, stderr empty"
+  else
+    fail "SIG$sig mid-run" "expected: a temp file before, exit $((128 + $(kill -l "$sig"))), nothing after, no stderr" \
+      "got:      before '$before', exit $rc, after '$(listing "$tmp/sig")', stderr '$(cat "$tmp/err")'"
+  fi
+  rm -rf "$tmp/sig"
+done
+set +m
 
 # --- valid but huge shapes (class 11) --------------------------------------------
 # x[N] + c[N, 1] broadcasts to an (N, N) value per row; SUM over axis 0
