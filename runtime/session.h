@@ -52,7 +52,11 @@ struct SessionOptions {
 struct RunStats {
   int64_t rows = 0;
   int64_t tiles = 0;
-  int threads_used = 0;  // distinct arena threads that ran a stage
+  // The threads that ran: distinct arena threads that ran a plan stage on a
+  // tile, counted exactly (a flag per arena slot, set once per stage and
+  // tile). At most min(threads, tiles x stages); 0 for no rows. The CSV
+  // parse and print inside the source and sink are not counted.
+  int threads_used = 0;
   double seconds = 0;
   std::vector<double> tile_latency_us;  // with record_tile_latency, in order
 };
@@ -78,6 +82,8 @@ class Session {
   template <typename T>
   void Run(RowSource<T>& source, RowSink<T>& sink);
 
+  // The arena's size: the threads a Run may use (last_run() says how many
+  // did).
   int threads() const;
   int64_t tile_rows() const;
   int max_tiles_in_flight() const;

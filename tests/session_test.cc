@@ -135,6 +135,46 @@ TEST(SessionTest, ReportsTheThreadsItWasGiven) {
   EXPECT_LE(s.last_run().threads_used, 3);
 }
 
+// One tile through a one-stage plan runs on one thread, however many the
+// arena has: last_run() reports that one, not the 8 asked for.
+TEST(SessionTest, LastRunCountsTheThreadsThatRanNotTheThreadsAskedFor) {
+  const ir::Graph g = testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
+  SessionOptions options;
+  options.threads = 8;
+  Session s(g, options);
+  ASSERT_EQ(s.stages().size(), 1u) << "the test needs a one-stage plan";
+  ASSERT_GE(s.tile_rows(), 100);
+  EXPECT_EQ(s.threads(), 8);
+  s.Run(RandomRows<float>(100, 2, 1));
+  EXPECT_EQ(s.last_run().tiles, 1);
+  EXPECT_EQ(s.last_run().threads_used, 1);
+
+  // The streaming path counts the same way.
+  const RowMatrix<float> in = RandomRows<float>(100, 2, 2);
+  MemorySource<float> source(in.data.data(), in.rows, in.cols);
+  std::vector<float> out;
+  MemorySink<float> sink(&out, 1);
+  s.Run<float>(source, sink);
+  EXPECT_EQ(s.last_run().rows, 100);
+  EXPECT_EQ(s.last_run().threads_used, 1);
+
+  // No rows, no thread ran a stage.
+  s.Run(RowMatrix<float>(0, 2));
+  EXPECT_EQ(s.last_run().threads_used, 0);
+}
+
+TEST(SessionTest, LastRunThreadsStayWithinTheArenaOverManyTiles) {
+  const ir::Graph g = testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
+  SessionOptions options;
+  options.threads = 2;
+  options.tile_rows = 16;
+  Session s(g, options);
+  s.Run(RandomRows<float>(20000, 2, 3));
+  EXPECT_EQ(s.last_run().tiles, 1250);
+  EXPECT_GE(s.last_run().threads_used, 1);
+  EXPECT_LE(s.last_run().threads_used, 2);
+}
+
 TEST(SessionTest, RejectsBadOptions) {
   const ir::Graph g = testing::SeedDeepNetwork();
   for (int threads : {-1, kMaxThreads + 1, 1000000}) {

@@ -82,12 +82,15 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
   progress.Clear();
   if (a.quiet) return;
   const int64_t rows = session.last_run().rows;
+  // The threads that ran tiles, not the arena's size: --threads 1024 over
+  // one tile says 1 thread.
+  const int threads = session.last_run().threads_used;
   std::fprintf(
       stderr,
       "rowflow: %lld rows in %.2f s (%s rows/s), %d thread%s, tile %lld\n",
       static_cast<long long>(rows), seconds,
       FormatSi(seconds > 0 ? static_cast<double>(rows) / seconds : 0).c_str(),
-      session.threads(), session.threads() == 1 ? "" : "s",
+      threads, threads == 1 ? "" : "s",
       static_cast<long long>(session.tile_rows()));
 }
 

@@ -152,6 +152,15 @@ if [[ $summary =~ ^rowflow:\ 1000000\ rows\ in\ [0-9.]+\ s\ \([0-9.]+\ [kMG]?\ ?
 else
   fail "run summary line" "got: $summary"
 fi
+# The summary counts the threads that ran tiles, not the threads asked for:
+# 4 rows are one tile, run by one thread.
+rf run "$tmp/seed_3_4_rows.pb" -i "$examples/seed_3_4_rows.csv" -o "$tmp/four.csv" --threads 1024
+summary=$(cat "$tmp/err")
+if [[ $summary =~ ^rowflow:\ 4\ rows\ in\ .*,\ 1\ thread,\ tile\ [0-9]+$ ]]; then
+  pass "--threads 1024 over one tile: the summary says 1 thread"
+else
+  fail "--threads 1024 over one tile: summary" "got: $summary"
+fi
 expect_eq "streamed rows keep input order (row 1 = [-9,-11], row 1000000)" \
   "$(rf run "$tmp/seed_4_5.pb" -i <(printf '%s\n' -9,-11 "$(tail -1 "$tmp/big.csv")") -o - -q)" \
   "$(sed -n '1p;$p' "$tmp/big.out.csv")"
