@@ -6,6 +6,7 @@
 #define ROWFLOW_RUNTIME_INPUT_FILE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace rowflow {
@@ -31,9 +32,15 @@ class InputFile {
   // The name for messages: the path, or "<stdin>".
   const std::string& name() const { return name_; }
 
+  // Bytes from where reading started to the end, when the input is a
+  // regular file (also stdin redirected from one); -1 for pipes, terminals
+  // and devices.
+  int64_t size() const { return size_; }
+
  private:
   std::string name_;
   int fd_ = -1;
+  int64_t size_ = -1;
 };
 
 // `text` made safe for a one-line message: at most `max_bytes` bytes, bytes

@@ -85,6 +85,14 @@ class CsvSource final : public RowSource<T> {
 
   int64_t cols() const override { return cols_; }
 
+  double progress() const override {
+    const int64_t total = in_.size();
+    if (total < 0) return -1;
+    if (total == 0) return 1;
+    return std::min(1.0, static_cast<double>(consumed_.load(std::memory_order_relaxed)) /
+                             static_cast<double>(total));
+  }
+
   // Collects lines while they are in the buffer, parses them as a batch
   // before the buffer moves (Refill) or the call ends. A scanning error
   // waits for the lines before it to be parsed, so that a bad field on an
@@ -118,7 +126,12 @@ class CsvSource final : public RowSource<T> {
       ParseBatch(out + n * cols_);
       throw;
     }
-    return n + ParseBatch(out + n * cols_);
+    n += ParseBatch(out + n * cols_);
+    // The bytes of the lines returned so far; what the buffer holds beyond
+    // them is read but not yet used.
+    consumed_.store(read_bytes_ - static_cast<int64_t>(end_ - begin_),
+                    std::memory_order_relaxed);
+    return n;
   }
 
  private:
@@ -171,6 +184,7 @@ class CsvSource final : public RowSource<T> {
     }
     size_t got = in_.ReadSome(buf_.get() + end_, cap_ - end_);
     end_ += got;
+    read_bytes_ += static_cast<int64_t>(got);
     if (got == 0) {
       eof_ = true;
       // The last line may end at end_: FastParse needs a non-digit there.
@@ -347,6 +361,8 @@ class CsvSource final : public RowSource<T> {
   size_t scanned_ = 0;  // bytes before this hold no '\n' after begin_
   size_t end_ = 0;      // end of the data read so far
   bool eof_ = false;
+  int64_t read_bytes_ = 0;              // from the input, in all
+  std::atomic<int64_t> consumed_{0};    // for progress(), on any thread
   int64_t line_ = 0;              // number of the line last returned
   int64_t first_empty_line_ = 0;  // an empty line not yet known to be trailing
   std::vector<Line> batch_;       // lines found, not yet parsed

@@ -22,7 +22,8 @@
 // or '<f8' with shape (N, cols); to stdout it spools the rows to an
 // anonymous temp file first, because N is known only at the end.
 //
-// Thread-safety: a source or sink is used by one thread at a time. The CSV
+// Thread-safety: a source or sink is used by one thread at a time, except
+// RowSource::progress(), which any thread may call at any time. The CSV
 // source and sink spread big batches (tens of KB) over the threads of the
 // calling task arena (the Session's inside a run), isolated from the
 // arena's other work; the result and the error reported do not depend on
@@ -30,6 +31,7 @@
 #ifndef ROWFLOW_RUNTIME_ROW_IO_H_
 #define ROWFLOW_RUNTIME_ROW_IO_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,6 +54,12 @@ class RowSource {
 
   // Total rows when known up front (NPY, memory), for progress; else -1.
   virtual int64_t total_rows() const { return -1; }
+
+  // The share of the input taken by the rows read so far, in [0, 1], when
+  // the input's size is known (NPY, memory, CSV from a regular file); else
+  // -1. For progress reports: it changes once per Read, and another thread
+  // may call it while Read runs.
+  virtual double progress() const { return -1; }
 };
 
 // A destination for rows, each `cols` numbers.
@@ -103,12 +111,13 @@ class MemorySource : public RowSource<T> {
   int64_t cols() const override { return cols_; }
   int64_t Read(T* out, int64_t max_rows) override;
   int64_t total_rows() const override { return rows_; }
+  double progress() const override;
 
  private:
   const T* data_;
   int64_t rows_;
   int64_t cols_;
-  int64_t next_ = 0;
+  std::atomic<int64_t> next_{0};  // read by progress() on any thread
 };
 
 // Rows appended to a caller-owned vector, which must outlive the sink.

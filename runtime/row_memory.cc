@@ -20,13 +20,21 @@ MemorySource<T>::MemorySource(const T* data, int64_t rows, int64_t cols)
 
 template <typename T>
 int64_t MemorySource<T>::Read(T* out, int64_t max_rows) {
-  int64_t n = std::max<int64_t>(0, std::min(max_rows, rows_ - next_));
+  const int64_t next = next_.load(std::memory_order_relaxed);
+  int64_t n = std::max<int64_t>(0, std::min(max_rows, rows_ - next));
   if (n > 0) {
-    std::memcpy(out, data_ + next_ * cols_,
+    std::memcpy(out, data_ + next * cols_,
                 static_cast<size_t>(n * cols_) * sizeof(T));
   }
-  next_ += n;
+  next_.store(next + n, std::memory_order_relaxed);
   return n;
+}
+
+template <typename T>
+double MemorySource<T>::progress() const {
+  if (rows_ == 0) return 1;
+  return static_cast<double>(next_.load(std::memory_order_relaxed)) /
+         static_cast<double>(rows_);
 }
 
 template <typename T>

@@ -1,5 +1,6 @@
 // NPY row source and sink (rules in runtime/row_io.h and graph/npy_format.h).
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -57,6 +58,11 @@ class NpySource final : public RowSource<T> {
 
   int64_t cols() const override { return cols_; }
   int64_t total_rows() const override { return rows_; }
+  double progress() const override {
+    if (rows_ == 0) return 1;
+    return static_cast<double>(rows_read_.load(std::memory_order_relaxed)) /
+           static_cast<double>(rows_);
+  }
 
   int64_t Read(T* out, int64_t max_rows) override {
     int64_t n = std::min(max_rows, rows_ - done_);
@@ -83,6 +89,7 @@ class NpySource final : public RowSource<T> {
       }
     }
     done_ += n;
+    rows_read_.store(done_, std::memory_order_relaxed);
     if (done_ == rows_) CheckEnd();
     return n;
   }
@@ -172,6 +179,7 @@ class NpySource final : public RowSource<T> {
   int64_t cols_;
   int64_t rows_ = 0;
   int64_t done_ = 0;
+  std::atomic<int64_t> rows_read_{0};  // done_, for progress() on any thread
   size_t itemsize_ = 0;
   bool swap_ = false;
   bool checked_end_ = false;

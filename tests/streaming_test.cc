@@ -2,12 +2,14 @@
 // flight x tile size whatever the input length, nothing left on failure.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "graph/error.h"
 #include "runtime/row_io.h"
@@ -138,6 +140,110 @@ TEST_F(StreamingTest, BadRowStopsTheRunWithItsLine) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("bad.csv:3:3"));
   }
   EXPECT_FALSE(fs::exists(dir_ / "out.csv"));
+}
+
+// RowSource::progress(): the share of the input behind the rows returned,
+// which is what `rowflow run` shows as percent and ETA.
+TEST_F(StreamingTest, CsvFileProgressIsBytesOfRowsReturnedOverFileSize) {
+  // 100000 lines of 8 bytes: 800 kB, more than one read buffer (256 kB), so
+  // bytes read ahead into the buffer would give another answer.
+  const std::string in = (dir_ / "fixed.csv").string();
+  {
+    std::ofstream f(in);
+    f << "a,b\n";  // a 4-byte header
+    for (int i = 0; i < 100'000; ++i) f << "1.5,2.5\n";
+  }
+  const double total = 4 + 100'000 * 8;
+  auto source = OpenCsvSource<float>(in, 2, CsvOptions{.header = true});
+  EXPECT_EQ(source->progress(), 0);
+  std::vector<float> rows(2 * 30'000);
+  ASSERT_EQ(source->Read(rows.data(), 1000), 1000);
+  EXPECT_DOUBLE_EQ(source->progress(), (4 + 1000 * 8) / total);
+  ASSERT_EQ(source->Read(rows.data(), 30'000), 30'000);
+  EXPECT_DOUBLE_EQ(source->progress(), (4 + 31'000 * 8) / total);
+  int64_t got = 31'000;
+  while (int64_t n = source->Read(rows.data(), 30'000)) {
+    got += n;
+    EXPECT_DOUBLE_EQ(source->progress(), (4 + got * 8) / total) << got << " rows";
+  }
+  EXPECT_EQ(got, 100'000);
+  EXPECT_EQ(source->progress(), 1);
+}
+
+TEST_F(StreamingTest, CsvProgressIsUnknownForAPipeAndKnownForRedirectedStdin) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::write(fds[1], "1,2\n3,4\n", 8), 8);
+  ::close(fds[1]);
+  {
+    auto source = OpenCsvSource<float>("/proc/self/fd/" + std::to_string(fds[0]), 2);
+    std::vector<float> rows(4);
+    EXPECT_EQ(source->Read(rows.data(), 2), 2);
+    EXPECT_EQ(source->progress(), -1);
+  }
+  ::close(fds[0]);
+
+  // stdin from a file, already read past its first line: the size counts
+  // from where reading starts.
+  const std::string in = (dir_ / "stdin.csv").string();
+  std::ofstream(in) << "skipped line\n1,2\n3,4\n";
+  const int saved = ::dup(STDIN_FILENO);
+  const int fd = ::open(in.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::lseek(fd, 13, SEEK_SET), 13);
+  ASSERT_EQ(::dup2(fd, STDIN_FILENO), STDIN_FILENO);
+  ::close(fd);
+  {
+    auto source = OpenCsvSource<float>("-", 2);
+    std::vector<float> rows(4);
+    EXPECT_EQ(source->Read(rows.data(), 1), 1);
+    EXPECT_DOUBLE_EQ(source->progress(), 0.5);
+    EXPECT_EQ(source->Read(rows.data(), 1), 1);
+    EXPECT_EQ(source->progress(), 1);
+  }
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+}
+
+TEST_F(StreamingTest, NpyAndMemoryProgressIsRowsReturnedOverRows) {
+  const std::vector<double> values(2 * 1000, 0.5);
+  const std::string in = (dir_ / "rows.npy").string();
+  {
+    auto sink = OpenNpySink<double>(in, 2);
+    sink->Write(values.data(), 1000);
+    sink->Commit();
+  }
+  auto npy = OpenNpySource<double>(in, 2);
+  MemorySource<double> memory(values.data(), 1000, 2);
+  for (RowSource<double>* source : {npy.get(), static_cast<RowSource<double>*>(&memory)}) {
+    std::vector<double> rows(2 * 1000);
+    EXPECT_EQ(source->progress(), 0);
+    ASSERT_EQ(source->Read(rows.data(), 250), 250);
+    EXPECT_DOUBLE_EQ(source->progress(), 0.25);
+    ASSERT_EQ(source->Read(rows.data(), 1000), 750);
+    EXPECT_EQ(source->progress(), 1);
+  }
+}
+
+// What `rowflow run` does: the Session's progress callback, on the sink's
+// thread, asks the source while it reads on another; the share only grows
+// and ends at 1.
+TEST_F(StreamingTest, ProgressCallbackSeesTheSourceShareGrowToOne) {
+  const std::string in = WriteRows(200'000);
+  auto source = OpenCsvSource<float>(in, 2);
+  std::vector<double> seen;
+  SessionOptions options;
+  options.threads = 2;
+  options.tile_rows = 1000;
+  options.progress = [&](int64_t) { seen.push_back(source->progress()); };
+  Session session(testing::SeedDeepNetwork(), options);
+  auto sink = OpenCsvSink<float>((dir_ / "out.csv").string(), 1);
+  session.Run(*source, *sink);
+  ASSERT_EQ(seen.size(), 200u);
+  EXPECT_GT(seen.front(), 0);
+  EXPECT_LT(seen.front(), 0.1);
+  for (size_t i = 1; i < seen.size(); ++i) ASSERT_GE(seen[i], seen[i - 1]) << i;
+  EXPECT_EQ(seen.back(), 1);
 }
 
 }  // namespace

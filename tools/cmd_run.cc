@@ -5,8 +5,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "graph/error.h"
 #include "runtime/row_io.h"
@@ -62,7 +64,7 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
                                 : OpenCsvSink<T>(a.output, graph.OutputWidth());
 
   ProgressLine progress(!a.quiet && isatty(STDERR_FILENO),
-                        source->total_rows());
+                        [&source] { return source->progress(); });
   options.progress = [&progress](int64_t rows) { progress.Update(rows); };
   Session session(graph, options);
 
@@ -113,8 +115,8 @@ void Run(const RunArgs& a) {
 
 }  // namespace
 
-ProgressLine::ProgressLine(bool enabled, int64_t total_rows)
-    : enabled_(enabled), total_(total_rows) {}
+ProgressLine::ProgressLine(bool enabled, std::function<double()> fraction)
+    : enabled_(enabled), fraction_(std::move(fraction)) {}
 
 void ProgressLine::Update(int64_t rows_done) {
   if (!enabled_) return;
@@ -126,9 +128,12 @@ void ProgressLine::Update(int64_t rows_done) {
       seconds > 0 ? static_cast<double>(rows_done) / seconds : 0;
   std::string line =
       fmt::format("rowflow: {} rows, {} rows/s", rows_done, FormatSi(rate));
-  if (total_ > 0 && rate > 0) {
-    line += fmt::format(", {:.0f}%, ETA {:.1f} s", 100.0 * rows_done / total_,
-                        static_cast<double>(total_ - rows_done) / rate);
+  // The share of the input read so far; the source runs at most the
+  // tiles in flight ahead of rows_done.
+  const double done = fraction_ ? fraction_() : -1;
+  if (done > 0) {
+    line += fmt::format(", {:.0f}%, ETA {:.1f} s", 100.0 * done,
+                        seconds * (1 - done) / done);
   }
   // \r returns to the line start; ESC[K erases what a longer line left.
   std::fprintf(stderr, "\r%s\033[K", line.c_str());

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "graph/error.h"
@@ -41,6 +42,7 @@ class FiniteCheckSource final : public RowSource<T> {
 
   int64_t cols() const override { return inner_.cols(); }
   int64_t total_rows() const override { return inner_.total_rows(); }
+  double progress() const override { return inner_.progress(); }
 
   int64_t Read(T* out, int64_t max_rows) override {
     const int64_t n = inner_.Read(out, max_rows);
@@ -95,11 +97,13 @@ class FiniteCheckSink final : public RowSink<T> {
 };
 
 // A one-line progress report on stderr, redrawn at most 5 times a second:
-// rows done, rows/s, and percent and ETA when the total is known.
+// rows done, rows/s, and percent and ETA when the input's size is known.
 class ProgressLine {
  public:
-  // `total_rows` < 0 when unknown. A disabled line prints nothing.
-  ProgressLine(bool enabled, int64_t total_rows);
+  // `fraction()` is the share of the input read so far, in [0, 1], or < 0
+  // when unknown (RowSource::progress()); it is asked only when a line is
+  // drawn. A disabled line prints nothing.
+  ProgressLine(bool enabled, std::function<double()> fraction);
   // Erases the line, so that an error message starts on a clean line.
   ~ProgressLine() { Clear(); }
 
@@ -116,7 +120,7 @@ class ProgressLine {
   using Clock = std::chrono::steady_clock;
   bool enabled_;
   bool drawn_ = false;
-  int64_t total_;
+  std::function<double()> fraction_;
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_ = start_;
 };
