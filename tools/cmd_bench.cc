@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "graph/error.h"
@@ -61,30 +62,17 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-void RunBench(const BenchArgs& args) {
-  if (args.model.empty() == args.workload.empty()) {
-    throw Error(ErrorKind::kUsage, "bench takes a MODEL or --workload NAME (one of them)");
-  }
-  if (args.repeat < 1 || args.repeat > 1000) {
-    throw MakeError(ErrorKind::kUsage, "--repeat must be 1..1000; got {}", args.repeat);
-  }
-  Workload w = args.workload.empty() ? Workload{"", LoadModel(args.model), 1'000'000}
-                                     : MakeWorkload(args.workload);
-  const std::string name = args.workload.empty() ? w.graph.name : w.name;
-  if (w.graph.dtype != ir::DType::kF32) {
-    throw Error(ErrorKind::kUsage, "bench runs f32 models; this one is F64");
-  }
-  const int64_t rows = args.rows > 0 ? args.rows : w.default_rows;
-  if (args.rows < 0 || rows > (int64_t{1} << 34) / std::max<int64_t>(1, w.graph.InputWidth())) {
-    throw MakeError(ErrorKind::kUsage, "--rows must be 1..(16 G values of input); got {}",
-                    args.rows);
-  }
-  const RowMatrix<float> input = WorkloadRows(w.graph, rows);
+// The sweep over one graph of dtype T (float for F32, double for F64).
+template <typename T>
+void BenchTyped(const BenchArgs& args, const Workload& w, const std::string& name,
+                int64_t rows) {
+  const RowMatrix<T> input = WorkloadRows<T>(w.graph, rows);
+  const std::string_view dtype = ir::DTypeName(w.graph.dtype);
   std::vector<int> threads = args.threads;
   if (threads.empty()) threads = {1, static_cast<int>(std::thread::hardware_concurrency())};
   std::vector<int64_t> tiles = args.tiles.empty() ? std::vector<int64_t>{0} : args.tiles;
 
-  std::optional<std::vector<float>> first_output;
+  std::optional<std::vector<T>> first_output;
   std::vector<Point> points;
   for (int64_t tile : tiles) {
     for (int t : threads) {
@@ -94,7 +82,7 @@ void RunBench(const BenchArgs& args) {
       options.record_tile_latency = true;
       Session session(w.graph, options);
       ResetPeakRss();
-      RowMatrix<float> out = session.Run(input);  // warm-up: pools, pages, caches
+      RowMatrix<T> out = session.Run(input);  // warm-up: pools, pages, caches
       std::vector<double> rates, latencies;
       for (int k = 0; k < args.repeat; ++k) {
         out = session.Run(input);
@@ -116,19 +104,20 @@ void RunBench(const BenchArgs& args) {
       }
       if (args.json) {
         WriteStdout(fmt::format(
-            "{{\"workload\": {}, \"rows\": {}, \"threads\": {}, \"tile_rows\": {}, "
+            "{{\"workload\": {}, \"dtype\": \"{}\", \"rows\": {}, \"threads\": {}, "
+            "\"tile_rows\": {}, "
             "\"rows_per_s\": {:.0f}, \"rows_per_s_min\": {:.0f}, \"rows_per_s_max\": {:.0f}, "
             "\"gflops\": {:.2f}, \"p50_us\": {:.1f}, \"p99_us\": {:.1f}, \"peak_rss_kb\": {}, "
             "\"scaling\": {:.3f}, \"identical_output\": {}}}\n",
-            JsonQuote(name), rows, p.threads, p.tile, p.median, p.min, p.max,
+            JsonQuote(name), dtype, rows, p.threads, p.tile, p.median, p.min, p.max,
             p.median * flops / 1e9, p.p50_us, p.p99_us, p.peak_rss_kb, scaling,
             p.identical ? "true" : "false"));
       } else {
         if (points.size() == 1) {
           WriteStdout(fmt::format(
-              "{}: {} rows, {} FLOP/row, median of {} runs\n"
+              "{} ({}): {} rows, {} FLOP/row, median of {} runs\n"
               "{:>7} {:>6} {:>14} {:>21} {:>8} {:>9} {:>9} {:>10} {:>8} {:>9}\n",
-              name, rows, session.flops_per_row(), args.repeat, "threads", "tile",
+              name, dtype, rows, session.flops_per_row(), args.repeat, "threads", "tile",
               "rows/s", "min..max", "GFLOP/s", "p50 us", "p99 us", "peak RSS", "scaling",
               "identical"));
         }
@@ -147,6 +136,28 @@ void RunBench(const BenchArgs& args) {
                                  [](const Point& p) { return p.identical; });
     WriteStdout(all ? "every point produced bitwise-identical output\n"
                     : "OUTPUT DIFFERS between points of the sweep\n");
+  }
+}
+
+void RunBench(const BenchArgs& args) {
+  if (args.model.empty() == args.workload.empty()) {
+    throw Error(ErrorKind::kUsage, "bench takes a MODEL or --workload NAME (one of them)");
+  }
+  if (args.repeat < 1 || args.repeat > 1000) {
+    throw MakeError(ErrorKind::kUsage, "--repeat must be 1..1000; got {}", args.repeat);
+  }
+  Workload w = args.workload.empty() ? Workload{"", LoadModel(args.model), 1'000'000}
+                                     : MakeWorkload(args.workload);
+  const std::string name = args.workload.empty() ? w.graph.name : w.name;
+  const int64_t rows = args.rows > 0 ? args.rows : w.default_rows;
+  if (args.rows < 0 || rows > (int64_t{1} << 34) / std::max<int64_t>(1, w.graph.InputWidth())) {
+    throw MakeError(ErrorKind::kUsage, "--rows must be 1..(16 G values of input); got {}",
+                    args.rows);
+  }
+  if (w.graph.dtype == ir::DType::kF32) {
+    BenchTyped<float>(args, w, name, rows);
+  } else {
+    BenchTyped<double>(args, w, name, rows);
   }
 }
 

@@ -95,11 +95,15 @@ Workload MakeWorkload(const std::string& name) {
                   name);
 }
 
-RowMatrix<float> WorkloadRows(const ir::Graph& graph, int64_t rows, uint64_t seed) {
+template <typename T>
+RowMatrix<T> WorkloadRows(const ir::Graph& graph, int64_t rows, uint64_t seed) {
   Random rng(seed);
-  RowMatrix<float> m(rows, graph.InputWidth());
-  for (float& x : m.data) x = static_cast<float>(rng.Uniform(-10, 10));
+  RowMatrix<T> m(rows, graph.InputWidth());
+  for (T& x : m.data) x = static_cast<T>(rng.Uniform(-10, 10));
   return m;
 }
+
+template RowMatrix<float> WorkloadRows(const ir::Graph&, int64_t, uint64_t);
+template RowMatrix<double> WorkloadRows(const ir::Graph&, int64_t, uint64_t);
 
 }  // namespace rowflow

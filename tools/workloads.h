@@ -34,8 +34,10 @@ std::vector<std::string> WorkloadNames();
 // The workload called `name`; throws Error(kUsage) for an unknown name.
 Workload MakeWorkload(const std::string& name);
 
-// `rows` input rows for `graph` (f32), uniform in [-10, 10], seeded.
-RowMatrix<float> WorkloadRows(const ir::Graph& graph, int64_t rows, uint64_t seed = 1);
+// `rows` input rows for `graph`, uniform in [-10, 10], seeded; T (float or
+// double) is the graph's dtype.
+template <typename T = float>
+RowMatrix<T> WorkloadRows(const ir::Graph& graph, int64_t rows, uint64_t seed = 1);
 
 }  // namespace rowflow
 

@@ -170,6 +170,19 @@ else fail "1 thread, tile 1000 differs"; fi
 rf run "$tmp/seed_4_5.pb" -i "$tmp/big.csv" -o "$tmp/big.npy" -q
 expect_eq ".npy output: 128-byte header + 1M f32 values" 4000128 "$(stat -c %s "$tmp/big.npy")"
 
+# --- bench: F32 and F64 models, one table each ------------------------------
+for m in seed_4_5:F32 seed_3_3:F64; do
+  out=$(rf bench "$tmp/${m%%:*}.pb" --rows 20000 --threads 1,2 --tile 1000 --repeat 1)
+  code=$?
+  rows_in_table=$(grep -cE '^ +[12] +1000 +[0-9.]+ [kMG]? ' <<<"$out")
+  if [[ $code == 0 && $out == "${m%%:*} (${m##*:}): 20000 rows, "* && $rows_in_table == 2 &&
+        $out == *"every point produced bitwise-identical output"* ]]; then
+    pass "bench ${m%%:*} (${m##*:}): exit 0, a row per thread count, identical output"
+  else
+    fail "bench ${m%%:*} (${m##*:})" "exit $code" "$out" "$(cat "$tmp/err")"
+  fi
+done
+
 # --- `| head -1`: the reader leaving early is a normal end (exit 0, silent) --
 first=$("$rowflow" run "$tmp/seed_4_5.pb" -i "$tmp/big.csv" -o - 2>"$tmp/err" | head -1)
 codes=("${PIPESTATUS[@]}")
