@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -98,10 +97,6 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
 
 void Run(const RunArgs& a) {
   CheckArgs(a);
-  // Past a file size limit (ulimit -f) write() should fail with EFBIG, an
-  // output error (exit 5, temp file removed), instead of SIGXFSZ killing
-  // the process and leaving the temp file behind.
-  std::signal(SIGXFSZ, SIG_IGN);
   const ir::Graph graph = LoadModel(a.model);
   SessionOptions options;
   options.threads = static_cast<int>(a.threads);
