@@ -51,11 +51,13 @@ ValueRef GraphBuilder::AddValue(const std::string& name, ValueKind kind,
   if (!name.empty()) {
     const auto [it, fresh] = ids_.emplace(name, id);
     if (!fresh) {
-      static constexpr const char* kKinds[] = {"an input", "a constant", "a node"};
-      throw MakeError(ErrorKind::kModel,
-                      "name '{}' is already taken by {} of the graph; expected a new name",
-                      EscapeForMessage(name),
-                      kKinds[static_cast<int>(graph_.values[it->second].kind)]);
+      static constexpr const char* kKinds[] = {"an input", "a constant",
+                                               "a node"};
+      throw MakeError(
+          ErrorKind::kModel,
+          "name '{}' is already taken by {} of the graph; expected a new name",
+          EscapeForMessage(name),
+          kKinds[static_cast<int>(graph_.values[it->second].kind)]);
     }
   }
   graph_.values.push_back(ir::Value{name, kind, index, std::move(shape)});
@@ -63,8 +65,9 @@ ValueRef GraphBuilder::AddValue(const std::string& name, ValueKind kind,
 }
 
 ValueRef GraphBuilder::Input(const std::string& name, ir::Shape shape) {
-  ValueRef v = AddValue(name, ValueKind::kInput,
-                        static_cast<int>(graph_.inputs.size()), std::move(shape));
+  ValueRef v =
+      AddValue(name, ValueKind::kInput, static_cast<int>(graph_.inputs.size()),
+               std::move(shape));
   graph_.inputs.push_back(v.id);
   return v;
 }
@@ -74,7 +77,8 @@ ValueRef GraphBuilder::Constant(const std::string& name, ir::Shape shape,
   for (double& d : data) d = Round(d);
   ValueRef v = AddValue(name, ValueKind::kConstant,
                         static_cast<int>(graph_.constants.size()), shape);
-  graph_.constants.push_back(ir::Tensor{v.id, std::move(shape), std::move(data)});
+  graph_.constants.push_back(
+      ir::Tensor{v.id, std::move(shape), std::move(data)});
   return v;
 }
 
@@ -88,7 +92,8 @@ ValueRef GraphBuilder::AddNode(Node node, const std::string& prefix) {
   return out;
 }
 
-ValueRef GraphBuilder::Multiply(ValueRef a, ValueRef b, const std::string& name) {
+ValueRef GraphBuilder::Multiply(ValueRef a, ValueRef b,
+                                const std::string& name) {
   return AddNode(Node{name, OpKind::kMultiply, {a.id, b.id}}, "mul");
 }
 
@@ -119,7 +124,8 @@ ValueRef GraphBuilder::Concat(const std::vector<ValueRef>& parts, int64_t axis,
 }
 
 ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
-                             std::vector<double> weights, std::vector<double> bias,
+                             std::vector<double> weights,
+                             std::vector<double> bias,
                              const DenseOptions& options) {
   if (units <= 0 || weights.size() % static_cast<size_t>(units) != 0) {
     throw MakeError(ErrorKind::kModel,
@@ -128,27 +134,30 @@ ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
   }
   if (!bias.empty() && bias.size() != static_cast<size_t>(units)) {
     throw MakeError(ErrorKind::kModel,
-                    "layer '{}': bias has {} entries; expected {} (units)", name,
-                    bias.size(), units);
+                    "layer '{}': bias has {} entries; expected {} (units)",
+                    name, bias.size(), units);
   }
   const int64_t width = static_cast<int64_t>(weights.size()) / units;
   const ir::Activation act = options.activation;
   if (options.form == DenseForm::kLayer) {
     ValueRef w = Constant(name + "/w", {units, width}, std::move(weights));
-    ValueRef v = Sum(Multiply(x, w, name + "/mul"), -1,
-                     bias.empty() && act == ir::Activation::kIdentity ? name
-                                                                  : name + "/sum");
+    ValueRef v =
+        Sum(Multiply(x, w, name + "/mul"), -1,
+            bias.empty() && act == ir::Activation::kIdentity ? name
+                                                             : name + "/sum");
     if (!bias.empty()) {
       ValueRef b = Constant(name + "/b", {units}, std::move(bias));
       v = Add(v, b, act == ir::Activation::kIdentity ? name : name + "/bias");
     }
-    if (act != ir::Activation::kIdentity) v = Activation(v, act, options.alpha, name);
+    if (act != ir::Activation::kIdentity)
+      v = Activation(v, act, options.alpha, name);
     return v;
   }
   // Per-node form, the seed's: each unit is (x * w_i).sum(), then its
   // activation; the units meet in a CONCAT. SOFTMAX couples the units, so
   // it is applied once after the CONCAT.
-  const bool per_unit_act = act != ir::Activation::kIdentity && act != ir::Activation::kSoftmax;
+  const bool per_unit_act =
+      act != ir::Activation::kIdentity && act != ir::Activation::kSoftmax;
   std::vector<ValueRef> unit_values;
   for (int64_t i = 0; i < units; ++i) {
     const std::string unit = name + "_" + std::to_string(i);
@@ -173,7 +182,8 @@ ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
 
 void GraphBuilder::Output(ValueRef v) { graph_.outputs.push_back(v.id); }
 
-void GraphBuilder::SetMetadata(const std::string& key, const std::string& value) {
+void GraphBuilder::SetMetadata(const std::string& key,
+                               const std::string& value) {
   graph_.metadata[key] = value;
 }
 

@@ -27,8 +27,10 @@ struct ValueRef {
 
 // The two first-class forms of a dense layer (DESIGN.md "Operators").
 enum class DenseForm {
-  kLayer,    // MULTIPLY(x, W) -> SUM -> ADD(b) -> ACTIVATION
-  kPerNode,  // per unit: SUM(MULTIPLY(x, w_i)) -> ADD(b_i) -> ACTIVATION; CONCAT
+  // MULTIPLY(x, W) -> SUM -> ADD(b) -> ACTIVATION
+  kLayer,
+  // per unit: SUM(MULTIPLY(x, w_i)) -> ADD(b_i) -> ACTIVATION; then CONCAT
+  kPerNode,
 };
 
 // Options of GraphBuilder::Dense.

@@ -7,11 +7,16 @@ namespace rowflow {
 
 const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInternal: return "internal";
-    case ErrorKind::kUsage: return "usage";
-    case ErrorKind::kModel: return "model";
-    case ErrorKind::kInput: return "input";
-    case ErrorKind::kIo: return "io";
+    case ErrorKind::kInternal:
+      return "internal";
+    case ErrorKind::kUsage:
+      return "usage";
+    case ErrorKind::kModel:
+      return "model";
+    case ErrorKind::kInput:
+      return "input";
+    case ErrorKind::kIo:
+      return "io";
   }
   return "unknown";
 }

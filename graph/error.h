@@ -55,8 +55,8 @@ namespace internal {
 }  // namespace rowflow
 
 // Aborts with file:line when an invariant that no input can break is broken.
-#define RF_CHECK(cond)                                             \
-  do {                                                             \
+#define RF_CHECK(cond)                                                        \
+  do {                                                                        \
     if (!(cond)) ::rowflow::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 

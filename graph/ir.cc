@@ -29,13 +29,20 @@ std::string_view OpName(OpKind op) {
 
 std::string_view ActivationName(Activation act) {
   switch (act) {
-    case Activation::kIdentity: return "IDENTITY";
-    case Activation::kRelu: return "RELU";
-    case Activation::kTanh: return "TANH";
-    case Activation::kSigmoid: return "SIGMOID";
-    case Activation::kLeakyRelu: return "LEAKY_RELU";
-    case Activation::kSoftplus: return "SOFTPLUS";
-    case Activation::kSoftmax: return "SOFTMAX";
+    case Activation::kIdentity:
+      return "IDENTITY";
+    case Activation::kRelu:
+      return "RELU";
+    case Activation::kTanh:
+      return "TANH";
+    case Activation::kSigmoid:
+      return "SIGMOID";
+    case Activation::kLeakyRelu:
+      return "LEAKY_RELU";
+    case Activation::kSoftplus:
+      return "SOFTPLUS";
+    case Activation::kSoftmax:
+      return "SOFTMAX";
   }
   return "?";
 }

@@ -80,11 +80,11 @@ struct Tensor {
 struct Node {
   std::string name;
   OpKind op = OpKind::kMultiply;
-  std::vector<int> inputs;  // value ids
-  int output = -1;          // value id
-  int64_t axis = -1;        // kSum, kConcat
+  std::vector<int> inputs;                        // value ids
+  int output = -1;                                // value id
+  int64_t axis = -1;                              // kSum, kConcat
   Activation activation = Activation::kIdentity;  // kActivation
-  double alpha = 0.01;      // kLeakyRelu slope
+  double alpha = 0.01;                            // kLeakyRelu slope
 };
 
 // A whole network. Value ids index `values`.

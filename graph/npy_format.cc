@@ -83,7 +83,7 @@ class DictParser {
     for (char ch : s.substr(0, 40)) {
       const auto c = static_cast<unsigned char>(ch);
       out += c >= 0x20 && c < 0x7f && c != '\\' ? std::string(1, ch)
-                                                 : fmt::format("\\x{:02x}", c);
+                                                : fmt::format("\\x{:02x}", c);
     }
     return s.size() > 40 ? out + "..." : out;
   }

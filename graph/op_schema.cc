@@ -98,7 +98,8 @@ constexpr OpSchema kSchemas[] = {
     {OpKind::kMultiply, "MULTIPLY", 2, 2, 0, &InferBroadcast},
     {OpKind::kAdd, "ADD", 2, 2, 0, &InferBroadcast},
     {OpKind::kSum, "SUM", 1, 1, kAxisAttribute, &InferSum},
-    {OpKind::kActivation, "ACTIVATION", 1, 1, kActivationAttribute, &InferActivation},
+    {OpKind::kActivation, "ACTIVATION", 1, 1, kActivationAttribute,
+     &InferActivation},
     {OpKind::kConcat, "CONCAT", 1, -1, kAxisAttribute, &InferConcat},
 };
 
@@ -120,7 +121,9 @@ const OpSchema* FindOpSchema(std::string_view name) {
   return nullptr;
 }
 
-bool IsKnownOp(OpKind op) { return static_cast<size_t>(op) < std::size(kSchemas); }
+bool IsKnownOp(OpKind op) {
+  return static_cast<size_t>(op) < std::size(kSchemas);
+}
 
 std::string OpNameList() {
   std::string list;

@@ -31,7 +31,7 @@ struct OpSchema {
   OpKind kind;
   std::string_view name;  // as in the model file's enum ("MULTIPLY")
   int min_inputs;
-  int max_inputs;  // -1: unbounded
+  int max_inputs;       // -1: unbounded
   unsigned attributes;  // OpAttribute bits
   // The output's per-row shape from the inputs' per-row shapes (constants
   // count as values with their own shape). Throws Error(kModel) whose

@@ -31,13 +31,15 @@ template <typename... Args>
 // The file's op enum and ir::OpKind meet by name (the op's schema):
 // a valid file op without a schema is refused as unknown.
 const ir::OpSchema* SchemaOf(rowflow::Node::Op op) {
-  if (op == rowflow::Node::OP_UNSPECIFIED || !rowflow::Node::Op_IsValid(op)) return nullptr;
+  if (op == rowflow::Node::OP_UNSPECIFIED || !rowflow::Node::Op_IsValid(op))
+    return nullptr;
   return ir::FindOpSchema(rowflow::Node::Op_Name(op));
 }
 
 rowflow::Node::Op ToProto(OpKind op) {
   rowflow::Node::Op out = rowflow::Node::OP_UNSPECIFIED;
-  RF_CHECK(rowflow::Node::Op_Parse(std::string(ir::GetOpSchema(op).name), &out));
+  RF_CHECK(
+      rowflow::Node::Op_Parse(std::string(ir::GetOpSchema(op).name), &out));
   return out;
 }
 
@@ -132,7 +134,8 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
     Fail("duplicate node name '{}'", n.name());
   }
   if (n.op() == rowflow::Node::OP_UNSPECIFIED) {
-    Fail("node '{}': op is unset; expected one of {}", n.name(), ir::OpNameList());
+    Fail("node '{}': op is unset; expected one of {}", n.name(),
+         ir::OpNameList());
   }
   const ir::OpSchema* schema = SchemaOf(n.op());
   if (schema == nullptr) {
@@ -193,7 +196,8 @@ void CheckNamesPrintable(const rowflow::Graph& proto) {
   };
   for (const rowflow::ValueInfo& v : proto.inputs()) check(v.name(), "input");
   for (const rowflow::ValueInfo& v : proto.outputs()) check(v.name(), "output");
-  for (const rowflow::Tensor& t : proto.constants()) check(t.name(), "constant");
+  for (const rowflow::Tensor& t : proto.constants())
+    check(t.name(), "constant");
   for (const rowflow::Node& n : proto.nodes()) {
     check(n.name(), "node");
     check(n.output(), "node output");

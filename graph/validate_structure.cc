@@ -6,12 +6,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-
-#include "graph/op_schema.h"
 #include <utility>
 #include <vector>
 
 #include "graph/error.h"
+#include "graph/op_schema.h"
 
 namespace rowflow::internal {
 

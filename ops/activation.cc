@@ -188,7 +188,8 @@ void SoftmaxGroup(T* p, int64_t len) {
     const Vec<T> d = vec::Select(vec::Eq(x, vm), K(T{0}), x - vm);
     const Vec<T> bb = d - x;
     Vec<T> err = (x - (d - bb)) - (vm + bb);
-    err = vec::Select(vec::IsNan(err), K(T{0}), err);  // infinities: no correction
+    // Infinities: no correction.
+    err = vec::Select(vec::IsNan(err), K(T{0}), err);
     const Vec<T> e = Exp(d);
     return vec::Fma(e, err, e);
   };
@@ -254,7 +255,9 @@ double ActivationReference(Activation act, double alpha, double x) {
     case Activation::kLeakyRelu:
       return x >= 0 ? x : alpha * x;
     case Activation::kSoftplus:
-      return std::isnan(x) ? x : std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+      return std::isnan(x)
+                 ? x
+                 : std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
     case Activation::kSoftmax:
       break;
   }

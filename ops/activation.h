@@ -33,8 +33,10 @@ void SoftmaxInPlace(T* data, int64_t groups, int64_t len);
 // oracle the vector code is tested against. kSoftmax is a bug here too.
 double ActivationReference(ir::Activation act, double alpha, double x);
 
-extern template void ActivateInPlace<float>(ir::Activation, double, float*, int64_t);
-extern template void ActivateInPlace<double>(ir::Activation, double, double*, int64_t);
+extern template void ActivateInPlace<float>(ir::Activation, double, float*,
+                                            int64_t);
+extern template void ActivateInPlace<double>(ir::Activation, double, double*,
+                                             int64_t);
 extern template void SoftmaxInPlace<float>(float*, int64_t, int64_t);
 extern template void SoftmaxInPlace<double>(double*, int64_t, int64_t);
 

@@ -15,19 +15,22 @@ using gemm_internal::PanelShape;
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Units in the next dot-kernel block when `left` units remain.
-int DotBlockUnits(int64_t left) { return left % 4 == 0 ? 4 : left >= 2 ? 2 : 1; }
+int DotBlockUnits(int64_t left) {
+  return left % 4 == 0 ? 4 : left >= 2 ? 2 : 1;
+}
 
 // Fraction of the panel lanes that hold real units.
 double PanelUse(int64_t units, int64_t nr) {
   if (units == 0) return 1;
-  return static_cast<double>(units) / static_cast<double>(CeilDiv(units, nr) * nr);
+  return static_cast<double>(units) /
+         static_cast<double>(CeilDiv(units, nr) * nr);
 }
 
 }  // namespace
 
 template <typename T>
-PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width, const T* bias,
-                            ir::Activation act, double alpha)
+PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width,
+                            const T* bias, ir::Activation act, double alpha)
     : units_(units), width_(width), act_(act), alpha_(alpha) {
   RF_CHECK(units >= 0 && width >= 0);
   constexpr int kL = vec::Vec<T>::kLanes;
@@ -37,7 +40,8 @@ PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width, const T* b
   // the choice by the fraction of useful lanes, as measured on AVX-512.
   const double use2 = PanelUse(units, 2 * kL), use1 = PanelUse(units, kL);
   panel_vecs_ = use2 >= 0.85 * use1 ? 2 : 1;
-  if (units <= gemm_internal::kDotMaxUnits && std::max(use1, use2) < 0.75) panel_vecs_ = 0;
+  if (units <= gemm_internal::kDotMaxUnits && std::max(use1, use2) < 0.75)
+    panel_vecs_ = 0;
   if (panel_vecs_ == 0) {
     // Whole Vecs plus one, so that weight rows do not share cache sets.
     ldw_ = (CeilDiv(width, kL) + 1) * kL;
@@ -50,13 +54,15 @@ PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width, const T* b
     constexpr int kAcc = gemm_internal::DotAccumulators<T>();
     for (int64_t u0 = 0; u0 < units;) {
       const int nu = DotBlockUnits(units - u0);
-      for (int i = 0; i < kAcc; ++i) bias_.push_back(bias != nullptr ? bias[u0 + i % nu] : T{0});
+      for (int i = 0; i < kAcc; ++i)
+        bias_.push_back(bias != nullptr ? bias[u0 + i % nu] : T{0});
       u0 += nu;
     }
     return;
   }
   const int nr = panel_vecs_ * kL;
-  const int64_t kc_max = panel_vecs_ == 2 ? PanelShape<T, 2>::kKcMax : PanelShape<T, 1>::kKcMax;
+  const int64_t kc_max =
+      panel_vecs_ == 2 ? PanelShape<T, 2>::kKcMax : PanelShape<T, 1>::kKcMax;
   // Equal K blocks; their boundaries only matter for speed (each sum runs
   // in k order across blocks).
   k_blocks_ = std::max<int64_t>(CeilDiv(width, kc_max), 1);
@@ -64,7 +70,8 @@ PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width, const T* b
   panels_ = CeilDiv(units, nr);
   const int64_t units_pad = panels_ * nr;
   block_panels_ = std::clamp<int64_t>(
-      PanelShape<T, 2>::kL2Bytes / std::max<int64_t>(kc_ * nr * sizeof(T), 1), 1, panels_);
+      PanelShape<T, 2>::kL2Bytes / std::max<int64_t>(kc_ * nr * sizeof(T), 1),
+      1, panels_);
   packed_.assign(width * units_pad, T{0});
   // K block kb holds panels of kcb x nr: row k = input k0 + k of nr units.
   for (int64_t kb = 0; kb < k_blocks_; ++kb) {
@@ -80,7 +87,8 @@ PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width, const T* b
 }
 
 template <typename T>
-void PackedDense<T>::Forward(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const {
+void PackedDense<T>::Forward(const T* x, int64_t ldx, int64_t rows, T* y,
+                             int64_t ldy) const {
   if (rows <= 0 || units_ == 0) return;
   switch (panel_vecs_) {
     case 0:
@@ -93,10 +101,13 @@ void PackedDense<T>::Forward(const T* x, int64_t ldx, int64_t rows, T* y, int64_
 }
 
 template <typename T>
-void PackedDense<T>::Epilogue(T* y, int64_t ldy, int64_t n, int64_t u0, int64_t u1) const {
+void PackedDense<T>::Epilogue(T* y, int64_t ldy, int64_t n, int64_t u0,
+                              int64_t u1) const {
   if (act_ == ir::Activation::kIdentity) return;
-  if (act_ != ir::Activation::kSoftmax && u0 == 0 && u1 == units_ && ldy == units_) {
-    ActivateInPlace(act_, alpha_, y, n * units_);  // one call; same bits per element
+  if (act_ != ir::Activation::kSoftmax && u0 == 0 && u1 == units_ &&
+      ldy == units_) {
+    ActivateInPlace(act_, alpha_, y,
+                    n * units_);  // one call; same bits per element
     return;
   }
   for (int64_t r = 0; r < n; ++r) {
@@ -129,13 +140,16 @@ void PackedDense<T>::ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y,
           gemm_internal::PackRows<T, NV>(x + rb * ldx + k0, ldx, mr, kc, xp);
           for (int64_t p = p0; p < p1; ++p) {
             const int64_t u0 = p * S::kNR;
-            const int nr = static_cast<int>(std::min<int64_t>(S::kNR, units_ - u0));
-            gemm_internal::PanelKernel<T, NV>(kc, xp, block + p * kc * S::kNR,
-                                              kb == 0 ? bias_.data() + u0 : nullptr,
-                                              y + rb * ldy + u0, ldy, mr, nr);
+            const int nr =
+                static_cast<int>(std::min<int64_t>(S::kNR, units_ - u0));
+            gemm_internal::PanelKernel<T, NV>(
+                kc, xp, block + p * kc * S::kNR,
+                kb == 0 ? bias_.data() + u0 : nullptr, y + rb * ldy + u0, ldy,
+                mr, nr);
           }
           if (last_k && !softmax) {
-            Epilogue(y + rb * ldy, ldy, mr, p0 * S::kNR, std::min(p1 * S::kNR, units_));
+            Epilogue(y + rb * ldy, ldy, mr, p0 * S::kNR,
+                     std::min(p1 * S::kNR, units_));
           }
         }
       }
@@ -153,7 +167,8 @@ void PackedDense<T>::ForwardDot(const T* x, int64_t ldx, int64_t rows, T* y,
   // between K blocks.
   constexpr int kAcc = gemm_internal::DotAccumulators<T>();
   constexpr int kL = vec::Vec<T>::kLanes;
-  constexpr int64_t kKc = gemm_internal::kDotKc<T>, kXs = gemm_internal::kDotXStride<T>;
+  constexpr int64_t kKc = gemm_internal::kDotKc<T>,
+                    kXs = gemm_internal::kDotXStride<T>;
   using gemm_internal::DotKernel;
   using gemm_internal::kDotMaxUnits;
   alignas(64) T xp[kAcc * kXs];
@@ -180,9 +195,11 @@ void PackedDense<T>::ForwardDot(const T* x, int64_t ldx, int64_t rows, T* y,
           T* yr = y + (r0 + r) * ldy + u0;
           const int m = std::min(kAcc / nu, n - r);
           if (nu == 4) {
-            DotKernel<T, kAcc / 4, 4>(xr, w, ldw_, chunks, a, first, b, yr, ldy, m);
+            DotKernel<T, kAcc / 4, 4>(xr, w, ldw_, chunks, a, first, b, yr, ldy,
+                                      m);
           } else if (nu == 2) {
-            DotKernel<T, kAcc / 2, 2>(xr, w, ldw_, chunks, a, first, b, yr, ldy, m);
+            DotKernel<T, kAcc / 2, 2>(xr, w, ldw_, chunks, a, first, b, yr, ldy,
+                                      m);
           } else {
             DotKernel<T, kAcc, 1>(xr, w, ldw_, chunks, a, first, b, yr, ldy, m);
           }

@@ -34,10 +34,13 @@ struct AlignedAllocator {
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
   T* allocate(size_t n) {
-    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
+    return static_cast<T*>(
+        ::operator new (n * sizeof(T), std::align_val_t{64}));
   }
-  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
-  friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) { return true; }
+  void deallocate(T* p, size_t) { ::operator delete (p, std::align_val_t{64}); }
+  friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) {
+    return true;
+  }
 };
 }  // namespace gemm_internal
 
@@ -60,23 +63,27 @@ class PackedDense {
 
  private:
   template <int NV>
-  void ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const;
-  void ForwardDot(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const;
-  // Activation of rows [0, n) of the columns [u0, u1) of y, once they are final.
+  void ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y,
+                     int64_t ldy) const;
+  void ForwardDot(const T* x, int64_t ldx, int64_t rows, T* y,
+                  int64_t ldy) const;
+  // Activation of rows [0, n) of the columns [u0, u1) of y, once they are
+  // final.
   void Epilogue(T* y, int64_t ldy, int64_t n, int64_t u0, int64_t u1) const;
 
   int64_t units_;
   int64_t width_;
   ir::Activation act_;
   double alpha_;
-  int panel_vecs_;       // units per panel in Vecs (1 or 2); 0: dot-product kernel
-  int64_t kc_;           // panels: K block size (the last block may be shorter)
-  int64_t k_blocks_;     // panels: number of K blocks
-  int64_t panels_;       // panels: number of unit panels
-  int64_t block_panels_; // panels: unit panels per cache block
-  int64_t ldw_;          // dot: padded width of a packed weight row
+  int panel_vecs_;    // units per panel in Vecs (1 or 2); 0: dot-product kernel
+  int64_t kc_;        // panels: K block size (the last block may be shorter)
+  int64_t k_blocks_;  // panels: number of K blocks
+  int64_t panels_;    // panels: number of unit panels
+  int64_t block_panels_;  // panels: unit panels per cache block
+  int64_t ldw_;           // dot: padded width of a packed weight row
   std::vector<T, gemm_internal::AlignedAllocator<T>> packed_;
-  std::vector<T, gemm_internal::AlignedAllocator<T>> bias_;  // padded; zeros if none
+  // Padded; zeros if none.
+  std::vector<T, gemm_internal::AlignedAllocator<T>> bias_;
 };
 
 extern template class PackedDense<float>;

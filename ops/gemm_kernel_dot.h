@@ -38,29 +38,31 @@ RF_VEC_INLINE vec::Vec<float> ReduceAdd16(const vec::Vec<float>* a) {
   vec::Vec<float>::Part t[8], s[4], q[2];
   for (int j = 0; j < 8; ++j) {  // t[j] = [a[2j] halves added | a[2j+1] ...]
     const auto x = a[2 * j].p[0], y = a[2 * j + 1].p[0];
-    t[j] = __builtin_shufflevector(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-           __builtin_shufflevector(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
-                                   30, 31);
+    t[j] = __builtin_shufflevector(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19,
+                                   20, 21, 22, 23) +
+           __builtin_shufflevector(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25,
+                                   26, 27, 28, 29, 30, 31);
   }
   for (int j = 0; j < 4; ++j) {  // 128-bit lane l of s[j]: a[4j + l]
     const auto x = t[2 * j], y = t[2 * j + 1];
-    s[j] = __builtin_shufflevector(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26,
-                                   27) +
-           __builtin_shufflevector(x, y, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30,
-                                   31);
+    s[j] = __builtin_shufflevector(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18,
+                                   19, 24, 25, 26, 27) +
+           __builtin_shufflevector(x, y, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22,
+                                   23, 28, 29, 30, 31);
   }
-  for (int j = 0; j < 2; ++j) {  // 128-bit lane l of q[j]: a[8j + l], a[8j + 4 + l]
+  for (int j = 0; j < 2;
+       ++j) {  // 128-bit lane l of q[j]: a[8j + l], a[8j + 4 + l]
     const auto x = s[2 * j], y = s[2 * j + 1];
-    q[j] = __builtin_shufflevector(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28,
-                                   29) +
-           __builtin_shufflevector(x, y, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30,
-                                   31);
+    q[j] = __builtin_shufflevector(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24,
+                                   25, 12, 13, 28, 29) +
+           __builtin_shufflevector(x, y, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26,
+                                   27, 14, 15, 30, 31);
   }
   vec::Vec<float> r;  // the last step also puts the sums in order
-  r.p[0] = __builtin_shufflevector(q[0], q[1], 0, 4, 8, 12, 2, 6, 10, 14, 16, 20, 24, 28, 18,
-                                   22, 26, 30) +
-           __builtin_shufflevector(q[0], q[1], 1, 5, 9, 13, 3, 7, 11, 15, 17, 21, 25, 29, 19,
-                                   23, 27, 31);
+  r.p[0] = __builtin_shufflevector(q[0], q[1], 0, 4, 8, 12, 2, 6, 10, 14, 16,
+                                   20, 24, 28, 18, 22, 26, 30) +
+           __builtin_shufflevector(q[0], q[1], 1, 5, 9, 13, 3, 7, 11, 15, 17,
+                                   21, 25, 29, 19, 23, 27, 31);
   return r;
 }
 
@@ -121,8 +123,9 @@ inline constexpr int64_t kDotXStride = kDotKc<T> + 64 / sizeof(T);
 // lanes' sum + bias[r*U + u] for r < rows (bias holds the block's biases
 // tiled R times).
 template <typename T, int R, int U>
-void DotKernel(const T* xp, const T* w, int64_t ldw, int64_t chunks, vec::Vec<T>* acc,
-               bool first, const T* bias, T* y, int64_t ldy, int rows) {
+void DotKernel(const T* xp, const T* w, int64_t ldw, int64_t chunks,
+               vec::Vec<T>* acc, bool first, const T* bias, T* y, int64_t ldy,
+               int rows) {
   constexpr int kL = vec::Vec<T>::kLanes;
   constexpr int64_t kXs = kDotXStride<T>;
   vec::Vec<T> a[R * U];
@@ -134,21 +137,25 @@ void DotKernel(const T* xp, const T* w, int64_t ldw, int64_t chunks, vec::Vec<T>
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t k = c * kL;
     vec::Vec<T> xv[R];
-    RF_VEC_UNROLL for (int r = 0; r < R; ++r) xv[r] = vec::LoadReused(xp + r * kXs + k);
+    RF_VEC_UNROLL for (int r = 0; r < R; ++r) xv[r] =
+        vec::LoadReused(xp + r * kXs + k);
     RF_VEC_UNROLL for (int u = 0; u < U; ++u) {
       const vec::Vec<T> wv = vec::LoadReused(w + u * ldw + k);
-      RF_VEC_UNROLL for (int r = 0; r < R; ++r) a[r * U + u] = vec::Fma(xv[r], wv, a[r * U + u]);
+      RF_VEC_UNROLL for (int r = 0; r < R; ++r) a[r * U + u] =
+          vec::Fma(xv[r], wv, a[r * U + u]);
     }
   }
   if (bias == nullptr) {
     RF_VEC_UNROLL for (int r = 0; r < R; ++r) {
-      RF_VEC_UNROLL for (int u = 0; u < U; ++u) acc[r * kDotMaxUnits + u] = a[r * U + u];
+      RF_VEC_UNROLL for (int u = 0; u < U; ++u) acc[r * kDotMaxUnits + u] =
+          a[r * U + u];
     }
     return;
   }
   T sums[R * U];
   ReduceAll<T, R * U>(a, bias, sums);
-  for (int r = 0; r < rows; ++r) std::memcpy(y + r * ldy, sums + r * U, sizeof(T) * U);
+  for (int r = 0; r < rows; ++r)
+    std::memcpy(y + r * ldy, sums + r * U, sizeof(T) * U);
 }
 
 }  // namespace rowflow::ops::gemm_internal

@@ -51,20 +51,23 @@ struct PanelShape {
 template <typename T, int NV>
 inline void PackRows(const T* x, int64_t ldx, int mr, int64_t kc, T* xp) {
   using S = PanelShape<T, NV>;
-  for (int r = 0; r < mr; ++r) std::memcpy(xp + r * S::kXStride, x + r * ldx, sizeof(T) * kc);
-  for (int r = mr; r < S::kMR; ++r) std::memset(xp + r * S::kXStride, 0, sizeof(T) * kc);
+  for (int r = 0; r < mr; ++r)
+    std::memcpy(xp + r * S::kXStride, x + r * ldx, sizeof(T) * kc);
+  for (int r = mr; r < S::kMR; ++r)
+    std::memset(xp + r * S::kXStride, 0, sizeof(T) * kc);
 }
 
 // y[r][j] (r < mr, j < nr) = init[j] + sum_k xp[r][k] * wp[k][j] when init
 // is set (first K block), else y[r][j] + the same sum.
 template <typename T, int NV>
-void PanelKernel(int64_t kc, const T* xp, const T* wp, const T* init, T* y, int64_t ldy,
-                 int mr, int nr) {
+void PanelKernel(int64_t kc, const T* xp, const T* wp, const T* init, T* y,
+                 int64_t ldy, int mr, int nr) {
   using S = PanelShape<T, NV>;
   constexpr int kMR = S::kMR, kL = S::kLanes;
   Vec<T> c[kMR][NV];
   int n[NV];  // valid lanes of each Vec of the panel
-  RF_VEC_UNROLL for (int v = 0; v < NV; ++v) n[v] = std::clamp(nr - v * kL, 0, kL);
+  RF_VEC_UNROLL for (int v = 0; v < NV; ++v) n[v] =
+      std::clamp(nr - v * kL, 0, kL);
   if (init != nullptr) {
     RF_VEC_UNROLL for (int v = 0; v < NV; ++v) {
       const Vec<T> b = vec::Load(init + v * kL);
@@ -73,16 +76,19 @@ void PanelKernel(int64_t kc, const T* xp, const T* wp, const T* init, T* y, int6
   } else {
     RF_VEC_UNROLL for (int r = 0; r < kMR; ++r) {
       RF_VEC_UNROLL for (int v = 0; v < NV; ++v) {
-        c[r][v] = r < mr ? vec::LoadN(y + r * ldy + v * kL, n[v]) : vec::Set1(T{0});
+        c[r][v] =
+            r < mr ? vec::LoadN(y + r * ldy + v * kL, n[v]) : vec::Set1(T{0});
       }
     }
   }
   for (int64_t k = 0; k < kc; ++k) {
     Vec<T> w[NV];
-    RF_VEC_UNROLL for (int v = 0; v < NV; ++v) w[v] = vec::Load(wp + k * S::kNR + v * kL);
+    RF_VEC_UNROLL for (int v = 0; v < NV; ++v) w[v] =
+        vec::Load(wp + k * S::kNR + v * kL);
     RF_VEC_UNROLL for (int r = 0; r < kMR; ++r) {
       const Vec<T> a = vec::Set1(xp[r * S::kXStride + k]);
-      RF_VEC_UNROLL for (int v = 0; v < NV; ++v) c[r][v] = vec::Fma(a, w[v], c[r][v]);
+      RF_VEC_UNROLL for (int v = 0; v < NV; ++v) c[r][v] =
+          vec::Fma(a, w[v], c[r][v]);
     }
   }
   RF_VEC_UNROLL for (int r = 0; r < kMR; ++r) {

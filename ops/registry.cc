@@ -56,7 +56,8 @@ void Binary(std::span<const Operand<T>> in, const Shape& out_shape,
     T* po = out + r * n;
     for (int64_t i = 0; i < d0; ++i) {
       for (int64_t j = 0; j < d1; ++j) {
-        po[i * d1 + j] = f(pa[i * sa.s0 + j * sa.s1], pb[i * sb.s0 + j * sb.s1]);
+        po[i * d1 + j] =
+            f(pa[i * sa.s0 + j * sa.s1], pb[i * sb.s0 + j * sb.s1]);
       }
     }
   }
@@ -81,7 +82,8 @@ void SumKernel(const ir::Node& node, std::span<const Operand<T>> in,
                const Shape& out_shape, int64_t rows, T* out) {
   const Operand<T>& a = in[0];
   const Shape& s = *a.shape;
-  const int64_t axis = ir::NormalizeAxis(node.axis, static_cast<int64_t>(s.size()));
+  const int64_t axis =
+      ir::NormalizeAxis(node.axis, static_cast<int64_t>(s.size()));
   // View the input row as (outer, len, inner) with `len` the reduced axis.
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= s[i];
@@ -111,7 +113,8 @@ void ActivationKernel(const ir::Node& node, std::span<const Operand<T>> in,
   if (a.per_row) {
     std::memcpy(out, a.data, sizeof(T) * n * rows);
   } else {
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * n, a.data, sizeof(T) * n);
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(out + r * n, a.data, sizeof(T) * n);
   }
   if (node.activation == ir::Activation::kSoftmax) {
     const int64_t len = out_shape.back();
@@ -125,7 +128,8 @@ template <typename T>
 void ConcatKernel(const ir::Node& node, std::span<const Operand<T>> in,
                   const Shape& out_shape, int64_t rows, T* out) {
   const Shape& first = *in[0].shape;
-  // View each input row as (outer, inner_k); the output row as (outer, sum inner_k).
+  // View each input row as (outer, inner_k); the output row as (outer, sum
+  // inner_k).
   int64_t axis = 0, outer = 1;
   if (!first.empty()) {
     axis = ir::NormalizeAxis(node.axis, static_cast<int64_t>(first.size()));
@@ -155,7 +159,8 @@ const OpEntry kRegistry[] = {
     {&ir::GetOpSchema(ir::OpKind::kMultiply), ROWFLOW_KERNELS(MultiplyKernel)},
     {&ir::GetOpSchema(ir::OpKind::kAdd), ROWFLOW_KERNELS(AddKernel)},
     {&ir::GetOpSchema(ir::OpKind::kSum), ROWFLOW_KERNELS(SumKernel)},
-    {&ir::GetOpSchema(ir::OpKind::kActivation), ROWFLOW_KERNELS(ActivationKernel)},
+    {&ir::GetOpSchema(ir::OpKind::kActivation),
+     ROWFLOW_KERNELS(ActivationKernel)},
     {&ir::GetOpSchema(ir::OpKind::kConcat), ROWFLOW_KERNELS(ConcatKernel)},
 };
 

@@ -20,7 +20,8 @@ template <typename T>
 struct Operand {
   const T* data;
   const ir::Shape* shape;  // per-row shape
-  bool per_row;  // true: data is (rows, shape...); false: a constant for all rows
+  bool per_row;  // true: data is (rows, shape...); false: a constant for all
+                 // rows
 };
 
 // Computes `node` over `rows` rows into `out`, which is (rows, out_shape...).

@@ -44,7 +44,8 @@ struct Lanes<float> {
   static constexpr int kMantissaBits = 23;
   static constexpr uint32_t kExponentBias = 127;
   static constexpr uint32_t kSignBit = 0x80000000u;
-  static constexpr float kShifter = 0x1.8p23f;  // x + kShifter rounds x to an integer
+  // x + kShifter rounds x to an integer.
+  static constexpr float kShifter = 0x1.8p23f;
 };
 template <>
 struct Lanes<double> {
@@ -76,13 +77,15 @@ struct Mask {
 #define RF_VEC_PARTS(i) RF_VEC_UNROLL for (int i = 0; i < Vec<T>::kParts; ++i)
 
 template <typename T, int... J>
-RF_VEC_INLINE typename Vec<T>::Part Broadcast(T x, std::integer_sequence<int, J...>) {
+RF_VEC_INLINE typename Vec<T>::Part Broadcast(
+    T x, std::integer_sequence<int, J...>) {
   return typename Vec<T>::Part{(static_cast<void>(J), x)...};  // one broadcast
 }
 
 template <typename T>
 RF_VEC_INLINE Vec<T> Set1(T x) {
-  const auto part = Broadcast(x, std::make_integer_sequence<int, Vec<T>::kPartLanes>{});
+  const auto part =
+      Broadcast(x, std::make_integer_sequence<int, Vec<T>::kPartLanes>{});
   Vec<T> r;
   RF_VEC_PARTS(i) r.p[i] = part;
   return r;
@@ -139,9 +142,11 @@ template <typename T>
 RF_VEC_INLINE void StoreN(T* p, Vec<T> v, int64_t n) {
 #if defined(__AVX512F__)
   if constexpr (sizeof(T) == 4) {
-    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), (__m512)v.p[0]);
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1),
+                          (__m512)v.p[0]);
   } else {
-    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), (__m512d)v.p[0]);
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1),
+                          (__m512d)v.p[0]);
   }
 #else
   T buf[Vec<T>::kLanes];
@@ -150,12 +155,12 @@ RF_VEC_INLINE void StoreN(T* p, Vec<T> v, int64_t n) {
 #endif
 }
 
-#define RF_VEC_BINARY(op)                                       \
-  template <typename T>                                         \
-  RF_VEC_INLINE Vec<T> operator op(Vec<T> a, Vec<T> b) {        \
-    Vec<T> r;                                                   \
-    RF_VEC_PARTS(i) r.p[i] = a.p[i] op b.p[i];                  \
-    return r;                                                   \
+#define RF_VEC_BINARY(op)                                \
+  template <typename T>                                  \
+  RF_VEC_INLINE Vec<T> operator op(Vec<T> a, Vec<T> b) { \
+    Vec<T> r;                                            \
+    RF_VEC_PARTS(i) r.p[i] = a.p[i] op b.p[i];           \
+    return r;                                            \
   }
 RF_VEC_BINARY(+)
 RF_VEC_BINARY(-)
@@ -176,20 +181,20 @@ RF_VEC_INLINE Vec<T> Fma(Vec<T> a, Vec<T> b, Vec<T> c) {
   Vec<T> r;
 #if defined(__AVX512F__)
   if constexpr (sizeof(T) == 4) {
-    r.p[0] = (typename Vec<T>::Part)_mm512_fmadd_ps((__m512)a.p[0], (__m512)b.p[0],
-                                                    (__m512)c.p[0]);
+    r.p[0] = (typename Vec<T>::Part)_mm512_fmadd_ps(
+        (__m512)a.p[0], (__m512)b.p[0], (__m512)c.p[0]);
   } else {
-    r.p[0] = (typename Vec<T>::Part)_mm512_fmadd_pd((__m512d)a.p[0], (__m512d)b.p[0],
-                                                    (__m512d)c.p[0]);
+    r.p[0] = (typename Vec<T>::Part)_mm512_fmadd_pd(
+        (__m512d)a.p[0], (__m512d)b.p[0], (__m512d)c.p[0]);
   }
 #elif defined(__AVX2__) && defined(__FMA__)
   RF_VEC_PARTS(i) {
     if constexpr (sizeof(T) == 4) {
-      r.p[i] = (typename Vec<T>::Part)_mm256_fmadd_ps((__m256)a.p[i], (__m256)b.p[i],
-                                                      (__m256)c.p[i]);
+      r.p[i] = (typename Vec<T>::Part)_mm256_fmadd_ps(
+          (__m256)a.p[i], (__m256)b.p[i], (__m256)c.p[i]);
     } else {
-      r.p[i] = (typename Vec<T>::Part)_mm256_fmadd_pd((__m256d)a.p[i], (__m256d)b.p[i],
-                                                      (__m256d)c.p[i]);
+      r.p[i] = (typename Vec<T>::Part)_mm256_fmadd_pd(
+          (__m256d)a.p[i], (__m256d)b.p[i], (__m256d)c.p[i]);
     }
   }
 #else
@@ -216,12 +221,12 @@ RF_VEC_INLINE Vec<T> Max(Vec<T> a, Vec<T> b) {
   return r;
 }
 
-#define RF_VEC_COMPARE(name, expr)                    \
-  template <typename T>                               \
-  RF_VEC_INLINE Mask<T> name(Vec<T> a, Vec<T> b) {    \
-    Mask<T> m;                                        \
-    RF_VEC_PARTS(i) m.p[i] = (expr);                  \
-    return m;                                         \
+#define RF_VEC_COMPARE(name, expr)                 \
+  template <typename T>                            \
+  RF_VEC_INLINE Mask<T> name(Vec<T> a, Vec<T> b) { \
+    Mask<T> m;                                     \
+    RF_VEC_PARTS(i) m.p[i] = (expr);               \
+    return m;                                      \
   }
 RF_VEC_COMPARE(Lt, a.p[i] < b.p[i])
 RF_VEC_COMPARE(Ge, a.p[i] >= b.p[i])
@@ -248,7 +253,8 @@ template <typename T>
 RF_VEC_INLINE Vec<T> Abs(Vec<T> a) {
   using U = typename Lanes<T>::UPart;
   Vec<T> r;
-  RF_VEC_PARTS(i) r.p[i] = (typename Vec<T>::Part)((U)a.p[i] & ~Lanes<T>::kSignBit);
+  RF_VEC_PARTS(i)
+  r.p[i] = (typename Vec<T>::Part)((U)a.p[i] & ~Lanes<T>::kSignBit);
   return r;
 }
 
@@ -258,7 +264,8 @@ RF_VEC_INLINE Vec<T> XorSign(Vec<T> a, Vec<T> b) {
   using U = typename Lanes<T>::UPart;
   Vec<T> r;
   RF_VEC_PARTS(i) {
-    r.p[i] = (typename Vec<T>::Part)((U)a.p[i] ^ ((U)b.p[i] & Lanes<T>::kSignBit));
+    r.p[i] =
+        (typename Vec<T>::Part)((U)a.p[i] ^ ((U)b.p[i] & Lanes<T>::kSignBit));
   }
   return r;
 }
@@ -272,7 +279,8 @@ RF_VEC_INLINE Vec<T> Pow2i(Vec<T> n) {
   // into the exponent field gives 2^n (for NaN: some value, never UB).
   const Vec<T> t = n + Set1<T>(L::kShifter + static_cast<T>(L::kExponentBias));
   Vec<T> r;
-  RF_VEC_PARTS(i) r.p[i] = (typename Vec<T>::Part)((U)t.p[i] << L::kMantissaBits);
+  RF_VEC_PARTS(i)
+  r.p[i] = (typename Vec<T>::Part)((U)t.p[i] << L::kMantissaBits);
   return r;
 }
 
@@ -284,16 +292,17 @@ RF_VEC_INLINE Vec<T> ScaleBy2n(Vec<T> p, Vec<T> n) {
 #if defined(__AVX512F__)
   // The maskz form: GCC 12's plain _mm512_scalef_* trips -Wmaybe-uninitialized.
   if constexpr (sizeof(T) == 4) {
-    r.p[0] = (typename Vec<T>::Part)_mm512_maskz_scalef_ps(0xffff, (__m512)p.p[0],
-                                                           (__m512)n.p[0]);
+    r.p[0] = (typename Vec<T>::Part)_mm512_maskz_scalef_ps(
+        0xffff, (__m512)p.p[0], (__m512)n.p[0]);
   } else {
-    r.p[0] = (typename Vec<T>::Part)_mm512_maskz_scalef_pd(0xff, (__m512d)p.p[0],
-                                                           (__m512d)n.p[0]);
+    r.p[0] = (typename Vec<T>::Part)_mm512_maskz_scalef_pd(
+        0xff, (__m512d)p.p[0], (__m512d)n.p[0]);
   }
 #else
   // p * 2^n1 is exact and * 2^n2 rounds once: the same result as SCALEF.
   const Vec<T> shifter = Set1<T>(Lanes<T>::kShifter);
-  const Vec<T> n1 = (Fma(n, Set1<T>(0.5), Set1<T>(-0.25)) + shifter) - shifter;  // floor(n/2)
+  const Vec<T> n1 =
+      (Fma(n, Set1<T>(0.5), Set1<T>(-0.25)) + shifter) - shifter;  // floor(n/2)
   r = (p * Pow2i(n1)) * Pow2i(n - n1);
 #endif
   return r;
@@ -323,7 +332,8 @@ RF_VEC_INLINE T ReduceMax(Vec<T> v) {
   T a[Vec<T>::kLanes];
   Store(a, v);
   T m = a[0];
-  RF_VEC_UNROLL for (int i = 1; i < Vec<T>::kLanes; ++i) m = a[i] > m ? a[i] : m;
+  RF_VEC_UNROLL for (int i = 1; i < Vec<T>::kLanes; ++i) m =
+      a[i] > m ? a[i] : m;
   return m;
 }
 

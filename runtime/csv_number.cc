@@ -17,29 +17,33 @@ namespace {
 // computed exactly in 64-bit integers. Checked against std::to_chars for
 // every float it takes (tests/csv_parse_test.cc samples them).
 
-constexpr uint64_t kPow5[] = {1,           5,           25,           125,
-                              625,         3125,        15625,        78125,
-                              390625,      1953125,     9765625,      48828125,
-                              244140625,   1220703125,  6103515625,   30517578125,
-                              152587890625, 762939453125};
-constexpr uint64_t kPow10U[] = {1,      10,      100,      1000,      10000,
-                                100000, 1000000, 10000000, 100000000, 1000000000};
+constexpr uint64_t kPow5[] = {
+    1,         5,          25,         125,         625,          3125,
+    15625,     78125,      390625,     1953125,     9765625,      48828125,
+    244140625, 1220703125, 6103515625, 30517578125, 152587890625, 762939453125};
+constexpr uint64_t kPow10U[] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
 // 10^k as doubles, k = -10..7 (index k + 10).
-constexpr double kDecades[] = {1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2,
-                               1e-1,  1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7};
+constexpr double kDecades[] = {1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5,
+                               1e-4,  1e-3, 1e-2, 1e-1, 1e0,  1e1,
+                               1e2,   1e3,  1e4,  1e5,  1e6,  1e7};
 constexpr char kTwoDigits[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "00010203040506070809101112131415161718192021222324252627282930313233343536"
+    "373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576"
+    "777879"
     "8081828384858687888990919293949596979899";
 
 // The 8 ASCII digits of v < 10^8, the first in the lowest byte: the two
 // halves of 4 digits, then 4 of 2, then 8 of 1, in lanes of one register.
 uint64_t EightDigitsAscii(uint32_t v) {
   const uint64_t merged = (v / 10000) | (uint64_t{v % 10000} << 32);
-  const uint64_t top = ((merged * 10486) >> 20) & ((uint64_t{0x7F} << 32) | 0x7F);
+  const uint64_t top =
+      ((merged * 10486) >> 20) & ((uint64_t{0x7F} << 32) | 0x7F);
   const uint64_t hundreds = ((merged - 100 * top) << 16) + top;
   uint64_t tens = (hundreds * 103) >> 10;
-  tens &= (uint64_t{0xF} << 48) | (uint64_t{0xF} << 32) | (uint64_t{0xF} << 16) | 0xF;
+  tens &= (uint64_t{0xF} << 48) | (uint64_t{0xF} << 32) |
+          (uint64_t{0xF} << 16) | 0xF;
   tens += (hundreds - 10 * tens) << 8;
   return tens | 0x3030303030303030;
 }
@@ -53,7 +57,8 @@ struct Candidate {
   uint64_t c;
   bool inside;
 };
-[[gnu::always_inline]] inline Candidate Closest(uint64_t n, int shift, uint64_t pow5,
+[[gnu::always_inline]] inline Candidate Closest(uint64_t n, int shift,
+                                                uint64_t pow5,
                                                 bool accept_bounds) {
   const uint64_t one = uint64_t{1} << shift;
   const uint64_t rem = n & (one - 1);
@@ -78,16 +83,20 @@ char* ShortestFloat(char* out, float f) {
   int e10 = ((q + 23) * 78913) >> 18;  // floor((q + 23) * log10(2))
   if (e10 < -10 || e10 > 6) return nullptr;
   e10 += std::fabs(static_cast<double>(f)) >= kDecades[e10 + 11];
-  const int s6 = 5 - e10;  // s for 6 digits; 7, 8 and 9 digits take 1, 2, 3 more
+  const int s6 =
+      5 - e10;  // s for 6 digits; 7, 8 and 9 digits take 1, 2, 3 more
   const int shift6 = -(q + s6);
   if (e10 < -9 || e10 > 5 || shift6 < 4 || shift6 > 62) return nullptr;
   // The shortest form of a float has 6 to 9 digits but for a few: the
   // four candidates without a branch, and the rest in a loop.
   const uint64_t n6 = m * kPow5[s6];
   const Candidate c6 = Closest(n6, shift6, kPow5[s6], accept_bounds);
-  const Candidate c7 = Closest(n6 * 5, shift6 - 1, kPow5[s6 + 1], accept_bounds);
-  const Candidate c8 = Closest(n6 * 25, shift6 - 2, kPow5[s6 + 2], accept_bounds);
-  const Candidate c9 = Closest(n6 * 125, shift6 - 3, kPow5[s6 + 3], accept_bounds);
+  const Candidate c7 =
+      Closest(n6 * 5, shift6 - 1, kPow5[s6 + 1], accept_bounds);
+  const Candidate c8 =
+      Closest(n6 * 25, shift6 - 2, kPow5[s6 + 2], accept_bounds);
+  const Candidate c9 =
+      Closest(n6 * 125, shift6 - 3, kPow5[s6 + 3], accept_bounds);
   uint64_t c = c9.c;  // 9 digits always read back as f
   int p = 9;
   c = c8.inside ? c8.c : c;
@@ -101,7 +110,8 @@ char* ShortestFloat(char* out, float f) {
       const int s = k - 1 - e10;
       const int shift = -(q + s);
       if (s < 0 || shift < 1 || shift > 62) return nullptr;  // big: to_chars
-      const Candidate ck = Closest(m * kPow5[s], shift, kPow5[s], accept_bounds);
+      const Candidate ck =
+          Closest(m * kPow5[s], shift, kPow5[s], accept_bounds);
       if (!ck.inside) break;
       c = ck.c;
       p = k;
@@ -193,7 +203,8 @@ char* FormatValue(char* out, char* limit, float value) {
   return std::to_chars(out, limit, value).ptr;
 }
 char* FormatValue(char* out, char* limit, double value) {
-  if (std::isnan(value)) [[unlikely]] return FormatNan(out);
+  if (std::isnan(value)) [[unlikely]]
+    return FormatNan(out);
   return std::to_chars(out, limit, value).ptr;
 }
 

@@ -28,18 +28,18 @@ inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 
 // The powers of ten a double holds exactly.
-inline constexpr double kExactPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+inline constexpr double kExactPow10[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 // The doubles nearest 10^-k, for the float path.
-inline constexpr double kInversePow10[] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
-                                    1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11,
-                                    1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
-                                    1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+inline constexpr double kInversePow10[] = {
+    1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+    1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
+    1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
 
-inline constexpr uint64_t kPow10Int[] = {1,      10,      100,      1000,     10000,
-                                  100000, 1000000, 10000000, 100000000};
+inline constexpr uint64_t kPow10Int[] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
 // The value of 8 digit values (bytes 0..9), the first in the lowest byte.
 inline uint64_t EightDigitsValue(uint64_t v) {
@@ -161,7 +161,6 @@ const char* FastParseGeneral(const char* p, const char* e, T* value) {
   return FromDecimal(w, exponent, negative, value) ? p : nullptr;
 }
 
-
 // std::from_chars, exactly, for the numbers CSV rows mostly hold:
 // "-"? digits{0,7} ("." digits{0,8})? with a digit, not followed by another
 // digit or an exponent; the parts are found from 8-byte masks, without a
@@ -170,8 +169,8 @@ const char* FastParseGeneral(const char* p, const char* e, T* value) {
 // 16 bytes after `e` are readable. Anything else goes to FastParseGeneral,
 // which returns nullptr when std::from_chars must decide.
 template <typename T>
-[[gnu::always_inline]] inline const char* FastParse(const char* p, const char* e,
-                                                    T* value) {
+[[gnu::always_inline]] inline const char* FastParse(const char* p,
+                                                    const char* e, T* value) {
   constexpr uint64_t kZeros = 0x3030303030303030;
   const bool negative = *p == '-';
   const char* q = p + negative;
@@ -184,7 +183,8 @@ template <typename T>
   // by 64 would be undefined: found by the csv_rows fuzzer). That case takes
   // the general path below, so its value is not used.
   const uint64_t int_value =
-      int_len == 0 ? 0 : EightDigitsValue(int_digits << ((64 - 8 * int_len) & 63));
+      int_len == 0 ? 0
+                   : EightDigitsValue(int_digits << ((64 - 8 * int_len) & 63));
   q += int_len;
   uint64_t w = int_value;
   int frac_len = 0;
@@ -197,11 +197,13 @@ template <typename T>
     frac_len = frac_ends == 0 ? 8 : std::countr_zero(frac_ends) >> 3;
     general |= frac_len == 8 && IsDigit(q[9]);
     w = int_value * kPow10Int[frac_len] +
-        (frac_len == 0 ? 0 : EightDigitsValue(frac_digits << (64 - 8 * frac_len)));
+        (frac_len == 0 ? 0
+                       : EightDigitsValue(frac_digits << (64 - 8 * frac_len)));
     q += 1 + frac_len;
   }
   general |= int_len + frac_len == 0 || (*q | 0x20) == 'e';
-  if (general) [[unlikely]] return FastParseGeneral(p, e, value);
+  if (general) [[unlikely]]
+    return FastParseGeneral(p, e, value);
   if (!FromDecimal(w, -frac_len, negative, value)) [[unlikely]] {
     std::from_chars(p, q, *value);
   }
@@ -240,20 +242,28 @@ template <typename T>
   const int dot = dots != 0;
   const int frac_len = dot ? len32 - 1 - std::countr_zero(dots) : 0;
   // Output byte j takes input byte j + len - 16, one less before the '.'.
-  const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m128i order = _mm_add_epi8(iota, _mm_set1_epi8(static_cast<char>(len32 - 16)));
-  order = _mm_sub_epi8(order, _mm_and_si128(_mm_cmplt_epi8(iota, _mm_set1_epi8(
-                                                static_cast<char>(16 - frac_len))),
-                                            _mm_set1_epi8(static_cast<char>(dot))));
+  const __m128i iota =
+      _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m128i order =
+      _mm_add_epi8(iota, _mm_set1_epi8(static_cast<char>(len32 - 16)));
+  order = _mm_sub_epi8(
+      order,
+      _mm_and_si128(
+          _mm_cmplt_epi8(iota, _mm_set1_epi8(static_cast<char>(16 - frac_len))),
+          _mm_set1_epi8(static_cast<char>(dot))));
   const __m128i aligned = _mm_shuffle_epi8(digits, order);  // index < 0: zero
-  const __m128i pairs = _mm_maddubs_epi16(aligned, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1,
-                                                                 10, 1, 10, 1, 10, 1, 10, 1));
-  const __m128i quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
-  const __m128i octs = _mm_madd_epi16(_mm_packus_epi32(quads, quads),
-                                      _mm_setr_epi16(10000, 1, 10000, 1, 0, 0, 0, 0));
-  const uint64_t w = static_cast<uint64_t>(static_cast<uint32_t>(_mm_cvtsi128_si32(octs))) *
-                         100000000 +
-                     static_cast<uint32_t>(_mm_extract_epi32(octs, 1));
+  const __m128i pairs = _mm_maddubs_epi16(
+      aligned,
+      _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+  const __m128i quads =
+      _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+  const __m128i octs =
+      _mm_madd_epi16(_mm_packus_epi32(quads, quads),
+                     _mm_setr_epi16(10000, 1, 10000, 1, 0, 0, 0, 0));
+  const uint64_t w =
+      static_cast<uint64_t>(static_cast<uint32_t>(_mm_cvtsi128_si32(octs))) *
+          100000000 +
+      static_cast<uint32_t>(_mm_extract_epi32(octs, 1));
   if (!FromDecimal(w, -frac_len, negative, value)) [[unlikely]] {
     std::from_chars(p, end, *value);  // a valid decimal: cannot fail
   }
@@ -261,11 +271,13 @@ template <typename T>
 }
 
 // The commas among the 64 bytes at `block` that are before `e`, as bits.
-[[gnu::always_inline]] inline uint64_t CommaMask(const char* block, const char* e) {
+[[gnu::always_inline]] inline uint64_t CommaMask(const char* block,
+                                                 const char* e) {
   const __m128i comma = _mm_set1_epi8(',');
   uint64_t mask = 0;
   for (int i = 0; i < 4; ++i) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
+    const __m128i bytes =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
     mask |= static_cast<uint64_t>(static_cast<uint32_t>(
                 _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, comma))))
             << (16 * i);
@@ -277,9 +289,11 @@ template <typename T>
 // Calls `field(comma)` for each ',' in [b, e), in order, until it returns
 // false; finds them 64 bytes at a time.
 template <typename Field>
-[[gnu::always_inline]] inline void ForEachComma(const char* b, const char* e, Field&& field) {
+[[gnu::always_inline]] inline void ForEachComma(const char* b, const char* e,
+                                                Field&& field) {
   for (const char* block = b; block < e; block += 64) {
-    for (uint64_t commas = CommaMask(block, e); commas != 0; commas &= commas - 1) {
+    for (uint64_t commas = CommaMask(block, e); commas != 0;
+         commas &= commas - 1) {
       if (!field(block + std::countr_zero(commas))) return;
     }
   }
@@ -299,8 +313,8 @@ struct FieldOrders {
         const int has_dot = dot < len;
         const int frac_len = has_dot ? len - 1 - dot : 0;
         for (int j = 0; j < 16; ++j) {
-          order[len][dot][j] =
-              static_cast<int8_t>(j + len - 16 - (j < 16 - frac_len ? has_dot : 0));
+          order[len][dot][j] = static_cast<int8_t>(
+              j + len - 16 - (j < 16 - frac_len ? has_dot : 0));
         }
       }
     }
@@ -313,7 +327,8 @@ inline constexpr FieldOrders kFieldOrders;
 // at `out`, the '.' scaling and the midpoint check included. False when
 // one of them is not for this path (FastField then takes them one by one).
 [[gnu::always_inline]] inline bool FastFields4(const char* const* starts,
-                                               const char* const* ends, float* out) {
+                                               const char* const* ends,
+                                               float* out) {
   const char* s[4];
   int len[4];
   uint32_t negative = 0;  // 2 bits a field: its value is in 2 lanes below
@@ -323,10 +338,14 @@ inline constexpr FieldOrders kFieldOrders;
     len[i] = static_cast<int>(ends[i] - s[i]);
     negative |= static_cast<uint32_t>(minus) * (3u << (2 * i));
   }
-  __m512i text = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s[0])));
-  text = _mm512_inserti32x4(text, _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[1])), 1);
-  text = _mm512_inserti32x4(text, _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[2])), 2);
-  text = _mm512_inserti32x4(text, _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[3])), 3);
+  __m512i text = _mm512_castsi128_si512(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[0])));
+  text = _mm512_inserti32x4(
+      text, _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[1])), 1);
+  text = _mm512_inserti32x4(
+      text, _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[2])), 2);
+  text = _mm512_inserti32x4(
+      text, _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[3])), 3);
   const __m512i digits = _mm512_sub_epi8(text, _mm512_set1_epi8('0'));
   const uint64_t is_digit = _mm512_cmple_epu8_mask(digits, _mm512_set1_epi8(9));
   const uint64_t is_dot = _mm512_cmpeq_epi8_mask(text, _mm512_set1_epi8('.'));
@@ -334,55 +353,68 @@ inline constexpr FieldOrders kFieldOrders;
   int dot[4], frac_len[4];
   for (int i = 0; i < 4; ++i) {
     const uint32_t field = (uint32_t{1} << (len[i] & 31)) - 1;
-    const uint32_t digit_bits = static_cast<uint32_t>(is_digit >> (16 * i)) & 0xFFFF;
+    const uint32_t digit_bits =
+        static_cast<uint32_t>(is_digit >> (16 * i)) & 0xFFFF;
     const uint32_t dots = static_cast<uint32_t>(is_dot >> (16 * i)) & field;
-    ok &= (len[i] >= 1) & (len[i] <= 16) & (((digit_bits | dots) & field) == field) &
+    ok &= (len[i] >= 1) & (len[i] <= 16) &
+          (((digit_bits | dots) & field) == field) &
           ((dots & (dots - 1)) == 0) & ((digit_bits & field) != 0);
     dot[i] = dots != 0 ? std::countr_zero(dots) : 16;
     frac_len[i] = dots != 0 ? len[i] - 1 - dot[i] : 0;
   }
   if (!ok) return false;
   auto order = [&](int i) {
-    return _mm_load_si128(reinterpret_cast<const __m128i*>(kFieldOrders.order[len[i]][dot[i]]));
+    return _mm_load_si128(
+        reinterpret_cast<const __m128i*>(kFieldOrders.order[len[i]][dot[i]]));
   };
   __m512i orders = _mm512_castsi128_si512(order(0));
   orders = _mm512_inserti32x4(orders, order(1), 1);
   orders = _mm512_inserti32x4(orders, order(2), 2);
   orders = _mm512_inserti32x4(orders, order(3), 3);
   const __m512i aligned = _mm512_shuffle_epi8(digits, orders);
-  const __m512i pairs = _mm512_maddubs_epi16(aligned, _mm512_set1_epi16(0x010A));  // 10, 1
-  const __m512i quads = _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x00010064));   // 100, 1
-  // Each lane: 8-digit halves [hi, lo, hi, lo]; w = hi * 10^8 + lo in both qwords.
-  const __m512i octs = _mm512_madd_epi16(_mm512_packus_epi32(quads, quads),
-                                         _mm512_set1_epi32(0x00012710));  // 10000, 1
+  const __m512i pairs =
+      _mm512_maddubs_epi16(aligned, _mm512_set1_epi16(0x010A));  // 10, 1
+  const __m512i quads =
+      _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x00010064));  // 100, 1
+  // Each lane: 8-digit halves [hi, lo, hi, lo]; w = hi * 10^8 + lo in both
+  // qwords.
+  const __m512i octs =
+      _mm512_madd_epi16(_mm512_packus_epi32(quads, quads),
+                        _mm512_set1_epi32(0x00012710));  // 10000, 1
   // (The maskz forms: GCC 12's plain ones trip -Wmaybe-uninitialized.)
-  const __m512i w =
-      _mm512_add_epi64(_mm512_maskz_mul_epu32(0xFF, octs, _mm512_set1_epi64(100000000)),
-                       _mm512_maskz_srli_epi64(0xFF, octs, 32));
-  if (_mm512_cmpgt_epu64_mask(w, _mm512_set1_epi64(int64_t{1} << 53)) != 0) return false;
+  const __m512i w = _mm512_add_epi64(
+      _mm512_maskz_mul_epu32(0xFF, octs, _mm512_set1_epi64(100000000)),
+      _mm512_maskz_srli_epi64(0xFF, octs, 32));
+  if (_mm512_cmpgt_epu64_mask(w, _mm512_set1_epi64(int64_t{1} << 53)) != 0)
+    return false;
   // As FromDecimal for float: w times the double nearest 10^-frac_len,
   // unless that lands within 8 ulps of a float midpoint.
-  const __m512i frac = _mm512_set_epi64(frac_len[3], frac_len[3], frac_len[2], frac_len[2],
-                                        frac_len[1], frac_len[1], frac_len[0], frac_len[0]);
-  const __m512d inverse = _mm512_permutex2var_pd(_mm512_loadu_pd(kInversePow10), frac,
-                                                 _mm512_loadu_pd(kInversePow10 + 8));
+  const __m512i frac =
+      _mm512_set_epi64(frac_len[3], frac_len[3], frac_len[2], frac_len[2],
+                       frac_len[1], frac_len[1], frac_len[0], frac_len[0]);
+  const __m512d inverse = _mm512_permutex2var_pd(
+      _mm512_loadu_pd(kInversePow10), frac, _mm512_loadu_pd(kInversePow10 + 8));
   const __m512d r = _mm512_mul_pd(_mm512_cvtepu64_pd(w), inverse);
   const __m512i dropped =
       _mm512_and_si512(_mm512_castpd_si512(r), _mm512_set1_epi64(0x1FFFFFFF));
-  if (_mm512_cmple_epu64_mask(_mm512_sub_epi64(dropped, _mm512_set1_epi64(0x10000000 - 8)),
-                              _mm512_set1_epi64(16)) != 0) {
+  if (_mm512_cmple_epu64_mask(
+          _mm512_sub_epi64(dropped, _mm512_set1_epi64(0x10000000 - 8)),
+          _mm512_set1_epi64(16)) != 0) {
     return false;
   }
   __m256 values = _mm512_maskz_cvtpd_ps(0xFF, r);  // each field twice
   values = _mm256_mask_xor_ps(values, static_cast<__mmask8>(negative), values,
                               _mm256_set1_ps(-0.0f));
-  values = _mm256_permutexvar_ps(_mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6), values);
+  values =
+      _mm256_permutexvar_ps(_mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6), values);
   _mm_storeu_ps(out, _mm256_castps256_ps128(values));
   return true;
 }
 #else
 inline constexpr int kFieldBatch = 1;
-inline bool FastFields4(const char* const*, const char* const*, float*) { return false; }
+inline bool FastFields4(const char* const*, const char* const*, float*) {
+  return false;
+}
 #endif
 #else
 // Without SSE4.1 the fast-field path is compiled out (kHaveFastFields);
@@ -393,7 +425,8 @@ template <typename T>
 bool FastField(const char* p, const char* end, T* value);
 template <typename Field>
 void ForEachComma(const char* b, const char* e, Field&& field);
-bool FastFields4(const char* const* starts, const char* const* ends, float* out);
+bool FastFields4(const char* const* starts, const char* const* ends,
+                 float* out);
 #endif
 
 // from_chars reports both overflow and underflow as out of range without a

@@ -32,14 +32,21 @@ inline constexpr int kInputBuffer = 0;
 inline constexpr int kOutputBuffer = 1;
 
 // What kind of kernel a stage runs.
-enum class StageKind { kTinyMlp, kDense, kElementwise, kGeneric, kSplit, kGather };
+enum class StageKind {
+  kTinyMlp,
+  kDense,
+  kElementwise,
+  kGeneric,
+  kSplit,
+  kGather
+};
 
 // The dtype-free description of a stage, for `rowflow inspect` and tests.
 struct StageInfo {
   StageKind kind;
-  std::string label;        // e.g. "dense 64->256 RELU"
-  std::vector<int> nodes;   // graph node ids it covers
-  std::vector<int> deps;    // stages whose outputs it reads
+  std::string label;       // e.g. "dense 64->256 RELU"
+  std::vector<int> nodes;  // graph node ids it covers
+  std::vector<int> deps;   // stages whose outputs it reads
   int64_t flops_per_row = 0;
 };
 
@@ -53,7 +60,7 @@ class StageKernel {
 
 template <typename T>
 struct Plan {
-  std::vector<StageInfo> stages;  // topological order
+  std::vector<StageInfo> stages;                         // topological order
   std::vector<std::unique_ptr<StageKernel<T>>> kernels;  // one per stage
   std::vector<int64_t> buffer_widths;  // elements per row; [0], [1] external
   int64_t input_width = 0;

@@ -19,9 +19,11 @@ using ir::ValueKind;
 // Who reads each value, and which values leave the graph.
 class Uses {
  public:
-  explicit Uses(const Graph& g) : g_(g), consumers_(g.values.size()), output_(g.values.size()) {
+  explicit Uses(const Graph& g)
+      : g_(g), consumers_(g.values.size()), output_(g.values.size()) {
     for (size_t i = 0; i < g.nodes.size(); ++i) {
-      for (int v : g.nodes[i].inputs) consumers_[v].push_back(static_cast<int>(i));
+      for (int v : g.nodes[i].inputs)
+        consumers_[v].push_back(static_cast<int>(i));
     }
     for (int v : g.outputs) output_[v] = true;
   }
@@ -35,9 +37,13 @@ class Uses {
     const auto& c = consumers_[value];
     return c.size() == 1 && !output_[value] ? c[0] : -1;
   }
-  const std::vector<int>& Consumers(int value) const { return consumers_[value]; }
+  const std::vector<int>& Consumers(int value) const {
+    return consumers_[value];
+  }
   bool IsOutput(int value) const { return output_[value]; }
-  bool IsConstant(int value) const { return g_.values[value].kind == ValueKind::kConstant; }
+  bool IsConstant(int value) const {
+    return g_.values[value].kind == ValueKind::kConstant;
+  }
   const ir::Tensor& Constant(int value) const {
     return g_.constants[g_.values[value].index];
   }
@@ -48,11 +54,14 @@ class Uses {
   std::vector<bool> output_;
 };
 
-int NodeIndex(const Graph& g, const Node* n) { return static_cast<int>(n - g.nodes.data()); }
+int NodeIndex(const Graph& g, const Node* n) {
+  return static_cast<int>(n - g.nodes.data());
+}
 
 // SUM(MULTIPLY(x[n], W[k,n] or w[n])) -> a dense layer; then absorbs a bias
 // ADD and an ACTIVATION that only it feeds.
-std::optional<Group> MatchContraction(const Graph& g, const Uses& uses, int sum_index) {
+std::optional<Group> MatchContraction(const Graph& g, const Uses& uses,
+                                      int sum_index) {
   const Node& sum = g.nodes[sum_index];
   const Node* mul = uses.Producer(sum.inputs[0]);
   if (mul == nullptr || mul->op != OpKind::kMultiply ||
@@ -120,9 +129,11 @@ bool MergeUnits(const Graph& g, const Uses& uses, int concat_index,
   std::vector<int> unit_groups;
   for (int v : concat.inputs) {
     const int gi = group_of_value[v];
-    if (gi < 0 || groups[gi].kind != StageKind::kDense || groups[gi].layers[0].units != 1 ||
+    if (gi < 0 || groups[gi].kind != StageKind::kDense ||
+        groups[gi].layers[0].units != 1 ||
         uses.SoleConsumer(v) != concat_index ||
-        std::find(unit_groups.begin(), unit_groups.end(), gi) != unit_groups.end()) {
+        std::find(unit_groups.begin(), unit_groups.end(), gi) !=
+            unit_groups.end()) {
       return false;
     }
     if (!unit_groups.empty()) {
@@ -144,9 +155,11 @@ bool MergeUnits(const Graph& g, const Uses& uses, int concat_index,
   for (int gi : unit_groups) {
     Group& unit = groups[gi];
     const DenseLayer& u = unit.layers[0];
-    layer.weights.insert(layer.weights.end(), u.weights.begin(), u.weights.end());
+    layer.weights.insert(layer.weights.end(), u.weights.begin(),
+                         u.weights.end());
     if (!u.bias.empty()) layer.bias.push_back(u.bias[0]);
-    merged.nodes.insert(merged.nodes.end(), unit.nodes.begin(), unit.nodes.end());
+    merged.nodes.insert(merged.nodes.end(), unit.nodes.begin(),
+                        unit.nodes.end());
     group_of_value[unit.output] = -1;
     unit.nodes.clear();  // emptied groups are dropped at the end
   }
@@ -169,8 +182,8 @@ bool MergeUnits(const Graph& g, const Uses& uses, int concat_index,
 
 // An elementwise step for `node` applied to its per-row operand `in`, if
 // the node is one.
-std::optional<ElementwiseStep> AsStep(const Graph& g, const Uses& uses, const Node& node,
-                                      int* in) {
+std::optional<ElementwiseStep> AsStep(const Graph& g, const Uses& uses,
+                                      const Node& node, int* in) {
   const ir::Shape& out_shape = g.values[node.output].shape;
   ElementwiseStep step;
   step.op = node.op;
@@ -178,14 +191,17 @@ std::optional<ElementwiseStep> AsStep(const Graph& g, const Uses& uses, const No
     *in = node.inputs[0];
     step.activation = node.activation;
     step.alpha = node.alpha;
-    if (node.activation == Activation::kSoftmax) step.softmax_len = out_shape.back();
+    if (node.activation == Activation::kSoftmax)
+      step.softmax_len = out_shape.back();
     return step;
   }
-  if (node.op != OpKind::kAdd && node.op != OpKind::kMultiply) return std::nullopt;
+  if (node.op != OpKind::kAdd && node.op != OpKind::kMultiply)
+    return std::nullopt;
   const int a = node.inputs[0], b = node.inputs[1];
   const int v = uses.IsConstant(a) ? b : a;
   const int c = v == a ? b : a;
-  if (uses.IsConstant(v) || !uses.IsConstant(c) || g.values[v].shape != out_shape) {
+  if (uses.IsConstant(v) || !uses.IsConstant(c) ||
+      g.values[v].shape != out_shape) {
     return std::nullopt;
   }
   // Expand the constant to the value's shape with numpy broadcasting.
@@ -197,7 +213,8 @@ std::optional<ElementwiseStep> AsStep(const Graph& g, const Uses& uses, const No
   step.operand.resize(n);
   for (int64_t e = 0; e < n; ++e) {
     const int64_t i = e / cols, j = e % cols;
-    step.operand[e] = t.data[(t_rows == 1 ? 0 : i) * t_cols + (t_cols == 1 ? 0 : j)];
+    step.operand[e] =
+        t.data[(t_rows == 1 ? 0 : i) * t_cols + (t_cols == 1 ? 0 : j)];
   }
   *in = v;
   return step;
@@ -233,13 +250,15 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
     // Contractions first, so their MULTIPLYs are not taken as generic or
     // elementwise nodes; then per-node units merge at their CONCATs.
     for (size_t i = 0; i < g.nodes.size(); ++i) {
-      if (!live[i] || group_of_node[i] >= 0 || g.nodes[i].op != OpKind::kSum) continue;
+      if (!live[i] || group_of_node[i] >= 0 || g.nodes[i].op != OpKind::kSum)
+        continue;
       if (auto group = MatchContraction(g, uses, static_cast<int>(i))) {
         add_group(std::move(*group));
       }
     }
     for (size_t i = 0; i < g.nodes.size(); ++i) {
-      if (!live[i] || group_of_node[i] >= 0 || g.nodes[i].op != OpKind::kConcat) continue;
+      if (!live[i] || group_of_node[i] >= 0 || g.nodes[i].op != OpKind::kConcat)
+        continue;
       if (MergeUnits(g, uses, static_cast<int>(i), group_of_value, groups)) {
         for (int n : groups.back().nodes) {
           group_of_node[n] = static_cast<int>(groups.size()) - 1;
@@ -286,7 +305,8 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
   if (options.fuse_tiny) {
     // Chains of tiny dense layers, each read only by the next, -> one loop.
     auto tiny = [&](const Group& group) {
-      return group.kind == StageKind::kDense && group.layers[0].units <= TinyLimit() &&
+      return group.kind == StageKind::kDense &&
+             group.layers[0].units <= TinyLimit() &&
              group.layers[0].width <= TinyLimit();
     };
     for (Group& group : groups) {
@@ -302,24 +322,28 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
           break;
         }
         const std::vector<int>& readers = uses.Consumers(head.output);
-        auto next = std::find_if(groups.begin(), groups.end(), [&](const Group& gr) {
-          return gr.kind == StageKind::kTinyMlp && !gr.nodes.empty() && &gr != &head &&
-                 gr.input == head.output;
-        });
+        auto next =
+            std::find_if(groups.begin(), groups.end(), [&](const Group& gr) {
+              return gr.kind == StageKind::kTinyMlp && !gr.nodes.empty() &&
+                     &gr != &head && gr.input == head.output;
+            });
         if (next == groups.end()) break;
         // Every reader of the link must belong to the next layer.
         bool all_inside = !readers.empty();
         for (int r : readers) {
-          all_inside &= std::find(next->nodes.begin(), next->nodes.end(), r) != next->nodes.end();
+          all_inside &= std::find(next->nodes.begin(), next->nodes.end(), r) !=
+                        next->nodes.end();
         }
         if (!all_inside) break;
         head.layers.push_back(std::move(next->layers[0]));
-        head.nodes.insert(head.nodes.end(), next->nodes.begin(), next->nodes.end());
+        head.nodes.insert(head.nodes.end(), next->nodes.begin(),
+                          next->nodes.end());
         head.output = next->output;
         next->nodes.clear();
       }
     }
-    std::erase_if(groups, [](const Group& group) { return group.nodes.empty(); });
+    std::erase_if(groups,
+                  [](const Group& group) { return group.nodes.empty(); });
   }
   // Order by the defining node of each group's output: every group's inputs
   // are defined by earlier nodes, so this order is topological.

@@ -38,9 +38,10 @@ struct Group {
   StageKind kind = StageKind::kGeneric;
   std::vector<int> nodes;  // graph node ids, topological order
   int output = -1;         // value id the group defines
-  int input = -1;          // the value a fused group reads (kDense, kTinyMlp, kElementwise)
-  std::vector<DenseLayer> layers;       // kDense: one; kTinyMlp: the chain
-  std::vector<ElementwiseStep> steps;   // kElementwise
+  // The value a fused group reads (kDense, kTinyMlp, kElementwise).
+  int input = -1;
+  std::vector<DenseLayer> layers;      // kDense: one; kTinyMlp: the chain
+  std::vector<ElementwiseStep> steps;  // kElementwise
 };
 
 // The largest units/width a layer may have to take the tiny-layer path.
@@ -48,7 +49,8 @@ int64_t TinyLimit();
 
 // Partitions the live nodes of `graph` (those that reach an output) into
 // groups, ordered so every group comes after the groups it reads from.
-std::vector<Group> MatchGroups(const ir::Graph& graph, const PlanOptions& options);
+std::vector<Group> MatchGroups(const ir::Graph& graph,
+                               const PlanOptions& options);
 
 }  // namespace rowflow::plan_internal
 

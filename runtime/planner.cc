@@ -16,12 +16,18 @@ using plan_internal::Group;
 
 const char* StageKindName(StageKind kind) {
   switch (kind) {
-    case StageKind::kTinyMlp: return "tiny_mlp";
-    case StageKind::kDense: return "dense";
-    case StageKind::kElementwise: return "elementwise";
-    case StageKind::kGeneric: return "generic";
-    case StageKind::kSplit: return "split_inputs";
-    case StageKind::kGather: return "gather_outputs";
+    case StageKind::kTinyMlp:
+      return "tiny_mlp";
+    case StageKind::kDense:
+      return "dense";
+    case StageKind::kElementwise:
+      return "elementwise";
+    case StageKind::kGeneric:
+      return "generic";
+    case StageKind::kSplit:
+      return "split_inputs";
+    case StageKind::kGather:
+      return "gather_outputs";
   }
   return "?";
 }
@@ -29,7 +35,8 @@ const char* StageKindName(StageKind kind) {
 template <typename T>
 int64_t Plan<T>::IntermediateBytesPerRow() const {
   int64_t bytes = 0;
-  for (size_t b = 2; b < buffer_widths.size(); ++b) bytes += buffer_widths[b] * sizeof(T);
+  for (size_t b = 2; b < buffer_widths.size(); ++b)
+    bytes += buffer_widths[b] * sizeof(T);
   return bytes;
 }
 
@@ -50,7 +57,8 @@ struct StageSketch {
   std::vector<int> writes;       // value ids
 };
 
-std::vector<StageSketch> Sketch(const ir::Graph& g, const std::vector<Group>& groups,
+std::vector<StageSketch> Sketch(const ir::Graph& g,
+                                const std::vector<Group>& groups,
                                 bool* direct_output) {
   std::vector<StageSketch> stages;
   if (g.inputs.size() > 1) {
@@ -74,7 +82,8 @@ std::vector<StageSketch> Sketch(const ir::Graph& g, const std::vector<Group>& gr
           layers.push_back(LayerLabel(l));
           s.info.flops_per_row += 2 * l.units * l.width;
         }
-        s.info.label = fmt::format("{} {}", StageKindName(group.kind), fmt::join(layers, ", "));
+        s.info.label = fmt::format("{} {}", StageKindName(group.kind),
+                                   fmt::join(layers, ", "));
         s.reads = {group.input};
         break;
       }
@@ -87,7 +96,8 @@ std::vector<StageSketch> Sketch(const ir::Graph& g, const std::vector<Group>& gr
       default:
         s.info.label = fmt::format("{} '{}'", ir::OpName(last.op), last.name);
         for (int v : last.inputs) {
-          if (g.values[v].kind != ir::ValueKind::kConstant) s.reads.push_back(v);
+          if (g.values[v].kind != ir::ValueKind::kConstant)
+            s.reads.push_back(v);
           s.info.flops_per_row += ir::NumElements(g.values[v].shape);
         }
         break;
@@ -97,10 +107,12 @@ std::vector<StageSketch> Sketch(const ir::Graph& g, const std::vector<Group>& gr
   // The sole output goes straight into the output tile when its stage is
   // the only writer and nothing else reads it; otherwise a gather copies.
   *direct_output = false;
-  if (g.outputs.size() == 1 && g.values[g.outputs[0]].kind == ir::ValueKind::kNode) {
+  if (g.outputs.size() == 1 &&
+      g.values[g.outputs[0]].kind == ir::ValueKind::kNode) {
     int readers = 0;
     for (const StageSketch& s : stages) {
-      readers += static_cast<int>(std::count(s.reads.begin(), s.reads.end(), g.outputs[0]));
+      readers += static_cast<int>(
+          std::count(s.reads.begin(), s.reads.end(), g.outputs[0]));
     }
     *direct_output = readers == 0;
   }
@@ -108,7 +120,8 @@ std::vector<StageSketch> Sketch(const ir::Graph& g, const std::vector<Group>& gr
     StageSketch gather;
     gather.info = {StageKind::kGather, "gather outputs", {}, {}, 0};
     for (int v : g.outputs) {
-      if (g.values[v].kind != ir::ValueKind::kConstant) gather.reads.push_back(v);
+      if (g.values[v].kind != ir::ValueKind::kConstant)
+        gather.reads.push_back(v);
     }
     stages.push_back(gather);
   }
@@ -120,7 +133,8 @@ std::vector<StageSketch> Sketch(const ir::Graph& g, const std::vector<Group>& gr
 template <typename T>
 Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
   if ((g.dtype == ir::DType::kF32) != (sizeof(T) == 4)) {
-    throw MakeError(ErrorKind::kUsage, "graph '{}' is {}; plan requested for f{}", g.name,
+    throw MakeError(ErrorKind::kUsage,
+                    "graph '{}' is {}; plan requested for f{}", g.name,
                     ir::DTypeName(g.dtype), sizeof(T) * 8);
   }
   const std::vector<Group> groups = plan_internal::MatchGroups(g, options);
@@ -141,8 +155,8 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
       const int d = writer[v];
       if (d < 0 || d == s) continue;
       RF_CHECK(d < s);
-      if (std::find(stages[s].info.deps.begin(), stages[s].info.deps.end(), d) ==
-          stages[s].info.deps.end()) {
+      if (std::find(stages[s].info.deps.begin(), stages[s].info.deps.end(),
+                    d) == stages[s].info.deps.end()) {
         stages[s].info.deps.push_back(d);
       }
       anc[s][d] = true;
@@ -159,7 +173,8 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
   plan.buffer_widths = {plan.input_width, plan.output_width};
   std::vector<TileLoc> loc(g.values.size());
   std::vector<std::vector<int>> buffer_users = {{}, {}};
-  if (g.inputs.size() == 1) loc[g.inputs[0]] = {kInputBuffer, 0, plan.input_width};
+  if (g.inputs.size() == 1)
+    loc[g.inputs[0]] = {kInputBuffer, 0, plan.input_width};
   if (direct_output) loc[g.outputs[0]] = {kOutputBuffer, 0, plan.output_width};
   for (int s = 0; s < n_stages; ++s) {
     for (int v : stages[s].writes) {
@@ -168,7 +183,9 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
       int b = 2;
       for (; b < static_cast<int>(plan.buffer_widths.size()); ++b) {
         const auto& users = buffer_users[b];
-        if (std::all_of(users.begin(), users.end(), [&](int u) { return anc[s][u]; })) break;
+        if (std::all_of(users.begin(), users.end(),
+                        [&](int u) { return anc[s][u]; }))
+          break;
       }
       if (b == static_cast<int>(plan.buffer_widths.size())) {
         plan.buffer_widths.push_back(0);
@@ -194,14 +211,15 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
             group->layers[0], loc[group->input], loc[group->output]);
         break;
       case StageKind::kTinyMlp:
-        RF_CHECK(ops::TinyMlp<T>::Supports(plan_internal::TinyStage<T>::ToTiny(group->layers)));
+        RF_CHECK(ops::TinyMlp<T>::Supports(
+            plan_internal::TinyStage<T>::ToTiny(group->layers)));
         kernel = std::make_unique<plan_internal::TinyStage<T>>(
             group->layers, loc[group->input], loc[group->output]);
         break;
       case StageKind::kElementwise:
         kernel = std::make_unique<plan_internal::ElementwiseStage<T>>(
-            group->steps, ir::NumElements(g.values[group->output].shape), loc[group->input],
-            loc[group->output]);
+            group->steps, ir::NumElements(g.values[group->output].shape),
+            loc[group->input], loc[group->output]);
         break;
       case StageKind::kGeneric: {
         const ir::Node& node = g.nodes[group->nodes[0]];
@@ -209,10 +227,12 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
         for (int v : node.inputs) {
           const bool is_const = g.values[v].kind == ir::ValueKind::kConstant;
           args.push_back({is_const ? TileLoc{} : loc[v],
-                          is_const ? constant(v) : std::vector<T>{}, &g.values[v].shape});
+                          is_const ? constant(v) : std::vector<T>{},
+                          &g.values[v].shape});
         }
         kernel = std::make_unique<plan_internal::GenericStage<T>>(
-            node, std::move(args), g.values[node.output].shape, loc[node.output]);
+            node, std::move(args), g.values[node.output].shape,
+            loc[node.output]);
         break;
       }
       case StageKind::kSplit:
@@ -224,15 +244,18 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
           const int64_t width = ir::NumElements(g.values[v].shape);
           const bool is_const = g.values[v].kind == ir::ValueKind::kConstant;
           if (split) {
-            copies.push_back({{kInputBuffer, column, plan.input_width}, {}, loc[v], width});
+            copies.push_back(
+                {{kInputBuffer, column, plan.input_width}, {}, loc[v], width});
           } else {
             copies.push_back({is_const ? TileLoc{} : loc[v],
                               is_const ? constant(v) : std::vector<T>{},
-                              {kOutputBuffer, column, plan.output_width}, width});
+                              {kOutputBuffer, column, plan.output_width},
+                              width});
           }
           column += width;
         }
-        kernel = std::make_unique<plan_internal::CopyStage<T>>(std::move(copies));
+        kernel =
+            std::make_unique<plan_internal::CopyStage<T>>(std::move(copies));
         break;
       }
     }
@@ -242,12 +265,16 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
   }
   plan.all_tiny = !plan.stages.empty() &&
                   std::all_of(plan.stages.begin(), plan.stages.end(),
-                              [](const StageInfo& i) { return i.kind == StageKind::kTinyMlp; });
+                              [](const StageInfo& i) {
+                                return i.kind == StageKind::kTinyMlp;
+                              });
   return plan;
 }
 
-std::vector<StageInfo> DescribePlan(const ir::Graph& graph, const PlanOptions& options) {
-  if (graph.dtype == ir::DType::kF32) return BuildPlan<float>(graph, options).stages;
+std::vector<StageInfo> DescribePlan(const ir::Graph& graph,
+                                    const PlanOptions& options) {
+  if (graph.dtype == ir::DType::kF32)
+    return BuildPlan<float>(graph, options).stages;
   return BuildPlan<double>(graph, options).stages;
 }
 

@@ -49,19 +49,21 @@ std::vector<std::vector<T>> EvaluateAllValues(const ir::Graph& graph,
     operands.clear();
     for (int id : node.inputs) {
       const ir::Value& v = graph.values[id];
-      operands.push_back({values[id].data(), &v.shape,
-                          v.kind != ir::ValueKind::kConstant});
+      operands.push_back(
+          {values[id].data(), &v.shape, v.kind != ir::ValueKind::kConstant});
     }
     const ir::Shape& out_shape = graph.values[node.output].shape;
     std::vector<T>& out = values[node.output];
     out.resize(rows * ir::NumElements(out_shape));
-    ops::GetOp(node.op).kernel<T>()(node, operands, out_shape, rows, out.data());
+    ops::GetOp(node.op).kernel<T>()(node, operands, out_shape, rows,
+                                    out.data());
   }
   return values;
 }
 
 template <typename T>
-RowMatrix<T> EvaluateReference(const ir::Graph& graph, const RowMatrix<T>& input) {
+RowMatrix<T> EvaluateReference(const ir::Graph& graph,
+                               const RowMatrix<T>& input) {
   std::vector<std::vector<T>> values = EvaluateAllValues(graph, input);
   RowMatrix<T> out(input.rows, graph.OutputWidth());
   int64_t column = 0;
@@ -70,7 +72,8 @@ RowMatrix<T> EvaluateReference(const ir::Graph& graph, const RowMatrix<T>& input
     const int64_t n = ir::NumElements(v.shape);
     for (int64_t r = 0; r < input.rows; ++r) {
       // A constant output is the same for every row.
-      const T* src = values[id].data() + (v.kind == ir::ValueKind::kConstant ? 0 : r * n);
+      const T* src =
+          values[id].data() + (v.kind == ir::ValueKind::kConstant ? 0 : r * n);
       std::copy_n(src, n, out.row(r) + column);
     }
     column += n;
@@ -78,11 +81,13 @@ RowMatrix<T> EvaluateReference(const ir::Graph& graph, const RowMatrix<T>& input
   return out;
 }
 
-template std::vector<std::vector<float>> EvaluateAllValues(const ir::Graph&,
-                                                           const RowMatrix<float>&);
-template std::vector<std::vector<double>> EvaluateAllValues(const ir::Graph&,
-                                                            const RowMatrix<double>&);
-template RowMatrix<float> EvaluateReference(const ir::Graph&, const RowMatrix<float>&);
-template RowMatrix<double> EvaluateReference(const ir::Graph&, const RowMatrix<double>&);
+template std::vector<std::vector<float>> EvaluateAllValues(
+    const ir::Graph&, const RowMatrix<float>&);
+template std::vector<std::vector<double>> EvaluateAllValues(
+    const ir::Graph&, const RowMatrix<double>&);
+template RowMatrix<float> EvaluateReference(const ir::Graph&,
+                                            const RowMatrix<float>&);
+template RowMatrix<double> EvaluateReference(const ir::Graph&,
+                                             const RowMatrix<double>&);
 
 }  // namespace rowflow

@@ -22,7 +22,8 @@ std::vector<std::vector<T>> EvaluateAllValues(const ir::Graph& graph,
 // The graph's outputs for `input`: (rows, InputWidth) -> (rows, OutputWidth).
 // T must match the graph's dtype; throws Error(kUsage) otherwise.
 template <typename T>
-RowMatrix<T> EvaluateReference(const ir::Graph& graph, const RowMatrix<T>& input);
+RowMatrix<T> EvaluateReference(const ir::Graph& graph,
+                               const RowMatrix<T>& input);
 
 }  // namespace rowflow
 

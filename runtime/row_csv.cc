@@ -89,8 +89,9 @@ class CsvSource final : public RowSource<T> {
     const int64_t total = in_.size();
     if (total < 0) return -1;
     if (total == 0) return 1;
-    return std::min(1.0, static_cast<double>(consumed_.load(std::memory_order_relaxed)) /
-                             static_cast<double>(total));
+    return std::min(
+        1.0, static_cast<double>(consumed_.load(std::memory_order_relaxed)) /
+                 static_cast<double>(total));
   }
 
   // Collects lines while they are in the buffer, parses them as a batch
@@ -207,14 +208,16 @@ class CsvSource final : public RowSource<T> {
       std::vector<Line>& lines;
       ~Clear() { lines.clear(); }
     } clear{batch_};
-    const size_t bytes = static_cast<size_t>(batch_.back().end - batch_.front().begin);
+    const size_t bytes =
+        static_cast<size_t>(batch_.back().end - batch_.front().begin);
     if (!Parallel(bytes, kParallelParseBytes) || n < 2) {
-      for (size_t i = 0; i < n; ++i) ParseLine<true>(batch_[i], out + i * cols_);
+      for (size_t i = 0; i < n; ++i)
+        ParseLine<true>(batch_[i], out + i * cols_);
     } else {
       // Lines fail independently; the first in input order is reported.
       std::atomic<size_t> first_bad{n};
-      const size_t grain =
-          std::max<size_t>(1, kParallelParseBytes / 2 / std::max<size_t>(1, bytes / n));
+      const size_t grain = std::max<size_t>(
+          1, kParallelParseBytes / 2 / std::max<size_t>(1, bytes / n));
       tbb::this_task_arena::isolate([&] {
         tbb::parallel_for(
             tbb::blocked_range<size_t>(0, n, grain),
@@ -222,7 +225,8 @@ class CsvSource final : public RowSource<T> {
               for (size_t i = r.begin(); i != r.end(); ++i) {
                 if (!ParseLine<false>(batch_[i], out + i * cols_)) {
                   size_t seen = first_bad.load(std::memory_order_relaxed);
-                  while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
+                  while (i < seen &&
+                         !first_bad.compare_exchange_weak(seen, i)) {
                   }
                   return;
                 }
@@ -361,9 +365,9 @@ class CsvSource final : public RowSource<T> {
   size_t scanned_ = 0;  // bytes before this hold no '\n' after begin_
   size_t end_ = 0;      // end of the data read so far
   bool eof_ = false;
-  int64_t read_bytes_ = 0;              // from the input, in all
-  std::atomic<int64_t> consumed_{0};    // for progress(), on any thread
-  int64_t line_ = 0;              // number of the line last returned
+  int64_t read_bytes_ = 0;            // from the input, in all
+  std::atomic<int64_t> consumed_{0};  // for progress(), on any thread
+  int64_t line_ = 0;                  // number of the line last returned
   int64_t first_empty_line_ = 0;  // an empty line not yet known to be trailing
   std::vector<Line> batch_;       // lines found, not yet parsed
 };
@@ -384,8 +388,8 @@ class CsvSink final : public RowSink<T> {
     const int64_t slot_bytes_per_row = cols_ * kMaxValueChars;
     const int64_t block_rows =
         std::clamp<int64_t>(kScratchBytes / slot_bytes_per_row, 1, n);
-    const int64_t piece_rows =
-        std::max<int64_t>(1, std::min(block_rows, kParallelFormatValues / cols_) / 4);
+    const int64_t piece_rows = std::max<int64_t>(
+        1, std::min(block_rows, kParallelFormatValues / cols_) / 4);
     if (!scratch_) scratch_.reset(new char[kScratchBytes + slot_bytes_per_row]);
     for (int64_t first = 0; first < n; first += block_rows) {
       const int64_t count = std::min(block_rows, n - first);

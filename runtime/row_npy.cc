@@ -10,8 +10,8 @@
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
-#include "runtime/input_file.h"
 #include "graph/npy_format.h"
+#include "runtime/input_file.h"
 #include "runtime/row_io.h"
 
 namespace rowflow {

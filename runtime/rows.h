@@ -23,7 +23,8 @@ struct RowMatrix {
   // From literal rows, e.g. {{3, 5}, {1, -1}}; all rows the same length.
   RowMatrix(std::initializer_list<std::initializer_list<T>> literal)
       : rows(static_cast<int64_t>(literal.size())),
-        cols(literal.size() ? static_cast<int64_t>(literal.begin()->size()) : 0) {
+        cols(literal.size() ? static_cast<int64_t>(literal.begin()->size())
+                            : 0) {
     for (const auto& r : literal) data.insert(data.end(), r.begin(), r.end());
   }
 

@@ -20,11 +20,14 @@ namespace flow = tbb::flow;
 
 int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
                         int64_t io_bytes_per_row) {
-  const int64_t per_row = std::max<int64_t>(1, intermediate_bytes_per_row + io_bytes_per_row);
+  const int64_t per_row =
+      std::max<int64_t>(1, intermediate_bytes_per_row + io_bytes_per_row);
   // About 1 MB of activations per tile keeps a stage's output in L2 for the
   // next stage; big layers still get >= 256 rows of GEMM work per call.
   const int64_t rows =
-      all_tiny ? 8192 : std::clamp<int64_t>((int64_t{1} << 20) / per_row / 16 * 16, 256, 1024);
+      all_tiny ? 8192
+               : std::clamp<int64_t>((int64_t{1} << 20) / per_row / 16 * 16,
+                                     256, 1024);
   // Rows of megabytes (the memory budget admits them) would make 256-row
   // tiles of gigabytes: an automatic tile stays within 64 MiB, or one row.
   constexpr int64_t kMaxAutoTileBytes = int64_t{64} << 20;
@@ -53,10 +56,10 @@ struct Session::Impl final : Session::ImplBase {
     int64_t seq = 0;
     int64_t first_row = 0;
     int64_t rows = 0;
-    std::vector<T*> buffers;        // by plan buffer id
-    std::vector<T> storage;         // intermediates, own input and output
-    T* own_input = nullptr;         // streaming runs read rows here
-    T* own_output = nullptr;        // and write results here
+    std::vector<T*> buffers;  // by plan buffer id
+    std::vector<T> storage;   // intermediates, own input and output
+    T* own_input = nullptr;   // streaming runs read rows here
+    T* own_output = nullptr;  // and write results here
     std::chrono::steady_clock::time_point start;  // when the source emitted it
   };
 
@@ -99,7 +102,9 @@ struct Session::Impl final : Session::ImplBase {
     auto t = std::make_unique<Tile>();
     // Each buffer starts on a 64-byte boundary of one allocation.
     const int64_t align = 64 / sizeof(T);
-    auto padded = [&](int64_t width) { return (width * tile_rows + align - 1) / align * align; };
+    auto padded = [&](int64_t width) {
+      return (width * tile_rows + align - 1) / align * align;
+    };
     int64_t total = align;
     for (int64_t w : plan.buffer_widths) total += padded(w);
     t->storage.resize(total);
@@ -132,8 +137,9 @@ struct Session::Impl final : Session::ImplBase {
     const bool record = options.record_tile_latency;
     stats.tile_latency_us.clear();
     // N threads means N, even above the core count.
-    tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                    std::max(threads, tbb::info::default_concurrency()));
+    tbb::global_control parallelism(
+        tbb::global_control::max_allowed_parallelism,
+        std::max(threads, tbb::info::default_concurrency()));
     tbb::task_arena arena(threads);
     arena.execute([&] {
       flow::graph g;
@@ -151,28 +157,33 @@ struct Session::Impl final : Session::ImplBase {
       });
       flow::limiter_node<Tile*> limiter(g, max_in_flight);
       flow::make_edge(source, limiter);
-      std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>> stage_nodes;
+      std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>>
+          stage_nodes;
       std::vector<std::unique_ptr<flow::graph_node>> joins;
       for (size_t s = 0; s < plan.stages.size(); ++s) {
-        stage_nodes.push_back(std::make_unique<flow::function_node<Tile*, Tile*>>(
-            g, flow::unlimited, [&, s](Tile* t) {
-              seen[tbb::this_task_arena::current_thread_index() % threads].store(
-                  true, std::memory_order_relaxed);
-              RunStage(s, t);
-              return t;
-            }));
+        stage_nodes.push_back(
+            std::make_unique<flow::function_node<Tile*, Tile*>>(
+                g, flow::unlimited, [&, s](Tile* t) {
+                  seen[tbb::this_task_arena::current_thread_index() % threads]
+                      .store(true, std::memory_order_relaxed);
+                  RunStage(s, t);
+                  return t;
+                }));
         ConnectInputs(g, s, limiter, stage_nodes, joins);
       }
-      flow::sequencer_node<Tile*> sequencer(
-          g, [](Tile* const& t) -> size_t { return static_cast<size_t>(t->seq); });
+      flow::sequencer_node<Tile*> sequencer(g, [](Tile* const& t) -> size_t {
+        return static_cast<size_t>(t->seq);
+      });
       flow::make_edge(*stage_nodes.back(), sequencer);
       flow::function_node<Tile*, flow::continue_msg> sink(
           g, flow::serial, [&](Tile* t) {
             drain(t);
             ++tiles_done;
             if (record) {
-              stats.tile_latency_us.push_back(std::chrono::duration<double, std::micro>(
-                  std::chrono::steady_clock::now() - t->start).count());
+              stats.tile_latency_us.push_back(
+                  std::chrono::duration<double, std::micro>(
+                      std::chrono::steady_clock::now() - t->start)
+                      .count());
             }
             Release(t);
             return flow::continue_msg();
@@ -186,15 +197,17 @@ struct Session::Impl final : Session::ImplBase {
     stats.threads_used = 0;
     for (auto& s : seen) stats.threads_used += s.load() ? 1 : 0;
     stats.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
   }
 
   // Wires stage `s` to the stages it reads from: straight from the limiter
   // when it reads only input rows, from its one producer, or through a
   // chain of tag-matching joins on the tile number.
-  void ConnectInputs(flow::graph& g, size_t s, flow::limiter_node<Tile*>& limiter,
-                     std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>>& nodes,
-                     std::vector<std::unique_ptr<flow::graph_node>>& joins) {
+  void ConnectInputs(
+      flow::graph& g, size_t s, flow::limiter_node<Tile*>& limiter,
+      std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>>& nodes,
+      std::vector<std::unique_ptr<flow::graph_node>>& joins) {
     const std::vector<int>& deps = plan.stages[s].deps;
     if (deps.empty()) {
       flow::make_edge(limiter, *nodes[s]);
@@ -206,10 +219,10 @@ struct Session::Impl final : Session::ImplBase {
     for (size_t i = 1; i < deps.size(); ++i) {
       auto tag = [](Tile* t) { return static_cast<flow::tag_value>(t->seq); };
       auto join = std::make_unique<Join>(g, tag, tag);
-      auto pick = std::make_unique<Pick>(g, flow::unlimited,
-                                         [](const std::tuple<Tile*, Tile*>& both) {
-                                           return std::get<0>(both);
-                                         });
+      auto pick = std::make_unique<Pick>(
+          g, flow::unlimited, [](const std::tuple<Tile*, Tile*>& both) {
+            return std::get<0>(both);
+          });
       flow::make_edge(*upstream, flow::input_port<0>(*join));
       flow::make_edge(*nodes[deps[i]], flow::input_port<1>(*join));
       flow::make_edge(*join, *pick);
@@ -227,30 +240,33 @@ struct Session::Impl final : Session::ImplBase {
       plan.kernels[s]->Run(t->buffers.data(), t->rows);
     } catch (const std::exception& e) {
       const Error* re = dynamic_cast<const Error*>(&e);
-      const std::string node =
-          info.nodes.empty() ? std::string(StageKindName(info.kind)) : node_names[info.nodes.back()];
-      throw MakeError(re ? re->kind() : ErrorKind::kInternal, "node '{}' ({}): rows {}-{}: {}",
-                      node, info.label, t->first_row, t->first_row + t->rows - 1, e.what());
+      const std::string node = info.nodes.empty()
+                                   ? std::string(StageKindName(info.kind))
+                                   : node_names[info.nodes.back()];
+      throw MakeError(re ? re->kind() : ErrorKind::kInternal,
+                      "node '{}' ({}): rows {}-{}: {}", node, info.label,
+                      t->first_row, t->first_row + t->rows - 1, e.what());
     }
   }
-
 };
 
 namespace {
 
 void CheckOptions(const SessionOptions& o) {
   if (o.threads < 0 || o.threads > kMaxThreads) {
-    throw MakeError(ErrorKind::kUsage, "threads must be 0 (all cores) or 1..{}; got {}",
+    throw MakeError(ErrorKind::kUsage,
+                    "threads must be 0 (all cores) or 1..{}; got {}",
                     kMaxThreads, o.threads);
   }
   if (o.tile_rows < 0 || o.tile_rows > kMaxTileRows) {
-    throw MakeError(ErrorKind::kUsage, "tile rows must be 0 (automatic) or 1..{}; got {}",
+    throw MakeError(ErrorKind::kUsage,
+                    "tile rows must be 0 (automatic) or 1..{}; got {}",
                     kMaxTileRows, o.tile_rows);
   }
   if (o.max_tiles_in_flight < 0 || o.max_tiles_in_flight > 4 * kMaxThreads) {
     throw MakeError(ErrorKind::kUsage,
-                    "tiles in flight must be 0 (automatic) or 1..{}; got {}", 4 * kMaxThreads,
-                    o.max_tiles_in_flight);
+                    "tiles in flight must be 0 (automatic) or 1..{}; got {}",
+                    4 * kMaxThreads, o.max_tiles_in_flight);
   }
 }
 
@@ -264,15 +280,18 @@ Session::Session(const ir::Graph& graph, const SessionOptions& options) {
     impl_ = std::make_unique<Impl<double>>(graph, options.plan);
   }
   impl_->options = options;
-  impl_->threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
-  impl_->max_in_flight = options.max_tiles_in_flight > 0 ? options.max_tiles_in_flight
-                                                         : std::max(4, 2 * impl_->threads);
+  impl_->threads =
+      options.threads > 0 ? options.threads : tbb::info::default_concurrency();
+  impl_->max_in_flight = options.max_tiles_in_flight > 0
+                             ? options.max_tiles_in_flight
+                             : std::max(4, 2 * impl_->threads);
   const int64_t io_bytes =
       (graph.InputWidth() + graph.OutputWidth()) * ir::DTypeSize(graph.dtype);
   impl_->tile_rows =
       options.tile_rows > 0
           ? options.tile_rows
-          : DefaultTileRows(impl_->all_tiny(), impl_->intermediate_bytes_per_row(), io_bytes);
+          : DefaultTileRows(impl_->all_tiny(),
+                            impl_->intermediate_bytes_per_row(), io_bytes);
 }
 
 Session::~Session() = default;
@@ -281,8 +300,8 @@ template <typename T>
 RowMatrix<T> Session::Run(const RowMatrix<T>& rows) {
   auto* impl = dynamic_cast<Impl<T>*>(impl_.get());
   if (impl == nullptr) {
-    throw MakeError(ErrorKind::kUsage, "rows are f{}; the graph's dtype differs",
-                    sizeof(T) * 8);
+    throw MakeError(ErrorKind::kUsage,
+                    "rows are f{}; the graph's dtype differs", sizeof(T) * 8);
   }
   if (rows.cols != impl->plan.input_width) {
     throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
@@ -298,7 +317,8 @@ RowMatrix<T> Session::Run(const RowMatrix<T>& rows) {
         t->first_row = next_row;
         t->rows = std::min(tile_rows, rows.rows - next_row);
         // The tile reads and writes the caller's rows in place.
-        t->buffers[kInputBuffer] = const_cast<T*>(rows.data.data()) + next_row * rows.cols;
+        t->buffers[kInputBuffer] =
+            const_cast<T*>(rows.data.data()) + next_row * rows.cols;
         t->buffers[kOutputBuffer] = out.data.data() + next_row * out.cols;
         next_row += t->rows;
         return true;
@@ -312,8 +332,8 @@ template <typename T>
 void Session::Run(RowSource<T>& source, RowSink<T>& sink) {
   auto* impl = dynamic_cast<Impl<T>*>(impl_.get());
   if (impl == nullptr) {
-    throw MakeError(ErrorKind::kUsage, "rows are f{}; the graph's dtype differs",
-                    sizeof(T) * 8);
+    throw MakeError(ErrorKind::kUsage,
+                    "rows are f{}; the graph's dtype differs", sizeof(T) * 8);
   }
   if (source.cols() != impl->plan.input_width) {
     throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
@@ -343,7 +363,9 @@ void Session::Run(RowSource<T>& source, RowSink<T>& sink) {
 int Session::threads() const { return impl_->threads; }
 int64_t Session::tile_rows() const { return impl_->tile_rows; }
 int Session::max_tiles_in_flight() const { return impl_->max_in_flight; }
-const std::vector<StageInfo>& Session::stages() const { return impl_->stages(); }
+const std::vector<StageInfo>& Session::stages() const {
+  return impl_->stages();
+}
 int64_t Session::flops_per_row() const { return impl_->flops_per_row(); }
 const RunStats& Session::last_run() const { return impl_->stats; }
 

@@ -34,9 +34,9 @@ inline constexpr int kMaxThreads = 1024;
 inline constexpr int64_t kMaxTileRows = int64_t{1} << 20;
 
 struct SessionOptions {
-  int threads = 0;                  // 0: all cores; else 1..kMaxThreads
-  int64_t tile_rows = 0;            // 0: chosen from the plan
-  int max_tiles_in_flight = 0;      // 0: 2 x threads (at least 4)
+  int threads = 0;              // 0: all cores; else 1..kMaxThreads
+  int64_t tile_rows = 0;        // 0: chosen from the plan
+  int max_tiles_in_flight = 0;  // 0: 2 x threads (at least 4)
   PlanOptions plan;
   // Called after each tile reaches the sink, in row order, with the rows
   // done so far (streaming runs); for progress reports.
@@ -45,7 +45,8 @@ struct SessionOptions {
   bool record_tile_latency = false;
   // Test hook, called before each stage runs on a tile with the stage and
   // the tile's first row and row count; it may throw to inject a fault.
-  std::function<void(const StageInfo& stage, int64_t first_row, int64_t rows)> stage_hook;
+  std::function<void(const StageInfo& stage, int64_t first_row, int64_t rows)>
+      stage_hook;
 };
 
 // What the last Run did.

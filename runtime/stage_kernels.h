@@ -34,12 +34,15 @@ template <typename T>
 class DenseStage final : public StageKernel<T> {
  public:
   DenseStage(const DenseLayer& l, TileLoc x, TileLoc y)
-      : w_(Cast<T>(l.weights)), b_(Cast<T>(l.bias)),
+      : w_(Cast<T>(l.weights)),
+        b_(Cast<T>(l.bias)),
         dense_(w_.data(), l.units, l.width, b_.empty() ? nullptr : b_.data(),
                l.activation, l.alpha),
-        x_(x), y_(y) {}
+        x_(x),
+        y_(y) {}
   void Run(T* const* buffers, int64_t rows) const override {
-    dense_.Forward(At(buffers, x_), x_.ld, rows, buffers[y_.buffer] + y_.offset, y_.ld);
+    dense_.Forward(At(buffers, x_), x_.ld, rows, buffers[y_.buffer] + y_.offset,
+                   y_.ld);
   }
 
  private:
@@ -54,7 +57,8 @@ class TinyStage final : public StageKernel<T> {
  public:
   TinyStage(const std::vector<DenseLayer>& layers, TileLoc x, TileLoc y)
       : mlp_(ToTiny(layers)), x_(x), y_(y) {}
-  static std::vector<ops::TinyLayer<T>> ToTiny(const std::vector<DenseLayer>& layers) {
+  static std::vector<ops::TinyLayer<T>> ToTiny(
+      const std::vector<DenseLayer>& layers) {
     std::vector<ops::TinyLayer<T>> out;
     for (const DenseLayer& l : layers) {
       out.push_back({l.units, l.width, Cast<T>(l.weights), Cast<T>(l.bias),
@@ -63,7 +67,8 @@ class TinyStage final : public StageKernel<T> {
     return out;
   }
   void Run(T* const* buffers, int64_t rows) const override {
-    mlp_.Forward(At(buffers, x_), x_.ld, rows, buffers[y_.buffer] + y_.offset, y_.ld);
+    mlp_.Forward(At(buffers, x_), x_.ld, rows, buffers[y_.buffer] + y_.offset,
+                 y_.ld);
   }
 
  private:
@@ -78,7 +83,8 @@ class ElementwiseStage final : public StageKernel<T> {
   ElementwiseStage(const std::vector<ElementwiseStep>& steps, int64_t width,
                    TileLoc in, TileLoc out)
       : steps_(steps), width_(width), in_(in), out_(out) {
-    for (const ElementwiseStep& s : steps_) operands_.push_back(Cast<T>(s.operand));
+    for (const ElementwiseStep& s : steps_)
+      operands_.push_back(Cast<T>(s.operand));
   }
   void Run(T* const* buffers, int64_t rows) const override {
     const int64_t block = std::max<int64_t>(1, 2048 / width_);
@@ -97,7 +103,8 @@ class ElementwiseStage final : public StageKernel<T> {
   void Apply(size_t s, T* out, int64_t rows) const {
     const ElementwiseStep& step = steps_[s];
     const T* c = operands_[s].data();
-    if (step.op == ir::OpKind::kActivation && step.activation != ir::Activation::kSoftmax &&
+    if (step.op == ir::OpKind::kActivation &&
+        step.activation != ir::Activation::kSoftmax &&
         out_.ld == width_) {  // contiguous: one vectorized call for the block
       ops::ActivateInPlace(step.activation, step.alpha, out, width_ * rows);
       return;
@@ -127,13 +134,16 @@ template <typename T>
 class GenericStage final : public StageKernel<T> {
  public:
   struct Arg {
-    TileLoc loc;            // per-row operand, or
+    TileLoc loc;              // per-row operand, or
     std::vector<T> constant;  // a constant (loc.buffer < 0)
     const ir::Shape* shape;
   };
-  GenericStage(const ir::Node& node, std::vector<Arg> args, const ir::Shape& out_shape,
-               TileLoc out)
-      : node_(node), args_(std::move(args)), out_shape_(out_shape), out_(out),
+  GenericStage(const ir::Node& node, std::vector<Arg> args,
+               const ir::Shape& out_shape, TileLoc out)
+      : node_(node),
+        args_(std::move(args)),
+        out_shape_(out_shape),
+        out_(out),
         kernel_(ops::GetOp(node.op).kernel<T>()) {}
   void Run(T* const* buffers, int64_t rows) const override {
     ops::Operand<T> operands[16];
@@ -145,10 +155,12 @@ class GenericStage final : public StageKernel<T> {
     }
     for (size_t i = 0; i < args_.size(); ++i) {
       const Arg& a = args_[i];
-      p[i] = a.loc.buffer < 0 ? ops::Operand<T>{a.constant.data(), a.shape, false}
-                              : ops::Operand<T>{At(buffers, a.loc), a.shape, true};
+      p[i] = a.loc.buffer < 0
+                 ? ops::Operand<T>{a.constant.data(), a.shape, false}
+                 : ops::Operand<T>{At(buffers, a.loc), a.shape, true};
     }
-    kernel_(node_, {p, args_.size()}, out_shape_, rows, buffers[out_.buffer] + out_.offset);
+    kernel_(node_, {p, args_.size()}, out_shape_, rows,
+            buffers[out_.buffer] + out_.offset);
   }
 
  private:
@@ -174,9 +186,11 @@ class CopyStage final : public StageKernel<T> {
   void Run(T* const* buffers, int64_t rows) const override {
     for (const Copy& c : copies_) {
       T* to = buffers[c.to.buffer] + c.to.offset;
-      const T* from = c.from.buffer < 0 ? c.constant.data() : At(buffers, c.from);
+      const T* from =
+          c.from.buffer < 0 ? c.constant.data() : At(buffers, c.from);
       const int64_t ld = c.from.buffer < 0 ? 0 : c.from.ld;
-      for (int64_t r = 0; r < rows; ++r) std::copy_n(from + r * ld, c.width, to + r * c.to.ld);
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(from + r * ld, c.width, to + r * c.to.ld);
     }
   }
 

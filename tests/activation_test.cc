@@ -19,9 +19,9 @@ namespace {
 
 using ir::Activation;
 
-constexpr Activation kElementwise[] = {Activation::kIdentity, Activation::kRelu,
-                                       Activation::kTanh,     Activation::kSigmoid,
-                                       Activation::kLeakyRelu, Activation::kSoftplus};
+constexpr Activation kElementwise[] = {
+    Activation::kIdentity, Activation::kRelu,      Activation::kTanh,
+    Activation::kSigmoid,  Activation::kLeakyRelu, Activation::kSoftplus};
 constexpr double kAlpha = 0.01;
 
 // The exact function, in long double (64-bit mantissa).
@@ -38,33 +38,59 @@ long double Exact(Activation act, long double x) {
     case Activation::kLeakyRelu:
       return x >= 0 ? x : static_cast<long double>(kAlpha) * x;
     case Activation::kSoftplus:
-      return std::isnan(x) ? x : std::fmax(x, 0.0L) + std::log1p(std::exp(-std::fabs(x)));
+      return std::isnan(x)
+                 ? x
+                 : std::fmax(x, 0.0L) + std::log1p(std::exp(-std::fabs(x)));
     default:
       return 0;
   }
 }
 
-// |got - exact| in units of T's last place at `exact` (subnormal spacing below).
+// |got - exact| in units of T's last place at `exact` (subnormal spacing
+// below).
 template <typename T>
 double UlpError(T got, long double exact) {
-  if (std::isnan(exact) || std::isnan(got)) return std::isnan(exact) && std::isnan(got) ? 0 : 1e30;
+  if (std::isnan(exact) || std::isnan(got))
+    return std::isnan(exact) && std::isnan(got) ? 0 : 1e30;
   if (std::isinf(got) || std::isinf(exact)) return got == exact ? 0 : 1e30;
   using L = std::numeric_limits<T>;
-  const int e = exact == 0 ? L::min_exponent - 1 : std::max(std::ilogb(exact), L::min_exponent - 1);
+  const int e = exact == 0 ? L::min_exponent - 1
+                           : std::max(std::ilogb(exact), L::min_exponent - 1);
   const long double ulp = std::ldexp(1.0L, e - (L::digits - 1));
-  return static_cast<double>(std::fabs(static_cast<long double>(got) - exact) / ulp);
+  return static_cast<double>(std::fabs(static_cast<long double>(got) - exact) /
+                             ulp);
 }
 
 // Special values plus dense and log-spaced sweeps over both signs.
 template <typename T>
 std::vector<T> Sweep() {
   using L = std::numeric_limits<T>;
-  std::vector<T> v = {T{0}, -T{0}, L::denorm_min(), L::min(), L::epsilon(), T{1e-30},
-                      T{1e-10}, T{1e-5}, T{0.5}, T{1}, T{2.652187042551313}, T{3}, T{9},
-                      T{20}, T{30}, T{50}, T{88}, T{89}, T{100}, T{104}, T{110}, L::max(),
+  std::vector<T> v = {T{0},
+                      -T{0},
+                      L::denorm_min(),
+                      L::min(),
+                      L::epsilon(),
+                      T{1e-30},
+                      T{1e-10},
+                      T{1e-5},
+                      T{0.5},
+                      T{1},
+                      T{2.652187042551313},
+                      T{3},
+                      T{9},
+                      T{20},
+                      T{30},
+                      T{50},
+                      T{88},
+                      T{89},
+                      T{100},
+                      T{104},
+                      T{110},
+                      L::max(),
                       L::infinity()};
   if constexpr (sizeof(T) == 8) {
-    for (double x : {700.0, 709.7, 709.8, 710.0, 740.0, 745.0, 746.0, 800.0}) v.push_back(x);
+    for (double x : {700.0, 709.7, 709.8, 710.0, 740.0, 745.0, 746.0, 800.0})
+      v.push_back(x);
   }
   const size_t n = v.size();
   for (size_t i = 0; i < n; ++i) v.push_back(-v[i]);
@@ -109,7 +135,8 @@ TYPED_TEST(ActivationTest, MatchesExactFunctionWithin3Ulp) {
     const bool exact = act == Activation::kIdentity || act == Activation::kRelu;
     EXPECT_LE(worst, exact ? 0.0 : 3.0)
         << ir::ActivationName(act) << " worst at x = " << worst_x;
-    std::printf("%-10s %s max error %.2f ulp\n", std::string(ir::ActivationName(act)).c_str(),
+    std::printf("%-10s %s max error %.2f ulp\n",
+                std::string(ir::ActivationName(act)).c_str(),
                 sizeof(T) == 4 ? "f32" : "f64", worst);
   }
 }
@@ -126,7 +153,8 @@ TEST(ActivationTest, DoubleMatchesReferenceWithin1e15Relative) {
         EXPECT_LE(std::fabs(y[i] - ref), 1e-15 * std::fabs(ref))
             << ir::ActivationName(act) << "(" << x[i] << ")";
       } else {
-        EXPECT_LE(std::fabs(y[i] - ref), 1e-322) << ir::ActivationName(act) << "(" << x[i] << ")";
+        EXPECT_LE(std::fabs(y[i] - ref), 1e-322)
+            << ir::ActivationName(act) << "(" << x[i] << ")";
       }
     }
   }
@@ -141,7 +169,8 @@ TEST(ActivationTest, SeedTanhNetworkWithin1e15) {
 
 TYPED_TEST(ActivationTest, SpecialValues) {
   using T = TypeParam;
-  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  const T inf = std::numeric_limits<T>::infinity(),
+          nan = std::numeric_limits<T>::quiet_NaN();
   const std::vector<T> x = {inf, -inf, nan, T{0}, -T{0}};
   auto y = Activated(Activation::kTanh, x);
   EXPECT_EQ(y[0], 1);
@@ -182,13 +211,15 @@ TYPED_TEST(ActivationTest, ResultDoesNotDependOnPositionInArray) {
     // Every suffix and every short prefix: elements move between the vector
     // body and the tail, and between lanes.
     for (size_t start = 0; start < 40; ++start) {
-      for (size_t n : {size_t{1}, size_t{3}, size_t{15}, size_t{17}, x.size() - start}) {
+      for (size_t n :
+           {size_t{1}, size_t{3}, size_t{15}, size_t{17}, x.size() - start}) {
         if (start + n > x.size()) continue;
         std::vector<T> part(x.begin() + start, x.begin() + start + n);
         ActivateInPlace(act, kAlpha, part.data(), static_cast<int64_t>(n));
         for (size_t i = 0; i < n; ++i) {
           ASSERT_TRUE(SameBits(part[i], whole[start + i]))
-              << ir::ActivationName(act) << " element " << start + i << " start " << start;
+              << ir::ActivationName(act) << " element " << start + i
+              << " start " << start;
         }
       }
     }
@@ -201,17 +232,20 @@ TYPED_TEST(ActivationTest, OutputBitsAreTheSameOnEveryTarget) {
   using T = TypeParam;
   std::vector<T> x = Sweep<T>();
   std::mt19937 g(1);
-  for (int i = 0; i < 5000; ++i) x.push_back(static_cast<T>((g() / 4294967296.0 - 0.5) * 60));
+  for (int i = 0; i < 5000; ++i)
+    x.push_back(static_cast<T>((g() / 4294967296.0 - 0.5) * 60));
   uint64_t h = 1469598103934665603ull;
   const auto mix = [&h](const std::vector<T>& v) {
     const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-    for (size_t i = 0; i < v.size() * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < v.size() * sizeof(T); ++i)
+      h = (h ^ p[i]) * 1099511628211ull;
   };
   for (Activation act : kElementwise) mix(Activated(act, x));
   std::vector<T> s(x.begin(), x.begin() + 37 * 100);
   SoftmaxInPlace(s.data(), 100, 37);
   mix(s);
-  EXPECT_EQ(h, sizeof(T) == 4 ? 0xe74e77091e9aa5faull : 0x67469aac4e9b0576ull) << std::hex << h;
+  EXPECT_EQ(h, sizeof(T) == 4 ? 0xe74e77091e9aa5faull : 0x67469aac4e9b0576ull)
+      << std::hex << h;
 }
 
 TEST(ActivationDeathTest, SoftmaxIsNotElementwise) {
@@ -224,7 +258,8 @@ std::vector<long double> SoftmaxExact(const T* x, int64_t len) {
   long double m = -INFINITY, sum = 0;
   for (int64_t i = 0; i < len; ++i) m = std::max<long double>(m, x[i]);
   std::vector<long double> e(len);
-  for (int64_t i = 0; i < len; ++i) sum += e[i] = std::exp(static_cast<long double>(x[i]) - m);
+  for (int64_t i = 0; i < len; ++i)
+    sum += e[i] = std::exp(static_cast<long double>(x[i]) - m);
   for (long double& v : e) v /= sum;
   return e;
 }
@@ -241,18 +276,21 @@ TYPED_TEST(ActivationTest, SoftmaxSumsToOneAndMatchesExact) {
     std::vector<T> y = x;
     SoftmaxInPlace(y.data(), groups, len);
     for (int64_t g = 0; g < groups; ++g) {
-      const std::vector<long double> exact = SoftmaxExact(x.data() + g * len, len);
+      const std::vector<long double> exact =
+          SoftmaxExact(x.data() + g * len, len);
       long double sum = 0;
       for (int64_t i = 0; i < len; ++i) {
         const T v = y[g * len + i];
         sum += v;
-        EXPECT_LE(std::fabs(v - exact[i]), tol * exact[i]) << "len " << len << " i " << i;
+        EXPECT_LE(std::fabs(v - exact[i]), tol * exact[i])
+            << "len " << len << " i " << i;
       }
       EXPECT_NEAR(static_cast<double>(sum), 1.0, tol * 2) << "len " << len;
       // A group alone gives the same bits as inside the batch.
       std::vector<T> alone(x.begin() + g * len, x.begin() + (g + 1) * len);
       SoftmaxInPlace(alone.data(), 1, len);
-      for (int64_t i = 0; i < len; ++i) ASSERT_TRUE(SameBits(alone[i], y[g * len + i]));
+      for (int64_t i = 0; i < len; ++i)
+        ASSERT_TRUE(SameBits(alone[i], y[g * len + i]));
     }
   }
 }

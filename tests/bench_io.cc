@@ -61,7 +61,9 @@ class TempFile {
  public:
   TempFile(const std::string& suffix, const std::string& bytes) {
     std::string tmpl =
-        (std::filesystem::temp_directory_path() / "rowflow-bench-io-XXXXXX").string() + suffix;
+        (std::filesystem::temp_directory_path() / "rowflow-bench-io-XXXXXX")
+            .string() +
+        suffix;
     const int fd = mkstemps(tmpl.data(), static_cast<int>(suffix.size()));
     if (fd < 0) std::abort();
     path_ = tmpl;
@@ -83,8 +85,8 @@ class TempFile {
 
 void SetCounters(benchmark::State& state, int64_t rows, size_t bytes) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
-  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(rows),
-                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows/s"] = benchmark::Counter(
+      static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Reads every row of `path` through `open()`'s source, a tile at a time,
@@ -107,8 +109,8 @@ void ReadAll(benchmark::State& state, Open&& open, int64_t rows, int64_t cols) {
 // Writes `v` (rows, cols) through `open()`'s sink, a tile at a time, in an
 // arena of state.range(2) threads.
 template <typename T, typename Open>
-void WriteAll(benchmark::State& state, Open&& open, const std::vector<T>& v, int64_t rows,
-              int64_t cols) {
+void WriteAll(benchmark::State& state, Open&& open, const std::vector<T>& v,
+              int64_t rows, int64_t cols) {
   tbb::task_arena arena(static_cast<int>(state.range(2)));
   arena.execute([&] {
     for (auto _ : state) {
@@ -127,7 +129,8 @@ void BM_CsvParse(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
   const std::string text = CsvText(Random<T>(rows * cols, 1), cols);
   const TempFile file(".csv", text);
-  ReadAll<T>(state, [&] { return OpenCsvSource<T>(file.path(), cols); }, rows, cols);
+  ReadAll<T>(
+      state, [&] { return OpenCsvSource<T>(file.path(), cols); }, rows, cols);
   SetCounters(state, rows, text.size());
 }
 
@@ -135,7 +138,8 @@ template <typename T>
 void BM_CsvFormat(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
   const std::vector<T> v = Random<T>(rows * cols, 2);
-  WriteAll<T>(state, [&] { return OpenCsvSink<T>("/dev/null", cols); }, v, rows, cols);
+  WriteAll<T>(
+      state, [&] { return OpenCsvSink<T>("/dev/null", cols); }, v, rows, cols);
   SetCounters(state, rows, CsvText(v, cols).size());
 }
 
@@ -147,7 +151,8 @@ void BM_NpyRead(benchmark::State& state) {
   const size_t header = bytes.size();
   bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
   const TempFile file(".npy", bytes);
-  ReadAll<T>(state, [&] { return OpenNpySource<T>(file.path(), cols); }, rows, cols);
+  ReadAll<T>(
+      state, [&] { return OpenNpySource<T>(file.path(), cols); }, rows, cols);
   SetCounters(state, rows, bytes.size() - header);
 }
 
@@ -159,14 +164,16 @@ void BM_NpyWrite(benchmark::State& state) {
   // file and copy it, which `rowflow run -o out.npy` never does.
   const TempFile dir_marker(".npy", "");
   const std::string path = dir_marker.path() + ".out.npy";
-  WriteAll<T>(state, [&] { return OpenNpySink<T>(path, cols); }, v, rows, cols);
+  WriteAll<T>(
+      state, [&] { return OpenNpySink<T>(path, cols); }, v, rows, cols);
   std::remove(path.c_str());
   SetCounters(state, rows, v.size() * sizeof(T));
 }
 
 // The mid workload's shapes (64 in, 10 out) at 16 k rows, on 1 and 2
 // threads; rows:8/cols:2/threads:1 is the smoke test's case.
-void Shapes(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> cols) {
+void Shapes(benchmark::internal::Benchmark* b,
+            std::initializer_list<int64_t> cols) {
   for (int64_t c : cols) {
     for (int64_t threads : {1, 2}) b->Args({16384, c, threads});
   }

@@ -28,26 +28,34 @@ std::vector<T> Random(int64_t n, double scale, uint32_t seed) {
 // Args: rows, width, units.
 template <typename T>
 void BM_Dense(benchmark::State& state) {
-  const int64_t rows = state.range(0), width = state.range(1), units = state.range(2);
-  const std::vector<T> w = Random<T>(units * width, 0.1, 1), b = Random<T>(units, 0.1, 2);
+  const int64_t rows = state.range(0), width = state.range(1),
+                units = state.range(2);
+  const std::vector<T> w = Random<T>(units * width, 0.1, 1),
+                       b = Random<T>(units, 0.1, 2);
   const std::vector<T> x = Random<T>(rows * width, 1, 3);
   std::vector<T> y(rows * units);
-  const PackedDense<T> dense(w.data(), units, width, b.data(), ir::Activation::kRelu, 0);
+  const PackedDense<T> dense(w.data(), units, width, b.data(),
+                             ir::Activation::kRelu, 0);
   for (auto _ : state) {
     dense.Forward(x.data(), width, rows, y.data(), units);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  state.counters["FLOPS"] = benchmark::Counter(2.0 * rows * width * units,
-                                               benchmark::Counter::kIsIterationInvariantRate,
-                                               benchmark::Counter::kIs1000);
+  state.counters["FLOPS"] = benchmark::Counter(
+      2.0 * rows * width * units, benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
 }
 
 void DenseShapes(benchmark::internal::Benchmark* b) {
   for (int64_t rows : {256, 1024}) {
-    for (auto [width, units] : {std::pair<int64_t, int64_t>{64, 256}, {256, 256}, {256, 10},
-                                {784, 1024}, {1024, 1024}, {1024, 10},
-                                {32, 128}, {128, 128}}) {
+    for (auto [width, units] : {std::pair<int64_t, int64_t>{64, 256},
+                                {256, 256},
+                                {256, 10},
+                                {784, 1024},
+                                {1024, 1024},
+                                {1024, 10},
+                                {32, 128},
+                                {128, 128}}) {
       b->Args({rows, width, units});
     }
   }
@@ -70,7 +78,9 @@ void BM_Activate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
-BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kTanh)->Arg(4096)->Arg(7);
+BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kTanh)
+    ->Arg(4096)
+    ->Arg(7);
 BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kSigmoid)->Arg(4096);
 BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kSoftplus)->Arg(4096);
 BENCHMARK_TEMPLATE(BM_Activate, double, ir::Activation::kTanh)->Arg(4096);

@@ -36,8 +36,9 @@ TEST(GraphBuilderTest, RoundsF32ConstantsAsIeeeIncludingOverflow) {
   constexpr double kOverflow = 0x1.ffffffp+127;
   EXPECT_THAT(RoundedF32({1e39, -1e39, 1e300, kOverflow, -kOverflow}),
               ElementsAre(kInf, -kInf, kInf, kInf, -kInf));
-  EXPECT_THAT(RoundedF32({std::nextafter(kOverflow, 0.0), 3.4028235e38, -3.4028235e38}),
-              ElementsAre(kMax, kMax, -kMax));
+  EXPECT_THAT(
+      RoundedF32({std::nextafter(kOverflow, 0.0), 3.4028235e38, -3.4028235e38}),
+      ElementsAre(kMax, kMax, -kMax));
   EXPECT_THAT(RoundedF32({0.1, 1e-50, -1e-50, 1e-45}),
               ElementsAre(double{0.1f}, 0.0, -0.0, double{1e-45f}));
   EXPECT_TRUE(std::signbit(RoundedF32({-1e-50})[0]));
@@ -57,11 +58,14 @@ TEST(GraphBuilderTest, RefusesARepeatedNameAtTheCallThatRepeatsIt) {
   const auto w = b.Constant("w", {2}, {1, 2});
   b.Multiply(x, w, "m");
   EXPECT_EQ(ErrorMessage([&] { b.Constant("x", {1}, {1}); }),
-            "name 'x' is already taken by an input of the graph; expected a new name");
+            "name 'x' is already taken by an input of the graph; expected a "
+            "new name");
   EXPECT_EQ(ErrorMessage([&] { b.Sum(x, -1, "w"); }),
-            "name 'w' is already taken by a constant of the graph; expected a new name");
-  EXPECT_EQ(ErrorMessage([&] { b.Input("m", {1}); }),
-            "name 'm' is already taken by a node of the graph; expected a new name");
+            "name 'w' is already taken by a constant of the graph; expected a "
+            "new name");
+  EXPECT_EQ(
+      ErrorMessage([&] { b.Input("m", {1}); }),
+      "name 'm' is already taken by a node of the graph; expected a new name");
   // The refused calls added nothing: the graph still builds.
   b.Output(b.Sum(b.Multiply(x, w)));
   EXPECT_EQ(b.Build().nodes.size(), 3u);
@@ -81,19 +85,20 @@ TEST(GraphBuilderTest, FreshNamesSkipNamesAlreadyTaken) {
 TEST(GraphBuilderTest, DenseFormsNameTheirNodesAsDocumented) {
   GraphBuilder layer("layer");
   auto v = layer.Input("x", {2});
-  layer.Output(layer.Dense(v, "h", 2, {1, 2, 3, 4}, {5, 6},
-                           {ir::Activation::kRelu}));
+  layer.Output(
+      layer.Dense(v, "h", 2, {1, 2, 3, 4}, {5, 6}, {ir::Activation::kRelu}));
   const ir::Graph lg = layer.Build();
   for (const char* name : {"h/w", "h/b", "h/mul", "h/sum", "h/bias", "h"})
     EXPECT_GE(lg.FindValue(name), 0) << name;
 
   GraphBuilder per_node("per_node");
   v = per_node.Input("x", {2});
-  per_node.Output(per_node.Dense(v, "h", 2, {1, 2, 3, 4}, {5, 6},
-                                 {ir::Activation::kRelu, 0.01, DenseForm::kPerNode}));
+  per_node.Output(
+      per_node.Dense(v, "h", 2, {1, 2, 3, 4}, {5, 6},
+                     {ir::Activation::kRelu, 0.01, DenseForm::kPerNode}));
   const ir::Graph pg = per_node.Build();
-  for (const char* name : {"h_0/w", "h_0/b", "h_0_mul", "h_0_dot", "h_0_input", "h_0",
-                           "h_1", "h"})
+  for (const char* name :
+       {"h_0/w", "h_0/b", "h_0_mul", "h_0_dot", "h_0_input", "h_0", "h_1", "h"})
     EXPECT_GE(pg.FindValue(name), 0) << name;
   EXPECT_EQ(pg.nodes[pg.FindNode("h")].op, ir::OpKind::kConcat);
 }
@@ -101,9 +106,13 @@ TEST(GraphBuilderTest, DenseFormsNameTheirNodesAsDocumented) {
 TEST(GraphBuilderTest, DenseRefusesWeightsThatDoNotSplitIntoUnits) {
   GraphBuilder b("bad");
   const auto x = b.Input("x", {2});
-  EXPECT_EQ(ErrorMessage([&] { b.Dense(x, "h", 3, {1, 2, 3, 4}, {}); }),
+  EXPECT_EQ(ErrorMessage([&] {
+              b.Dense(x, "h", 3, {1, 2, 3, 4}, {});
+            }),
             "layer 'h': 4 weights do not split into 3 units");
-  EXPECT_EQ(ErrorMessage([&] { b.Dense(x, "h", 2, {1, 2, 3, 4}, {1}); }),
+  EXPECT_EQ(ErrorMessage([&] {
+              b.Dense(x, "h", 2, {1, 2, 3, 4}, {1});
+            }),
             "layer 'h': bias has 1 entries; expected 2 (units)");
 }
 

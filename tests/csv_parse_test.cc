@@ -53,7 +53,8 @@ std::vector<std::string> NumberTexts(size_t n) {
       case 1: {  // a workload-like value in any precision and form
         double x = std::uniform_real_distribution<double>(-10, 10)(rng);
         if (pick(0, 1)) x = std::ldexp(x, pick(-80, 80));
-        std::snprintf(buf, sizeof(buf), pick(0, 1) ? "%.*e" : "%.*f", pick(0, 24), x);
+        std::snprintf(buf, sizeof(buf), pick(0, 1) ? "%.*e" : "%.*f",
+                      pick(0, 24), x);
         out.emplace_back(buf);
         break;
       }
@@ -61,15 +62,18 @@ std::vector<std::string> NumberTexts(size_t n) {
         float f = std::uniform_real_distribution<float>(-10, 10)(rng);
         f = std::ldexp(f, pick(-40, 40));
         double m = (static_cast<double>(f) +
-                    static_cast<double>(std::nextafter(f, INFINITY))) / 2;
-        for (int k = pick(0, 3); k > 0; --k) m = std::nextafter(m, pick(0, 1) ? INFINITY : 0.0);
+                    static_cast<double>(std::nextafter(f, INFINITY))) /
+                   2;
+        for (int k = pick(0, 3); k > 0; --k)
+          m = std::nextafter(m, pick(0, 1) ? INFINITY : 0.0);
         std::snprintf(buf, sizeof(buf), "%.*g", pick(9, 25), m);
         out.emplace_back(buf);
         break;
       }
       case 3: {  // random digits
         std::string s = pick(0, 2) == 0 ? "-" : "";
-        s += std::string(static_cast<size_t>(pick(0, 2) == 0 ? pick(1, 3) : 0), '0');
+        s += std::string(static_cast<size_t>(pick(0, 2) == 0 ? pick(1, 3) : 0),
+                         '0');
         s += digits(pick(0, 22));
         if (pick(0, 2) > 0) s += "." + digits(pick(0, 22));
         if (s.find_first_of("0123456789") == std::string::npos) s += "0";
@@ -91,7 +95,8 @@ std::vector<std::string> NumberTexts(size_t n) {
         break;
       }
       case 5: {  // zeros
-        static const char* const kZeros[] = {"0", "-0", "0.000", "-0e5", "000.0e-3", ".0"};
+        static const char* const kZeros[] = {"0",    "-0",       "0.000",
+                                             "-0e5", "000.0e-3", ".0"};
         out.emplace_back(kZeros[pick(0, 5)]);
         break;
       }
@@ -110,7 +115,8 @@ void ExpectSameAsFromChars(const std::string& dir) {
   for (const std::string& s : texts) {
     T value;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc() || ptr != s.data() + s.size()) continue;  // errors elsewhere
+    if (ec != std::errc() || ptr != s.data() + s.size())
+      continue;  // errors elsewhere
     expected.push_back(value);
     lines.push_back(s);
     file += s + "\n";
@@ -126,7 +132,8 @@ void ExpectSameAsFromChars(const std::string& dir) {
   // The same numbers one a line, and 8 a line (fields parsed in batches).
   std::string wide;
   const size_t n8 = lines.size() / 8 * 8;
-  for (size_t i = 0; i < n8; ++i) wide += lines[i] + ((i + 1) % 8 == 0 ? "\n" : ",");
+  for (size_t i = 0; i < n8; ++i)
+    wide += lines[i] + ((i + 1) % 8 == 0 ? "\n" : ",");
   const std::string wide_path = dir + "/numbers8.csv";
   {
     std::FILE* f = std::fopen(wide_path.c_str(), "wb");
@@ -145,16 +152,20 @@ void ExpectSameAsFromChars(const std::string& dir) {
       ASSERT_EQ(got.size(), cols == 1 ? expected.size() : n8);
       for (size_t i = 0; i < got.size(); ++i) {
         ASSERT_EQ(std::memcmp(&got[i], &expected[i], sizeof(T)), 0)
-            << "number " << i + 1 << ": '" << lines[i] << "' parsed as " << got[i]
-            << ", from_chars gives " << expected[i] << " (" << cols << " a line, threads "
-            << threads << ")";
+            << "number " << i + 1 << ": '" << lines[i] << "' parsed as "
+            << got[i] << ", from_chars gives " << expected[i] << " (" << cols
+            << " a line, threads " << threads << ")";
       }
     }
   }
 }
 
-TEST_F(CsvParseTest, F32MatchesFromCharsBitwise) { ExpectSameAsFromChars<float>(dir_); }
-TEST_F(CsvParseTest, F64MatchesFromCharsBitwise) { ExpectSameAsFromChars<double>(dir_); }
+TEST_F(CsvParseTest, F32MatchesFromCharsBitwise) {
+  ExpectSameAsFromChars<float>(dir_);
+}
+TEST_F(CsvParseTest, F64MatchesFromCharsBitwise) {
+  ExpectSameAsFromChars<double>(dir_);
+}
 
 // 64 columns (the mid workload's input) over 20 k lines: big batches, parsed
 // in parallel when the arena has threads, into the same rows.
@@ -211,9 +222,11 @@ TEST_F(CsvParseTest, ParallelBatchesReportTheFirstBadLine) {
         ReadAll(*source, 4096);
       });
     });
-    EXPECT_EQ(message.substr(path.size()), ":4000:1: not a number '" +
-                                               bad.substr(line_start(4000), bad.find(',', line_start(4000)) - line_start(4000)) +
-                                               "'")
+    EXPECT_EQ(message.substr(path.size()),
+              ":4000:1: not a number '" +
+                  bad.substr(line_start(4000), bad.find(',', line_start(4000)) -
+                                                   line_start(4000)) +
+                  "'")
         << threads << " threads";
   }
   std::string empty_first = text;
@@ -273,16 +286,19 @@ TEST_F(CsvParseTest, F32FormatMatchesToChars) {
     if (std::isfinite(x)) values.push_back(x);
   }
   std::uniform_real_distribution<float> unit(-10, 10);
-  for (int i = 0; i < 300000; ++i) values.push_back(std::ldexp(unit(rng), i % 80 - 50));
+  for (int i = 0; i < 300000; ++i)
+    values.push_back(std::ldexp(unit(rng), i % 80 - 50));
   for (int k = -12; k <= 9; ++k) {
     const float p = static_cast<float>(std::pow(10.0, k));
-    for (float x : {p, std::nextafter(p, 0.0f), std::nextafter(p, INFINITY), -p}) {
+    for (float x :
+         {p, std::nextafter(p, 0.0f), std::nextafter(p, INFINITY), -p}) {
       values.push_back(x);
     }
   }
   for (int k = -45; k <= 30; ++k) {
     const float p = std::ldexp(1.0f, k);
-    for (float x : {p, std::nextafter(p, 0.0f), std::nextafter(p, INFINITY)}) values.push_back(x);
+    for (float x : {p, std::nextafter(p, 0.0f), std::nextafter(p, INFINITY)})
+      values.push_back(x);
   }
   values.resize(values.size() / 4 * 4);
   std::string expected;

@@ -20,8 +20,8 @@ namespace {
 
 using ir::Activation;
 
-constexpr Activation kAll[] = {Activation::kIdentity, Activation::kRelu,
-                               Activation::kTanh,     Activation::kSigmoid,
+constexpr Activation kAll[] = {Activation::kIdentity,  Activation::kRelu,
+                               Activation::kTanh,      Activation::kSigmoid,
                                Activation::kLeakyRelu, Activation::kSoftplus,
                                Activation::kSoftmax};
 
@@ -51,10 +51,15 @@ struct Layer {
   bool has_bias;
   std::vector<T> w, b, x;
 
-  Layer(int64_t units_, int64_t width_, int64_t rows_, Activation act_, bool bias,
-        std::mt19937& rng, int64_t pad_x = 3, int64_t pad_y = 5)
-      : units(units_), width(width_), rows(rows_), ldx(width_ + pad_x), ldy(units_ + pad_y),
-        act(act_), has_bias(bias) {
+  Layer(int64_t units_, int64_t width_, int64_t rows_, Activation act_,
+        bool bias, std::mt19937& rng, int64_t pad_x = 3, int64_t pad_y = 5)
+      : units(units_),
+        width(width_),
+        rows(rows_),
+        ldx(width_ + pad_x),
+        ldy(units_ + pad_y),
+        act(act_),
+        has_bias(bias) {
     std::uniform_real_distribution<double> dist(-1, 1);
     w.resize(units * width);
     b.resize(units);
@@ -64,11 +69,13 @@ struct Layer {
     for (T& v : x) v = static_cast<T>(4 * dist(rng));
     // NaN in the padding: a kernel reading past `width` would show.
     for (int64_t r = 0; r < rows; ++r) {
-      std::fill(&x[r * ldx + width], &x[r * ldx + ldx], std::numeric_limits<T>::quiet_NaN());
+      std::fill(&x[r * ldx + width], &x[r * ldx + ldx],
+                std::numeric_limits<T>::quiet_NaN());
     }
   }
   PackedDense<T> Pack() const {
-    return PackedDense<T>(w.data(), units, width, has_bias ? b.data() : nullptr, act, alpha);
+    return PackedDense<T>(w.data(), units, width, has_bias ? b.data() : nullptr,
+                          act, alpha);
   }
   // y, (rows, ldy), with its padding filled with a sentinel.
   std::vector<T> Run(const PackedDense<T>& d) const {
@@ -88,14 +95,18 @@ void ExpectNearReference(const Layer<T>& l, const std::vector<T>& y) {
   for (int64_t r = 0; r < l.rows; ++r) {
     std::vector<long double> z(l.units), scale(l.units);
     for (int64_t u = 0; u < l.units; ++u) {
-      long double s = l.has_bias ? l.b[u] : 0, a = l.has_bias ? std::fabs(l.b[u]) : 0;
+      long double s = l.has_bias ? l.b[u] : 0,
+                  a = l.has_bias ? std::fabs(l.b[u]) : 0;
       for (int64_t i = 0; i < l.width; ++i) {
-        const long double p = static_cast<long double>(l.x[r * l.ldx + i]) * l.w[u * l.width + i];
+        const long double p =
+            static_cast<long double>(l.x[r * l.ldx + i]) * l.w[u * l.width + i];
         s += p;
         a += std::fabs(p);
       }
       z[u] = s;
-      scale[u] = c * std::sqrt(static_cast<double>(std::max<int64_t>(l.width, 1))) * eps * a;
+      scale[u] = c *
+                 std::sqrt(static_cast<double>(std::max<int64_t>(l.width, 1))) *
+                 eps * a;
     }
     if (l.act == Activation::kSoftmax) {
       const long double m = *std::max_element(z.begin(), z.end());
@@ -112,9 +123,10 @@ void ExpectNearReference(const Layer<T>& l, const std::vector<T>& y) {
     } else {
       for (int64_t u = 0; u < l.units; ++u) {
         const long double ref = ExactActivation(l.act, l.alpha, z[u]);
-        ASSERT_LE(std::fabs(y[r * l.ldy + u] - ref), scale[u] + 4 * eps * std::fabs(ref))
-            << "row " << r << " unit " << u << " of (" << l.units << ", " << l.width << ") "
-            << ir::ActivationName(l.act);
+        ASSERT_LE(std::fabs(y[r * l.ldy + u] - ref),
+                  scale[u] + 4 * eps * std::fabs(ref))
+            << "row " << r << " unit " << u << " of (" << l.units << ", "
+            << l.width << ") " << ir::ActivationName(l.act);
       }
     }
     for (int64_t u = l.units; u < l.ldy; ++u) {
@@ -140,18 +152,20 @@ TYPED_TEST(GemmTest, SeedIntegerExampleIsExact) {
   PackedDense<T>(w, 2, 2, nullptr, Activation::kRelu, 0).Forward(x, 2, 1, y, 2);
   EXPECT_EQ(y[0], 26);
   EXPECT_EQ(y[1], 0);
-  PackedDense<T>(w, 2, 2, nullptr, Activation::kIdentity, 0).Forward(x, 2, 1, y, 2);
+  PackedDense<T>(w, 2, 2, nullptr, Activation::kIdentity, 0)
+      .Forward(x, 2, 1, y, 2);
   EXPECT_EQ(y[1], -13);
 }
 
 TYPED_TEST(GemmTest, RandomShapesMatchReference) {
   using T = TypeParam;
   std::mt19937 rng(42);
-  std::uniform_int_distribution<int64_t> units(1, 300), width(1, 300), rows(1, 100);
+  std::uniform_int_distribution<int64_t> units(1, 300), width(1, 300),
+      rows(1, 100);
   for (int iter = 0; iter < 60; ++iter) {
     const Activation act = kAll[iter % 7];
-    const Layer<T> l(units(rng), width(rng), rows(rng), act, iter % 3 != 0, rng, 1 + iter % 4,
-                     1 + iter % 5);
+    const Layer<T> l(units(rng), width(rng), rows(rng), act, iter % 3 != 0, rng,
+                     1 + iter % 4, 1 + iter % 5);
     ExpectNearReference(l, l.Run(l.Pack()));
   }
 }
@@ -174,7 +188,8 @@ TYPED_TEST(GemmTest, ZeroWidthGivesActivatedBias) {
   using T = TypeParam;
   const T b[] = {-1, 2, 3};
   T y[3];
-  PackedDense<T>(nullptr, 3, 0, b, Activation::kRelu, 0).Forward(nullptr, 0, 1, y, 3);
+  PackedDense<T>(nullptr, 3, 0, b, Activation::kRelu, 0)
+      .Forward(nullptr, 0, 1, y, 3);
   EXPECT_EQ(y[0], 0);
   EXPECT_EQ(y[1], 2);
   EXPECT_EQ(y[2], 3);
@@ -187,7 +202,8 @@ TYPED_TEST(GemmTest, RowResultIsBitwiseIndependentOfTiling) {
   std::mt19937 rng(5);
   for (int64_t units : {3, 10, 16, 40, 256, 300}) {
     for (int64_t width : {5, 64, 300, 784}) {
-      for (Activation act : {Activation::kTanh, Activation::kSoftmax, Activation::kIdentity}) {
+      for (Activation act :
+           {Activation::kTanh, Activation::kSoftmax, Activation::kIdentity}) {
         const Layer<T> l(units, width, 53, act, true, rng);
         const PackedDense<T> d = l.Pack();
         const std::vector<T> whole = l.Run(d);
@@ -203,9 +219,10 @@ TYPED_TEST(GemmTest, RowResultIsBitwiseIndependentOfTiling) {
               }
               d.Forward(x.data(), ldx, n, y.data(), ldy);
               for (int64_t r = 0; r < n; ++r) {
-                ASSERT_TRUE(SameBits(&y[r * ldy], &whole[(r0 + r) * l.ldy], units))
-                    << "row " << r0 + r << " in a tile of " << n << ", (" << units << ", "
-                    << width << ")";
+                ASSERT_TRUE(
+                    SameBits(&y[r * ldy], &whole[(r0 + r) * l.ldy], units))
+                    << "row " << r0 + r << " in a tile of " << n << ", ("
+                    << units << ", " << width << ")";
               }
             }
           }
@@ -231,7 +248,8 @@ TYPED_TEST(GemmTest, ConcurrentCallsGiveTheSameBits) {
     }
     for (std::thread& t : threads) t.join();
     for (const auto& g : got) {
-      EXPECT_TRUE(SameBits(g.data(), expected.data(), static_cast<int64_t>(g.size())));
+      EXPECT_TRUE(
+          SameBits(g.data(), expected.data(), static_cast<int64_t>(g.size())));
     }
   }
 }
@@ -240,7 +258,8 @@ TYPED_TEST(GemmTest, ConcurrentCallsGiveTheSameBits) {
 template <typename T>
 uint64_t Fnv(uint64_t h, const std::vector<T>& v) {
   const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-  for (size_t i = 0; i < v.size() * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
+  for (size_t i = 0; i < v.size() * sizeof(T); ++i)
+    h = (h ^ p[i]) * 1099511628211ull;
   return h;
 }
 
@@ -263,7 +282,8 @@ TYPED_TEST(GemmTest, OutputBitsAreTheSameOnEveryTarget) {
       for (Activation act : kAll) {
         const int64_t rows = 19;
         const std::vector<T> w = Portable<T>(units * width, units + width, 0.3);
-        const std::vector<T> b = Portable<T>(units, 7, 0.5), x = Portable<T>(rows * width, 11, 2);
+        const std::vector<T> b = Portable<T>(units, 7, 0.5),
+                             x = Portable<T>(rows * width, 11, 2);
         const PackedDense<T> d(w.data(), units, width, b.data(), act, 0.01);
         std::vector<T> y(rows * units);
         d.Forward(x.data(), width, rows, y.data(), units);
@@ -271,7 +291,8 @@ TYPED_TEST(GemmTest, OutputBitsAreTheSameOnEveryTarget) {
       }
     }
   }
-  EXPECT_EQ(h, sizeof(T) == 4 ? 0x72b04b1939499058ull : 0x5ea7352fe0eea73full) << std::hex << h;
+  EXPECT_EQ(h, sizeof(T) == 4 ? 0x72b04b1939499058ull : 0x5ea7352fe0eea73full)
+      << std::hex << h;
 }
 
 }  // namespace

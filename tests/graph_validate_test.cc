@@ -151,7 +151,8 @@ TEST(OpSchemaTest, TableMatchesOpNamesAndArity) {
   EXPECT_EQ(ir::GetOpSchema(OpKind::kConcat).min_inputs, 1);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kConcat).max_inputs, -1);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kSum).attributes, ir::kAxisAttribute);
-  EXPECT_EQ(ir::GetOpSchema(OpKind::kActivation).attributes, ir::kActivationAttribute);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kActivation).attributes,
+            ir::kActivationAttribute);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kMultiply).attributes, 0u);
 }
 
@@ -169,14 +170,16 @@ TEST(OpSchemaTest, EveryOpRoundTripsThroughTheModelFile) {
   const ir::Graph g = b.Build();
   std::vector<bool> used(ir::AllOpSchemas().size());
   for (const ir::Node& n : g.nodes) used[static_cast<size_t>(n.op)] = true;
-  EXPECT_THAT(used, ::testing::Each(true)) << "an operator is missing from this graph";
+  EXPECT_THAT(used, ::testing::Each(true))
+      << "an operator is missing from this graph";
   for (Encoding encoding : {Encoding::kBinary, Encoding::kText}) {
     const ir::Graph again = ParseGraph(SerializeGraph(g, encoding), "every_op");
     ASSERT_EQ(again.nodes.size(), g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       EXPECT_EQ(again.nodes[i].op, g.nodes[i].op) << g.nodes[i].name;
       EXPECT_EQ(again.nodes[i].axis, g.nodes[i].axis) << g.nodes[i].name;
-      EXPECT_EQ(again.nodes[i].activation, g.nodes[i].activation) << g.nodes[i].name;
+      EXPECT_EQ(again.nodes[i].activation, g.nodes[i].activation)
+          << g.nodes[i].name;
       EXPECT_EQ(again.nodes[i].alpha, g.nodes[i].alpha) << g.nodes[i].name;
     }
   }

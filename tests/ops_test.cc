@@ -40,7 +40,8 @@ int64_t Dim(const Shape& s, int k) {
 
 // The scalar reference of one output row, from the op definitions in
 // DESIGN.md, in double.
-std::vector<double> ReferenceRow(const OpCase& c, const std::vector<const double*>& in,
+std::vector<double> ReferenceRow(const OpCase& c,
+                                 const std::vector<const double*>& in,
                                  const Shape& out_shape) {
   const int64_t n = ir::NumElements(out_shape);
   std::vector<double> out(n);
@@ -52,20 +53,24 @@ std::vector<double> ReferenceRow(const OpCase& c, const std::vector<const double
       for (int64_t i = 0; i < Dim(out_shape, 0); ++i) {
         for (int64_t j = 0; j < Dim(out_shape, 1); ++j) {
           // numpy: a dimension of 1 repeats.
-          double x = in[0][(Dim(a, 0) == 1 ? 0 : i) * Dim(a, 1) + (Dim(a, 1) == 1 ? 0 : j)];
-          double y = in[1][(Dim(b, 0) == 1 ? 0 : i) * Dim(b, 1) + (Dim(b, 1) == 1 ? 0 : j)];
+          double x = in[0][(Dim(a, 0) == 1 ? 0 : i) * Dim(a, 1) +
+                           (Dim(a, 1) == 1 ? 0 : j)];
+          double y = in[1][(Dim(b, 0) == 1 ? 0 : i) * Dim(b, 1) +
+                           (Dim(b, 1) == 1 ? 0 : j)];
           out[i * Dim(out_shape, 1) + j] = c.op == OpKind::kAdd ? x + y : x * y;
         }
       }
       break;
     }
     case OpKind::kSum: {
-      const int64_t axis = ir::NormalizeAxis(c.axis, static_cast<int64_t>(a.size()));
+      const int64_t axis =
+          ir::NormalizeAxis(c.axis, static_cast<int64_t>(a.size()));
       if (a.size() == 1) {
         for (int64_t j = 0; j < a[0]; ++j) out[0] += in[0][j];
       } else {
         for (int64_t i = 0; i < a[0]; ++i)
-          for (int64_t j = 0; j < a[1]; ++j) out[axis == 0 ? j : i] += in[0][i * a[1] + j];
+          for (int64_t j = 0; j < a[1]; ++j)
+            out[axis == 0 ? j : i] += in[0][i * a[1] + j];
       }
       break;
     }
@@ -75,11 +80,14 @@ std::vector<double> ReferenceRow(const OpCase& c, const std::vector<const double
         for (int64_t g = 0; g < n / len; ++g) {
           double m = -INFINITY, s = 0;
           for (int64_t j = 0; j < len; ++j) m = std::max(m, in[0][g * len + j]);
-          for (int64_t j = 0; j < len; ++j) s += std::exp(in[0][g * len + j] - m);
-          for (int64_t j = 0; j < len; ++j) out[g * len + j] = std::exp(in[0][g * len + j] - m) / s;
+          for (int64_t j = 0; j < len; ++j)
+            s += std::exp(in[0][g * len + j] - m);
+          for (int64_t j = 0; j < len; ++j)
+            out[g * len + j] = std::exp(in[0][g * len + j] - m) / s;
         }
       } else {
-        for (int64_t j = 0; j < n; ++j) out[j] = ActivationReference(c.act, 0.1, in[0][j]);
+        for (int64_t j = 0; j < n; ++j)
+          out[j] = ActivationReference(c.act, 0.1, in[0][j]);
       }
       break;
     case OpKind::kConcat: {
@@ -87,7 +95,8 @@ std::vector<double> ReferenceRow(const OpCase& c, const std::vector<const double
         for (size_t k = 0; k < in.size(); ++k) out[k] = in[k][0];
         break;
       }
-      const bool along_rows = a.size() == 2 && ir::NormalizeAxis(c.axis, 2) == 0;
+      const bool along_rows =
+          a.size() == 2 && ir::NormalizeAxis(c.axis, 2) == 0;
       // Output as (rows_o, cols_o); walk it and find the source input.
       const int64_t cols_o = Dim(out_shape, 1);
       for (int64_t i = 0; i < Dim(out_shape, 0); ++i) {
@@ -135,7 +144,8 @@ void RunCase(const OpCase& c) {
     data.push_back(std::move(v));
   }
   for (size_t k = 0; k < c.inputs.size(); ++k) {
-    operands.push_back({data[k].data(), &c.inputs[k].shape, c.inputs[k].per_row});
+    operands.push_back(
+        {data[k].data(), &c.inputs[k].shape, c.inputs[k].per_row});
   }
   const int64_t n = ir::NumElements(out_shape);
   std::vector<T> out(rows * n);
@@ -144,8 +154,9 @@ void RunCase(const OpCase& c) {
   for (int64_t r = 0; r < rows; ++r) {
     std::vector<const double*> in;
     for (size_t k = 0; k < c.inputs.size(); ++k) {
-      in.push_back(data64[k].data() +
-                   (c.inputs[k].per_row ? r * ir::NumElements(c.inputs[k].shape) : 0));
+      in.push_back(
+          data64[k].data() +
+          (c.inputs[k].per_row ? r * ir::NumElements(c.inputs[k].shape) : 0));
     }
     std::vector<double> want = ReferenceRow(c, in, out_shape);
     for (int64_t j = 0; j < n; ++j) {
@@ -158,8 +169,12 @@ void RunCase(const OpCase& c) {
 const std::vector<OpCase>& Cases() {
   static const std::vector<OpCase> cases = {
       {"mul same shape", OpKind::kMultiply, {{{5}}, {{5}}}},
-      {"mul vector by constant vector", OpKind::kMultiply, {{{5}}, {{5}, false}}},
-      {"mul vector by weight matrix", OpKind::kMultiply, {{{4}}, {{3, 4}, false}}},
+      {"mul vector by constant vector",
+       OpKind::kMultiply,
+       {{{5}}, {{5}, false}}},
+      {"mul vector by weight matrix",
+       OpKind::kMultiply,
+       {{{4}}, {{3, 4}, false}}},
       {"mul column by row", OpKind::kMultiply, {{{3, 1}}, {{1, 4}}}},
       {"mul scalar by matrix", OpKind::kMultiply, {{{}}, {{2, 3}}}},
       {"mul constant scalar", OpKind::kMultiply, {{{2, 3}}, {{}, false}}},
@@ -180,15 +195,21 @@ const std::vector<OpCase>& Cases() {
 
 std::vector<OpCase> ActivationCases() {
   std::vector<OpCase> cases;
-  for (Activation act : {Activation::kIdentity, Activation::kRelu, Activation::kTanh,
-                         Activation::kSigmoid, Activation::kLeakyRelu,
-                         Activation::kSoftplus, Activation::kSoftmax}) {
+  for (Activation act :
+       {Activation::kIdentity, Activation::kRelu, Activation::kTanh,
+        Activation::kSigmoid, Activation::kLeakyRelu, Activation::kSoftplus,
+        Activation::kSoftmax}) {
     for (Shape s : {Shape{5}, Shape{3, 4}, Shape{37}}) {
-      cases.push_back({std::string(ir::ActivationName(act)) + " " + ir::ShapeToString(s),
-                       OpKind::kActivation, {{s}}, -1, act});
+      cases.push_back(
+          {std::string(ir::ActivationName(act)) + " " + ir::ShapeToString(s),
+           OpKind::kActivation,
+           {{s}},
+           -1,
+           act});
     }
   }
-  cases.push_back({"RELU scalar", OpKind::kActivation, {{{}}}, -1, Activation::kRelu});
+  cases.push_back(
+      {"RELU scalar", OpKind::kActivation, {{{}}}, -1, Activation::kRelu});
   return cases;
 }
 

@@ -22,8 +22,10 @@ ir::Graph MidNetwork(DenseForm form) {
   GraphBuilder b("mid");
   ValueRef x = b.Input("x", {16});
   std::vector<double> w1(32 * 16), b1(32), w2(10 * 32), b2(10);
-  for (size_t i = 0; i < w1.size(); ++i) w1[i] = std::sin(0.1 * static_cast<double>(i));
-  for (size_t i = 0; i < w2.size(); ++i) w2[i] = std::cos(0.2 * static_cast<double>(i));
+  for (size_t i = 0; i < w1.size(); ++i)
+    w1[i] = std::sin(0.1 * static_cast<double>(i));
+  for (size_t i = 0; i < w2.size(); ++i)
+    w2[i] = std::cos(0.2 * static_cast<double>(i));
   for (size_t i = 0; i < b1.size(); ++i) b1[i] = 0.01 * static_cast<double>(i);
   DenseOptions relu{Activation::kRelu, 0.01, form};
   DenseOptions softmax{Activation::kSoftmax, 0.01, form};
@@ -46,14 +48,16 @@ void ExpectSameAsReference(const ir::Graph& g, const PlanOptions& plan) {
   const RowMatrix<float> got = Session(g, options).Run(in);
   const RowMatrix<float> want = EvaluateReference(g, in);
   for (size_t i = 0; i < got.data.size(); ++i) {
-    ASSERT_NEAR(got.data[i], want.data[i], 2e-4 * (1 + std::abs(want.data[i]))) << i;
+    ASSERT_NEAR(got.data[i], want.data[i], 2e-4 * (1 + std::abs(want.data[i])))
+        << i;
   }
 }
 
 TEST(PlanTest, LayerFormContractionBecomesOneDenseStagePerLayer) {
   const ir::Graph g = MidNetwork(DenseForm::kLayer);
   const std::vector<StageInfo> stages = DescribePlan(g);
-  EXPECT_EQ(Kinds(stages), (std::vector<StageKind>{StageKind::kDense, StageKind::kDense}));
+  EXPECT_EQ(Kinds(stages),
+            (std::vector<StageKind>{StageKind::kDense, StageKind::kDense}));
   // MULTIPLY, SUM, ADD(bias), ACTIVATION all inside each stage.
   EXPECT_EQ(stages[0].nodes.size(), 4u);
   EXPECT_EQ(stages[0].flops_per_row, 2 * 16 * 32);
@@ -63,7 +67,8 @@ TEST(PlanTest, LayerFormContractionBecomesOneDenseStagePerLayer) {
 TEST(PlanTest, PerNodeUnitsMeetingInConcatBecomeOneDenseStage) {
   const ir::Graph g = MidNetwork(DenseForm::kPerNode);
   const std::vector<StageInfo> stages = DescribePlan(g);
-  EXPECT_EQ(Kinds(stages), (std::vector<StageKind>{StageKind::kDense, StageKind::kDense}));
+  EXPECT_EQ(Kinds(stages),
+            (std::vector<StageKind>{StageKind::kDense, StageKind::kDense}));
   // 32 units x (MULTIPLY, SUM, ADD, ACTIVATION) + CONCAT.
   EXPECT_EQ(stages[0].nodes.size(), 32u * 4 + 1);
   ExpectSameAsReference(g, {});
@@ -102,11 +107,13 @@ TEST(PlanTest, ElementwiseChainFusesIntoOnePass) {
   v = b.Activation(v, Activation::kSoftmax);
   b.Output(v);
   const ir::Graph g = b.Build();
-  EXPECT_EQ(Kinds(DescribePlan(g)), std::vector<StageKind>{StageKind::kElementwise});
+  EXPECT_EQ(Kinds(DescribePlan(g)),
+            std::vector<StageKind>{StageKind::kElementwise});
   ExpectSameAsReference(g, {});
   PlanOptions plan;
   plan.fuse_elementwise = false;
-  EXPECT_EQ(Kinds(DescribePlan(g, plan)), std::vector<StageKind>(4, StageKind::kGeneric));
+  EXPECT_EQ(Kinds(DescribePlan(g, plan)),
+            std::vector<StageKind>(4, StageKind::kGeneric));
   ExpectSameAsReference(g, plan);
 }
 
@@ -115,7 +122,8 @@ TEST(PlanTest, SharedIntermediateIsNotFusedAway) {
   // layer: it must be materialized, so the layers stay separate.
   GraphBuilder b("shared");
   ValueRef x = b.Input("x", {3});
-  ValueRef h = b.Dense(x, "h", 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}, {}, {Activation::kRelu});
+  ValueRef h =
+      b.Dense(x, "h", 3, {1, 0, 0, 0, 1, 0, 0, 0, 1}, {}, {Activation::kRelu});
   ValueRef y = b.Dense(h, "y", 1, {1, 2, 3}, {}, {});
   b.Output(h);
   b.Output(y);

@@ -16,8 +16,9 @@
 namespace rowflow::testing {
 
 inline constexpr ir::Activation kAllActivations[] = {
-    ir::Activation::kIdentity, ir::Activation::kRelu,      ir::Activation::kTanh,
-    ir::Activation::kSigmoid,  ir::Activation::kLeakyRelu, ir::Activation::kSoftplus,
+    ir::Activation::kIdentity,  ir::Activation::kRelu,
+    ir::Activation::kTanh,      ir::Activation::kSigmoid,
+    ir::Activation::kLeakyRelu, ir::Activation::kSoftplus,
     ir::Activation::kSoftmax};
 
 struct RandomGraphOptions {
@@ -29,7 +30,9 @@ struct RandomGraphOptions {
 // A random network; `seed` fixes it.
 inline ir::Graph RandomGraph(uint32_t seed, const RandomGraphOptions& o = {}) {
   std::mt19937 rng(seed);
-  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto uniform = [&](int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng);
+  };
   auto chance = [&](double p) { return std::bernoulli_distribution(p)(rng); };
   GraphBuilder b("random_" + std::to_string(seed), o.dtype);
   int64_t width = uniform(1, o.max_width);
@@ -49,7 +52,8 @@ inline ir::Graph RandomGraph(uint32_t seed, const RandomGraphOptions& o = {}) {
     options.activation = kAllActivations[uniform(0, 6)];
     options.alpha = 0.05;
     options.form = chance(0.5) ? DenseForm::kPerNode : DenseForm::kLayer;
-    return b.Dense(in, "layer_" + std::to_string(layer_id++), units, weights, bias, options);
+    return b.Dense(in, "layer_" + std::to_string(layer_id++), units, weights,
+                   bias, options);
   };
   for (int d = 0; d < depth; ++d) {
     const int64_t units = uniform(1, o.max_width);
@@ -71,7 +75,8 @@ inline ir::Graph RandomGraph(uint32_t seed, const RandomGraphOptions& o = {}) {
         scale[i] = 0.5 + 0.01 * static_cast<double>(i);
         shift[i] = -0.25;
       }
-      v = b.Multiply(v, b.Constant("scale_" + std::to_string(d), {width}, scale));
+      v = b.Multiply(v,
+                     b.Constant("scale_" + std::to_string(d), {width}, scale));
       v = b.Add(v, b.Constant("shift_" + std::to_string(d), {width}, shift));
       v = b.Activation(v, kAllActivations[uniform(1, 5)], 0.05);
     }
@@ -82,8 +87,8 @@ inline ir::Graph RandomGraph(uint32_t seed, const RandomGraphOptions& o = {}) {
 
 // `rows` rows of uniform numbers in [lo, hi].
 template <typename T>
-RowMatrix<T> RandomRows(int64_t rows, int64_t cols, uint32_t seed, double lo = -3,
-                        double hi = 3) {
+RowMatrix<T> RandomRows(int64_t rows, int64_t cols, uint32_t seed,
+                        double lo = -3, double hi = 3) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> dist(lo, hi);
   RowMatrix<T> m(rows, cols);

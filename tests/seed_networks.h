@@ -33,21 +33,24 @@ inline ir::Graph SeedTwoNodeNetwork(const std::string& name, ir::DType dtype,
   auto unit = [&](const std::string& n, std::vector<double> w) {
     ValueRef v = b.Sum(b.Multiply(x, b.Constant(n + "/w", {2}, std::move(w))),
                        -1, n + "_input");
-    return act == ir::Activation::kIdentity ? v : b.Activation(v, act, 0.01, n + "_output");
+    return act == ir::Activation::kIdentity
+               ? v
+               : b.Activation(v, act, 0.01, n + "_output");
   };
-  ValueRef hidden = b.Concat({unit("node_0", node_0), unit("node_1", node_1)}, -1,
-                             "hidden_layer_values");
-  ValueRef out = b.Sum(
-      b.Multiply(hidden, b.Constant("output/w", {2}, std::move(output))), -1,
-      "output");
+  ValueRef hidden = b.Concat({unit("node_0", node_0), unit("node_1", node_1)},
+                             -1, "hidden_layer_values");
+  ValueRef out =
+      b.Sum(b.Multiply(hidden, b.Constant("output/w", {2}, std::move(output))),
+            -1, "output");
   b.Output(hidden);
   b.Output(out);
   return b.Build();
 }
 
 // A chain of dense layers over an input of `width`, in either form.
-inline ir::Graph SeedMlp(const std::string& name, ir::DType dtype, int64_t width,
-                         const std::vector<SeedLayer>& layers, DenseForm form) {
+inline ir::Graph SeedMlp(const std::string& name, ir::DType dtype,
+                         int64_t width, const std::vector<SeedLayer>& layers,
+                         DenseForm form) {
   GraphBuilder b(name, dtype);
   ValueRef v = b.Input("x", {width});
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -55,8 +58,8 @@ inline ir::Graph SeedMlp(const std::string& name, ir::DType dtype, int64_t width
     DenseOptions options;
     options.activation = layers[i].activation;
     options.form = form;
-    v = b.Dense(v, last ? "output" : "node_" + std::to_string(i), layers[i].units,
-                layers[i].weights, layers[i].bias, options);
+    v = b.Dense(v, last ? "output" : "node_" + std::to_string(i),
+                layers[i].units, layers[i].weights, layers[i].bias, options);
   }
   b.Output(v);
   return b.Build();
@@ -74,13 +77,13 @@ inline ir::Graph SeedDeepNetwork(ir::DType dtype = ir::DType::kF32,
 
 // Section 3.4 with the output relu of predict_with_network: four rows give
 // [52, 63, 0, 148].
-inline ir::Graph SeedReluNetwork(ir::DType dtype = ir::DType::kF32,
-                                 DenseForm form = DenseForm::kPerNode,
-                                 ir::Activation output_act = ir::Activation::kRelu) {
-  return SeedMlp("seed_3_4", dtype, 2,
-                 {{2, {2, 4, 4, -5}, ir::Activation::kRelu},
-                  {1, {2, 7}, output_act}},
-                 form);
+inline ir::Graph SeedReluNetwork(
+    ir::DType dtype = ir::DType::kF32, DenseForm form = DenseForm::kPerNode,
+    ir::Activation output_act = ir::Activation::kRelu) {
+  return SeedMlp(
+      "seed_3_4", dtype, 2,
+      {{2, {2, 4, 4, -5}, ir::Activation::kRelu}, {1, {2, 7}, output_act}},
+      form);
 }
 
 }  // namespace rowflow::testing

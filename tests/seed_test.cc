@@ -37,8 +37,9 @@ struct Version {
 std::vector<Version> WithRoundTrips(const ir::Graph& graph) {
   std::vector<Version> out;
   out.push_back({"built", graph});
-  out.push_back({"in-memory binary",
-                 ParseGraph(SerializeGraph(graph, Encoding::kBinary), "binary")});
+  out.push_back(
+      {"in-memory binary",
+       ParseGraph(SerializeGraph(graph, Encoding::kBinary), "binary")});
   out.push_back({"in-memory text",
                  ParseGraph(SerializeGraph(graph, Encoding::kText), "text")});
   ScratchDir dir;

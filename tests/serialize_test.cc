@@ -27,7 +27,7 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 // A small valid model: y = relu(sum(x * W, -1) + b), x: [2], W: [3, 2].
-constexpr char kGood[] = R"pb(
+constexpr char kGood[] = R"txt(
 format_version: 1
 name: "tiny"
 dtype: F32
@@ -40,7 +40,7 @@ nodes { name: "add" op: ADD inputs: ["s", "b"] output: "z" }
 nodes { name: "act" op: ACTIVATION inputs: "z" output: "y" activation: RELU }
 outputs { name: "y" shape: 3 }
 metadata { key: "author" value: "test" }
-)pb";
+)txt";
 
 // One input x: [2] and whatever `body` adds.
 std::string Model(const std::string& body) {
@@ -150,81 +150,81 @@ TEST(ModelFileTest, Class02RejectsOversizeAndDeepNesting) {
 }
 
 TEST(ModelFileTest, Class03RejectsCycleAndSelfReference) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "a" op: ADD inputs: ["x", "c_out"] output: "a_out" }
     nodes { name: "b" op: ADD inputs: ["a_out", "x"] output: "b_out" }
     nodes { name: "c" op: ADD inputs: ["b_out", "x"] output: "c_out" }
     nodes { name: "d" op: ADD inputs: ["c_out", "x"] output: "d_out" }
-    outputs { name: "d_out" shape: 2 })pb"),
+    outputs { name: "d_out" shape: 2 })txt"),
                 {"(ADD): is on a cycle: ", "a -> b -> c -> a"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "loop" op: MULTIPLY inputs: ["x", "v"] output: "v" }
-    outputs { name: "v" shape: 2 })pb"),
+    outputs { name: "v" shape: 2 })txt"),
                 {"node 'loop' (MULTIPLY): reads its own output 'v'"});
 }
 
 TEST(ModelFileTest, Class04RejectsUndefinedInputAndOutput) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "nope"] output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"node 'mul' (MULTIPLY): input 'nope' is not defined"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y" }
-    outputs { name: "ghost" shape: 2 })pb"),
+    outputs { name: "ghost" shape: 2 })txt"),
                 {"output 'ghost' is not defined"});
 }
 
 TEST(ModelFileTest, Class05RejectsDuplicateNames) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y1" }
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y2" }
-    outputs { name: "y2" shape: 2 })pb"),
+    outputs { name: "y2" shape: 2 })txt"),
                 {"duplicate node name 'mul'"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     constants { name: "x" shape: 2 float_data: [1, 2] }
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"duplicate value name 'x'", "input 'x'", "constant 'x'"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "m1" op: MULTIPLY inputs: ["x", "x"] output: "y" }
     nodes { name: "m2" op: ADD inputs: ["x", "x"] output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"duplicate value name 'y'", "node 'm2' (ADD)"});
 }
 
 TEST(ModelFileTest, Class06RejectsWrongArityAndMissingAttribute) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "mul" op: MULTIPLY inputs: "x" output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"node 'mul' (MULTIPLY): wrong number of inputs; expected 2, "
                  "got 1"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "s" op: SUM inputs: ["x", "x"] output: "y" }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node 's' (SUM): wrong number of inputs; expected 1, got 2"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "cat" op: CONCAT output: "y" }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node 'cat' (CONCAT): too few inputs; expected at least 1"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "act" op: ACTIVATION inputs: "x" output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"node 'act' (ACTIVATION): missing attribute 'activation'"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y" axis: 0 }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"node 'mul' (MULTIPLY): attribute 'axis' does not apply"});
 }
 
 TEST(ModelFileTest, Class07RejectsUnknownEnumsAndNewerVersion) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "mystery" op: 9 inputs: "x" output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"node 'mystery': unknown op 9"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "act" op: ACTIVATION inputs: "x" output: "y"
             activation: 42 }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"node 'act' (ACTIVATION): unknown activation 42"});
   std::string newer = kGood;
   newer.replace(newer.find("format_version: 1"), 17, "format_version: 2");
@@ -238,7 +238,8 @@ TEST(ModelFileTest, Class07RejectsUnknownEnumsAndNewerVersion) {
 // The binary encoding of the text model `text` (validated first) without
 // its format_version, the field 1 varint that SerializeGraph writes first.
 std::string UnversionedBinary(const std::string& text) {
-  std::string bytes = SerializeGraph(ParseGraph(text, "text"), Encoding::kBinary);
+  std::string bytes =
+      SerializeGraph(ParseGraph(text, "text"), Encoding::kBinary);
   EXPECT_EQ(bytes.substr(0, 2), std::string("\x08\x01", 2));
   return bytes.substr(2);
 }
@@ -283,79 +284,79 @@ TEST(ModelFileTest, Class08RejectsUnsetRequiredFields) {
   // A truncated unversioned binary model is reported as binary.
   ExpectRefused(binary.substr(0, binary.size() - 3),
                 {"not a valid binary model file"});
-  ExpectRefused(R"pb(format_version: 1
+  ExpectRefused(R"txt(format_version: 1
     inputs { name: "x" shape: [3, 0] }
     nodes { name: "s" op: SUM inputs: "x" output: "y" }
-    outputs { name: "y" shape: 3 })pb",
+    outputs { name: "y" shape: 3 })txt",
                 {"input 'x': bad shape [3, 0]", "got 0 at dimension 1"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "s" inputs: "x" output: "y" }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node 's': op is unset"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "s" op: SUM inputs: "x" }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node 's' (SUM): output is unset"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { op: SUM inputs: "x" output: "y" }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node #0: name is unset"});
 }
 
 TEST(ModelFileTest, Class09RejectsOverflowingNegativeAndZeroDims) {
-  ExpectRefused(R"pb(format_version: 1
+  ExpectRefused(R"txt(format_version: 1
     inputs { name: "x" shape: [4294967296, 4294967296] }
     nodes { name: "s" op: SUM inputs: "x" output: "y" }
-    outputs { name: "y" shape: 4294967296 })pb",
+    outputs { name: "y" shape: 4294967296 })txt",
                 {"input 'x': shape [4294967296, 4294967296] has more "
                  "elements than int64 holds"});
-  ExpectRefused(R"pb(format_version: 1
+  ExpectRefused(R"txt(format_version: 1
     inputs { name: "x" shape: [4294967296, 1] }
     inputs { name: "x2" shape: [4294967296] }
     nodes { name: "m" op: MULTIPLY inputs: ["x", "x2"] output: "y" }
-    outputs { name: "y" shape: [4294967296, 4294967296] })pb",
+    outputs { name: "y" shape: [4294967296, 4294967296] })txt",
                 {"node 'm' (MULTIPLY) output: shape", "int64"});
-  ExpectRefused(R"pb(format_version: 1
+  ExpectRefused(R"txt(format_version: 1
     inputs { name: "x" shape: -3 }
     nodes { name: "s" op: SUM inputs: "x" output: "y" }
-    outputs { name: "y" })pb",
+    outputs { name: "y" })txt",
                 {"input 'x': bad shape [-3]", "got -3 at dimension 0"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     constants { name: "w" shape: [2, 0] }
     nodes { name: "m" op: MULTIPLY inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"constant 'w': bad shape [2, 0]"});
 }
 
 TEST(ModelFileTest, Class10RejectsDataLengthAndFieldMismatch) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     constants { name: "w" shape: [3, 2] float_data: [1, 2, 3, 4, 5] }
     nodes { name: "m" op: MULTIPLY inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: [3, 2] })pb"),
+    outputs { name: "y" shape: [3, 2] })txt"),
                 {"constant 'w': data length does not match shape [3, 2]; "
                  "expected 6 values, got 5"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     constants { name: "w" shape: 2 double_data: [1, 2] }
     nodes { name: "m" op: MULTIPLY inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"constant 'w': holds double_data in an F32 graph"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     constants { name: "w" shape: 1 float_data: 1 double_data: 1 }
     nodes { name: "m" op: MULTIPLY inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"constant 'w': has both float_data and double_data"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     constants { name: "w" }
     nodes { name: "m" op: MULTIPLY inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"constant 'w'", "expected 1 values, got 0"});
 }
 
 TEST(ModelFileTest, Class11RejectsOverBudgetBeforeAllocating) {
-  ExpectRefused(R"pb(format_version: 1 dtype: F64
+  ExpectRefused(R"txt(format_version: 1 dtype: F64
     inputs { name: "x" shape: [100000, 100000] }
     nodes { name: "s" op: SUM inputs: "x" output: "y" }
-    outputs { name: "y" shape: 100000 })pb",
+    outputs { name: "y" shape: 100000 })txt",
                 {"graph needs 80000800000 bytes",
                  "over the memory budget of 4294967296 bytes"});
   const int64_t needed = GraphFootprintBytes(ParseGraph(kGood, "good"));
@@ -368,10 +369,10 @@ TEST(ModelFileTest, Class11RejectsOverBudgetBeforeAllocating) {
 }
 
 TEST(ModelFileTest, Class12RejectsWeightShapeDisagreements) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     constants { name: "w" shape: [3, 4] float_data: [1,2,3,4,5,6,7,8,9,0,1,2] }
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: [3, 4] })pb"),
+    outputs { name: "y" shape: [3, 4] })txt"),
                 {"node 'mul' (MULTIPLY): shapes [2] and [3, 4] do not "
                  "broadcast"});
   std::string bias = kGood;
@@ -386,32 +387,32 @@ TEST(ModelFileTest, Class12RejectsWeightShapeDisagreements) {
 }
 
 TEST(ModelFileTest, Class13RejectsAxisOutOfRange) {
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "s" op: SUM inputs: "x" output: "y" axis: 1 }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node 's' (SUM): axis out of range for rank 1; expected "
                  "-1..0, got 1"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "s" op: SUM inputs: "x" output: "y" axis: -2 }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node 's' (SUM): axis out of range", "got -2"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "s" op: SUM inputs: "x" output: "t" }
     nodes { name: "cat" op: CONCAT inputs: ["t", "t"] output: "y" axis: 1 }
-    outputs { name: "y" shape: 2 })pb"),
+    outputs { name: "y" shape: 2 })txt"),
                 {"node 'cat' (CONCAT): axis out of range for rank 1"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "cat" op: CONCAT inputs: ["x", "x"] output: "y" axis: -3 }
-    outputs { name: "y" shape: 4 })pb"),
+    outputs { name: "y" shape: 4 })txt"),
                 {"node 'cat' (CONCAT): axis out of range", "got -3"});
 }
 
 TEST(ModelFileTest, Class14AcceptsNanAndInfWeights) {
-  constexpr char kWeird[] = R"pb(format_version: 1
+  constexpr char kWeird[] = R"txt(format_version: 1
     inputs { name: "x" shape: 4 }
     constants { name: "w" shape: 4 float_data: [nan, inf, -inf, 1e-45] }
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: 4 })pb";
+    outputs { name: "y" shape: 4 })txt";
   for (Encoding encoding : {Encoding::kText, Encoding::kBinary}) {
     ir::Graph graph = ParseGraph(kWeird, "weird.pbtxt");
     ir::Graph again =
@@ -423,11 +424,11 @@ TEST(ModelFileTest, Class14AcceptsNanAndInfWeights) {
     EXPECT_EQ(w[2], -INFINITY);
     EXPECT_EQ(w[3], static_cast<double>(std::nextafter(0.0f, 1.0f)));
   }
-  ir::Graph f64 = ParseGraph(R"pb(format_version: 1 dtype: F64
+  ir::Graph f64 = ParseGraph(R"txt(format_version: 1 dtype: F64
     inputs { name: "x" shape: 2 }
     constants { name: "w" shape: 2 double_data: [-nan, inf] }
     nodes { name: "add" op: ADD inputs: ["x", "w"] output: "y" }
-    outputs { name: "y" shape: 2 })pb",
+    outputs { name: "y" shape: 2 })txt",
                              "f64.pbtxt");
   EXPECT_TRUE(std::isnan(f64.constants.at(0).data[0]));
   EXPECT_EQ(f64.constants.at(0).data[1], INFINITY);
@@ -467,7 +468,7 @@ void ExpectSameGraph(const ir::Graph& a, const ir::Graph& b) {
 }
 
 // Floats that decimal printing gets wrong unless it prints enough digits.
-constexpr char kAwkward[] = R"pb(format_version: 1 name: "awkward"
+constexpr char kAwkward[] = R"txt(format_version: 1 name: "awkward"
   inputs { name: "in" shape: [1, 5] }
   constants { name: "w" shape: 5
               float_data: [0.1, 3.4028235e38, 1.17549435e-38, -0.333333343, 16777216] }
@@ -478,7 +479,7 @@ constexpr char kAwkward[] = R"pb(format_version: 1 name: "awkward"
   outputs { name: "r" shape: [2, 5] }
   outputs { name: "p" shape: [1, 5] }
   metadata { key: "z" value: "last" }
-  metadata { key: "a" value: "first" })pb";
+  metadata { key: "a" value: "first" })txt";
 
 TEST(SerializeTest, BinaryRoundTripIsLossless) {
   for (const char* text : {kGood, kAwkward}) {
@@ -508,9 +509,9 @@ TEST(SerializeTest, DetectsEncodingWhateverTheName) {
   const std::string binary = GoodBinary();
   ExpectSameGraph(ParseGraph(binary, "model.pbtxt"),
                   ParseGraph(kGood, "model.pb"));
-  ExpectSameGraph(ParseGraph("\xEF\xBB\xBF# comment\n" + std::string(kGood),
-                             "bom.pbtxt"),
-                  ParseGraph(binary, "x"));
+  ExpectSameGraph(
+      ParseGraph("\xEF\xBB\xBF# comment\n" + std::string(kGood), "bom.pbtxt"),
+      ParseGraph(binary, "x"));
   // A binary file whose first byte is printable ('"' = inputs) still loads.
   ir::Graph graph = ParseGraph(kGood, "g");
   graph.name.clear();
@@ -521,10 +522,10 @@ TEST(SerializeTest, DetectsEncodingWhateverTheName) {
 }
 
 TEST(SerializeTest, SortsNodesGivenOutOfOrder) {
-  ir::Graph graph = ParseGraph(Model(R"pb(
+  ir::Graph graph = ParseGraph(Model(R"txt(
     nodes { name: "second" op: SUM inputs: "first_out" output: "y" }
     nodes { name: "first" op: MULTIPLY inputs: ["x", "x"] output: "first_out" }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                                "m.pbtxt");
   ASSERT_EQ(graph.nodes.size(), 2u);
   EXPECT_EQ(graph.nodes[0].name, "first");
@@ -555,17 +556,17 @@ TEST(SerializeTest, SaveAndLoadThroughFiles) {
 
 TEST(SerializeTest, RejectsNamesThatCannotRoundTrip) {
   // proto3 strings must be UTF-8: a binary save would not load back.
-  ExpectRefused(Model(R"pb(name: "\xff\xfe"
-    nodes { name: "s" op: SUM inputs: "x" output: "y" })pb"),
+  ExpectRefused(Model(R"txt(name: "\xff\xfe"
+    nodes { name: "s" op: SUM inputs: "x" output: "y" })txt"),
                 {"graph name is not valid UTF-8"});
-  ExpectRefused(Model(R"pb(
+  ExpectRefused(Model(R"txt(
     nodes { name: "s\nrm -rf" op: SUM inputs: "x" output: "y" }
-    outputs { name: "y" })pb"),
+    outputs { name: "y" })txt"),
                 {"node name 's\\x0arm -rf' has control characters"});
-  ir::Graph graph = ParseGraph(Model(R"pb(
+  ir::Graph graph = ParseGraph(Model(R"txt(
     nodes { name: "sÃ©" op: SUM inputs: "x" output: "â¬" }
     outputs { name: "â¬" }
-    metadata { key: "note" value: "two\nlines" })pb"),
+    metadata { key: "note" value: "two\nlines" })txt"),
                                "utf8.pbtxt");
   for (Encoding encoding : {Encoding::kText, Encoding::kBinary}) {
     ExpectSameGraph(graph,

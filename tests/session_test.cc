@@ -25,7 +25,8 @@ TEST(SessionTest, SeedDeeperNetworkGives182) {
     Session f32(testing::SeedDeepNetwork(ir::DType::kF32, form));
     EXPECT_EQ(f32.Run(RowMatrix<float>{{3, 5}}).data, std::vector<float>{182});
     Session f64(testing::SeedDeepNetwork(ir::DType::kF64, form));
-    EXPECT_EQ(f64.Run(RowMatrix<double>{{3, 5}}).data, std::vector<double>{182});
+    EXPECT_EQ(f64.Run(RowMatrix<double>{{3, 5}}).data,
+              std::vector<double>{182});
   }
 }
 
@@ -39,18 +40,22 @@ TEST(SessionTest, SeedReluNetworkOverFourRowsGives52_63_0_148) {
 
 TEST(SessionTest, SeedTwoNodeNetworksGiveTheNotebookValues) {
   using ir::Activation;
-  Session s22(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {1, 1}, {-1, 1}, {2, -1},
-                                          Activation::kIdentity));
-  EXPECT_EQ(s22.Run(RowMatrix<float>{{2, 3}}).data, (std::vector<float>{5, 1, 9}));
-  Session s23(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {2, 4}, {4, -5}, {2, 7},
-                                          Activation::kIdentity));
-  EXPECT_EQ(s23.Run(RowMatrix<float>{{3, 5}}).data, (std::vector<float>{26, -13, -39}));
-  Session s33(testing::SeedTwoNodeNetwork("s", ir::DType::kF64, {3, 3}, {1, 5}, {2, -1},
-                                          Activation::kTanh));
-  EXPECT_NEAR(s33.Run(RowMatrix<double>{{-1, 2}}).at(0, 2), 0.9901095378334199, 1e-15);
-  Session s34(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {2, 4}, {4, -5}, {2, 7},
-                                          Activation::kRelu));
-  EXPECT_EQ(s34.Run(RowMatrix<float>{{3, 5}}).data, (std::vector<float>{26, 0, 52}));
+  Session s22(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {1, 1}, {-1, 1},
+                                          {2, -1}, Activation::kIdentity));
+  EXPECT_EQ(s22.Run(RowMatrix<float>{{2, 3}}).data,
+            (std::vector<float>{5, 1, 9}));
+  Session s23(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {2, 4}, {4, -5},
+                                          {2, 7}, Activation::kIdentity));
+  EXPECT_EQ(s23.Run(RowMatrix<float>{{3, 5}}).data,
+            (std::vector<float>{26, -13, -39}));
+  Session s33(testing::SeedTwoNodeNetwork("s", ir::DType::kF64, {3, 3}, {1, 5},
+                                          {2, -1}, Activation::kTanh));
+  EXPECT_NEAR(s33.Run(RowMatrix<double>{{-1, 2}}).at(0, 2), 0.9901095378334199,
+              1e-15);
+  Session s34(testing::SeedTwoNodeNetwork("s", ir::DType::kF32, {2, 4}, {4, -5},
+                                          {2, 7}, Activation::kRelu));
+  EXPECT_EQ(s34.Run(RowMatrix<float>{{3, 5}}).data,
+            (std::vector<float>{26, 0, 52}));
 }
 
 // Relative tolerance of the optimized plan against the reference: the
@@ -59,7 +64,8 @@ template <typename T>
 constexpr double kTolerance = sizeof(T) == 4 ? 2e-4 : 1e-11;
 
 template <typename T>
-void ExpectClose(const RowMatrix<T>& got, const RowMatrix<T>& want, const std::string& what) {
+void ExpectClose(const RowMatrix<T>& got, const RowMatrix<T>& want,
+                 const std::string& what) {
   ASSERT_EQ(got.rows, want.rows) << what;
   ASSERT_EQ(got.cols, want.cols) << what;
   for (size_t i = 0; i < got.data.size(); ++i) {
@@ -83,8 +89,8 @@ void DifferentialRun(uint32_t seed) {
   const RowMatrix<T> in = RandomRows<T>(rows, g.InputWidth(), seed);
   Session session(g, options);
   ExpectClose(session.Run(in), EvaluateReference(g, in),
-              fmt::format("graph {} threads {} tile {} rows {}", seed, options.threads,
-                          options.tile_rows, rows));
+              fmt::format("graph {} threads {} tile {} rows {}", seed,
+                          options.threads, options.tile_rows, rows));
 }
 
 TEST(SessionDifferentialTest, RandomF32GraphsMatchReference) {
@@ -92,7 +98,8 @@ TEST(SessionDifferentialTest, RandomF32GraphsMatchReference) {
 }
 
 TEST(SessionDifferentialTest, RandomF64GraphsMatchReference) {
-  for (uint32_t seed = 1001; seed <= 1100; ++seed) DifferentialRun<double>(seed);
+  for (uint32_t seed = 1001; seed <= 1100; ++seed)
+    DifferentialRun<double>(seed);
 }
 
 TEST(SessionTest, OutputIsBitwiseIdenticalForAnyThreadCount) {
@@ -138,7 +145,8 @@ TEST(SessionTest, ReportsTheThreadsItWasGiven) {
 // One tile through a one-stage plan runs on one thread, however many the
 // arena has: last_run() reports that one, not the 8 asked for.
 TEST(SessionTest, LastRunCountsTheThreadsThatRanNotTheThreadsAskedFor) {
-  const ir::Graph g = testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
+  const ir::Graph g =
+      testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
   SessionOptions options;
   options.threads = 8;
   Session s(g, options);
@@ -164,7 +172,8 @@ TEST(SessionTest, LastRunCountsTheThreadsThatRanNotTheThreadsAskedFor) {
 }
 
 TEST(SessionTest, LastRunThreadsStayWithinTheArenaOverManyTiles) {
-  const ir::Graph g = testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
+  const ir::Graph g =
+      testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
   SessionOptions options;
   options.threads = 2;
   options.tile_rows = 16;
@@ -194,13 +203,15 @@ TEST(SessionTest, RejectsBadOptions) {
 }
 
 TEST(SessionTest, KernelErrorNamesNodeAndRowsAndSessionRunsAgain) {
-  const ir::Graph g = testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
+  const ir::Graph g =
+      testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
   SessionOptions options;
   options.tile_rows = 100;
   options.threads = 2;
   bool fail = true;
   options.stage_hook = [&](const StageInfo&, int64_t first, int64_t rows) {
-    if (fail && first <= 4321 && 4321 < first + rows) throw Error(ErrorKind::kInput, "injected");
+    if (fail && first <= 4321 && 4321 < first + rows)
+      throw Error(ErrorKind::kInput, "injected");
   };
   Session s(g, options);
   const RowMatrix<float> in = RandomRows<float>(10000, 2, 7);
@@ -241,9 +252,10 @@ namespace rowflow {
 namespace {
 
 TEST(SessionTest, DefaultTileRowsFollowsThePlan) {
-  EXPECT_EQ(DefaultTileRows(true, 0, 12), 8192);             // the seed's network
-  EXPECT_EQ(DefaultTileRows(false, 2 * 256 * 4, 74 * 4), 432);  // 64->256->256->10
-  EXPECT_EQ(DefaultTileRows(false, 2 * 1024 * 4, 794 * 4), 256);  // 784->1024->1024->10
+  EXPECT_EQ(DefaultTileRows(true, 0, 12), 8192);  // the seed's network
+  // 64->256->256->10, then 784->1024->1024->10.
+  EXPECT_EQ(DefaultTileRows(false, 2 * 256 * 4, 74 * 4), 432);
+  EXPECT_EQ(DefaultTileRows(false, 2 * 1024 * 4, 794 * 4), 256);
   EXPECT_EQ(DefaultTileRows(false, 16, 8), 1024);
   // Rows of 1 GB: one row per tile, never 256 GB tiles.
   EXPECT_EQ(DefaultTileRows(false, int64_t{1} << 30, 8), 1);

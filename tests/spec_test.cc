@@ -109,24 +109,28 @@ TEST(SpecTest, LayerNameClashingWithAMadeNameNamesTheLayer) {
       "input { width: 2 }\n"
       "layer { name: \"a\" units: 2 weights { values: [1, 2, 3, 4] } }\n"
       "layer { name: \"a/w\" units: 1 weights { values: [1, 1] } }\n";
-  EXPECT_THAT(BuildError(after),
-              MatchesRegex("spec.pbtxt:3:9: layer 2 \\('a/w'\\): name: a name "
-                           "this layer makes clashes: name 'a/w' is already "
-                           "taken by a constant of the graph; expected a new name"));
+  EXPECT_THAT(
+      BuildError(after),
+      MatchesRegex("spec.pbtxt:3:9: layer 2 \\('a/w'\\): name: a name "
+                   "this layer makes clashes: name 'a/w' is already "
+                   "taken by a constant of the graph; expected a new name"));
   const std::string input =
       "input { name: \"x/w\" width: 2 }\n"
       "layer { name: \"x\" units: 1 weights { values: [1, 1] } }\n";
-  EXPECT_THAT(BuildError(input),
-              HasSubstr("spec.pbtxt:2:9: layer 1 ('x'): name: a name this layer "
-                        "makes clashes: name 'x/w' is already taken by an input"));
+  EXPECT_THAT(
+      BuildError(input),
+      HasSubstr("spec.pbtxt:2:9: layer 1 ('x'): name: a name this layer "
+                "makes clashes: name 'x/w' is already taken by an input"));
   // In the per-node form, unit 0 of layer "a" is "a_0".
   const std::string per_node =
       "input { width: 2 }\n"
-      "layer { name: \"a\" units: 2 activation: RELU weights { values: [1, 2, 3, 4] } }\n"
+      "layer { name: \"a\" units: 2 activation: RELU weights { values: [1, 2, "
+      "3, 4] } }\n"
       "layer { name: \"a_0\" units: 1 weights { values: [1, 1] } }\n";
-  EXPECT_THAT(BuildError(per_node, {}, DenseForm::kPerNode),
-              HasSubstr("layer 2 ('a_0'): name: a name this layer makes clashes: "
-                        "name 'a_0' is already taken by a node"));
+  EXPECT_THAT(
+      BuildError(per_node, {}, DenseForm::kPerNode),
+      HasSubstr("layer 2 ('a_0'): name: a name this layer makes clashes: "
+                "name 'a_0' is already taken by a node"));
   EXPECT_NO_THROW(Build(per_node));  // the layer form makes no "a_0"
 }
 

@@ -1,8 +1,8 @@
 // Streaming through the Session: rows in order, memory bounded by tiles in
 // flight x tile size whatever the input length, nothing left on failure.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -33,9 +33,11 @@ class StreamingTest : public ::testing::Test {
 
   // A CSV of `rows` rows "i % 7, -(i % 5)" for the seed network.
   std::string WriteRows(int64_t rows) {
-    const std::string path = (dir_ / ("in_" + std::to_string(rows) + ".csv")).string();
+    const std::string path =
+        (dir_ / ("in_" + std::to_string(rows) + ".csv")).string();
     FILE* f = std::fopen(path.c_str(), "w");
-    for (int64_t i = 0; i < rows; ++i) std::fprintf(f, "%d,%d\n", int(i % 7), -int(i % 5));
+    for (int64_t i = 0; i < rows; ++i)
+      std::fprintf(f, "%d,%d\n", int(i % 7), -int(i % 5));
     std::fclose(f);
     return path;
   }
@@ -55,7 +57,8 @@ int64_t PeakRssKb() {
 
 // Streams `in` to `out` through the seed network; returns the peak RSS of
 // the run (the kernel's mark is reset first).
-int64_t StreamAndMeasure(Session& session, const std::string& in, const std::string& out) {
+int64_t StreamAndMeasure(Session& session, const std::string& in,
+                         const std::string& out) {
   std::ofstream("/proc/self/clear_refs") << "5";
   auto source = OpenCsvSource<float>(in, 2);
   auto sink = OpenCsvSink<float>(out, 1);
@@ -77,8 +80,8 @@ TEST_F(StreamingTest, PeakMemoryDoesNotGrowWithRowCount) {
   ASSERT_GT(small_kb, 0);
   // Ten times the rows may not cost more than a few MB of allocator slack;
   // holding the rows would cost ~40 MB of input text alone.
-  EXPECT_LE(big_kb, small_kb + 8 * 1024) << "200k rows: " << small_kb << " kB, 2M rows: "
-                                         << big_kb << " kB";
+  EXPECT_LE(big_kb, small_kb + 8 * 1024)
+      << "200k rows: " << small_kb << " kB, 2M rows: " << big_kb << " kB";
   EXPECT_EQ(session.last_run().rows, 2'000'000);
   // Output order = input order: row i is f(i % 7, -(i % 5)).
   std::ifstream result(out);
@@ -86,7 +89,8 @@ TEST_F(StreamingTest, PeakMemoryDoesNotGrowWithRowCount) {
   Session check(testing::SeedDeepNetwork());
   for (int64_t i = 0; i < 2'000'000 && std::getline(result, line); i += 1) {
     if (i % 99'991 != 0) continue;
-    const float want = check.Run(RowMatrix<float>{{float(i % 7), -float(i % 5)}}).data[0];
+    const float want =
+        check.Run(RowMatrix<float>{{float(i % 7), -float(i % 5)}}).data[0];
     ASSERT_EQ(std::stof(line), want) << "row " << i;
   }
 }
@@ -164,7 +168,8 @@ TEST_F(StreamingTest, CsvFileProgressIsBytesOfRowsReturnedOverFileSize) {
   int64_t got = 31'000;
   while (int64_t n = source->Read(rows.data(), 30'000)) {
     got += n;
-    EXPECT_DOUBLE_EQ(source->progress(), (4 + got * 8) / total) << got << " rows";
+    EXPECT_DOUBLE_EQ(source->progress(), (4 + got * 8) / total)
+        << got << " rows";
   }
   EXPECT_EQ(got, 100'000);
   EXPECT_EQ(source->progress(), 1);
@@ -176,7 +181,8 @@ TEST_F(StreamingTest, CsvProgressIsUnknownForAPipeAndKnownForRedirectedStdin) {
   ASSERT_EQ(::write(fds[1], "1,2\n3,4\n", 8), 8);
   ::close(fds[1]);
   {
-    auto source = OpenCsvSource<float>("/proc/self/fd/" + std::to_string(fds[0]), 2);
+    auto source =
+        OpenCsvSource<float>("/proc/self/fd/" + std::to_string(fds[0]), 2);
     std::vector<float> rows(4);
     EXPECT_EQ(source->Read(rows.data(), 2), 2);
     EXPECT_EQ(source->progress(), -1);
@@ -215,7 +221,8 @@ TEST_F(StreamingTest, NpyAndMemoryProgressIsRowsReturnedOverRows) {
   }
   auto npy = OpenNpySource<double>(in, 2);
   MemorySource<double> memory(values.data(), 1000, 2);
-  for (RowSource<double>* source : {npy.get(), static_cast<RowSource<double>*>(&memory)}) {
+  for (RowSource<double>* source :
+       {npy.get(), static_cast<RowSource<double>*>(&memory)}) {
     std::vector<double> rows(2 * 1000);
     EXPECT_EQ(source->progress(), 0);
     ASSERT_EQ(source->Read(rows.data(), 250), 250);

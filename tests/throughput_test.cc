@@ -46,8 +46,10 @@ TEST_P(ThroughputTest, OneAndTwoThreadsAgreeBitwiseAndMatchReference) {
   const int64_t cols = want.cols;
   for (size_t i = 0; i < picked.size(); ++i) {
     for (int64_t c = 0; c < cols; ++c) {
-      const double g = first[picked[i] * cols + c], e = want.at(static_cast<int64_t>(i), c);
-      ASSERT_NEAR(g, e, 2e-4 * (1 + std::abs(e))) << "row " << picked[i] << " col " << c;
+      const double g = first[picked[i] * cols + c],
+                   e = want.at(static_cast<int64_t>(i), c);
+      ASSERT_NEAR(g, e, 2e-4 * (1 + std::abs(e)))
+          << "row " << picked[i] << " col " << c;
     }
   }
 }
@@ -67,7 +69,8 @@ TEST(WorkloadTest, UnknownWorkloadIsAUsageError) {
 
 TEST(WorkloadTest, SeedWorkloadIsTheSeedNetwork) {
   const Workload w = MakeWorkload("seed");
-  EXPECT_EQ(Session(w.graph).Run(RowMatrix<float>{{3, 5}}).data, std::vector<float>{182});
+  EXPECT_EQ(Session(w.graph).Run(RowMatrix<float>{{3, 5}}).data,
+            std::vector<float>{182});
 }
 
 }  // namespace

@@ -41,9 +41,7 @@ struct Point {
 };
 
 // Resets the kernel's peak-RSS mark so each point reports its own peak.
-void ResetPeakRss() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 int64_t PeakRssKb() {
   std::ifstream status("/proc/self/status");
@@ -59,18 +57,21 @@ int64_t PeakRssKb() {
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+  return v[std::min(v.size() - 1,
+                    static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 // The sweep over one graph of dtype T (float for F32, double for F64).
 template <typename T>
-void BenchTyped(const BenchArgs& args, const Workload& w, const std::string& name,
-                int64_t rows) {
+void BenchTyped(const BenchArgs& args, const Workload& w,
+                const std::string& name, int64_t rows) {
   const RowMatrix<T> input = WorkloadRows<T>(w.graph, rows);
   const std::string_view dtype = ir::DTypeName(w.graph.dtype);
   std::vector<int> threads = args.threads;
-  if (threads.empty()) threads = {1, static_cast<int>(std::thread::hardware_concurrency())};
-  std::vector<int64_t> tiles = args.tiles.empty() ? std::vector<int64_t>{0} : args.tiles;
+  if (threads.empty())
+    threads = {1, static_cast<int>(std::thread::hardware_concurrency())};
+  std::vector<int64_t> tiles =
+      args.tiles.empty() ? std::vector<int64_t>{0} : args.tiles;
 
   std::optional<std::vector<T>> first_output;
   std::vector<Point> points;
@@ -91,41 +92,52 @@ void BenchTyped(const BenchArgs& args, const Workload& w, const std::string& nam
         latencies.insert(latencies.end(), lat.begin(), lat.end());
       }
       if (!first_output) first_output = out.data;
-      Point p{t, session.tile_rows(), Percentile(rates, 0.5),
+      Point p{t,
+              session.tile_rows(),
+              Percentile(rates, 0.5),
               *std::min_element(rates.begin(), rates.end()),
-              *std::max_element(rates.begin(), rates.end()), Percentile(latencies, 0.5),
-              Percentile(latencies, 0.99), PeakRssKb(), out.data == *first_output};
+              *std::max_element(rates.begin(), rates.end()),
+              Percentile(latencies, 0.5),
+              Percentile(latencies, 0.99),
+              PeakRssKb(),
+              out.data == *first_output};
       points.push_back(p);
       const double flops = static_cast<double>(session.flops_per_row());
       // Scaling against 1 thread at the same tile size, when measured.
       double scaling = 0;
       for (const Point& q : points) {
-        if (q.threads == 1 && q.tile == p.tile) scaling = p.median / (q.median * p.threads);
+        if (q.threads == 1 && q.tile == p.tile)
+          scaling = p.median / (q.median * p.threads);
       }
       if (args.json) {
         WriteStdout(fmt::format(
-            "{{\"workload\": {}, \"dtype\": \"{}\", \"rows\": {}, \"threads\": {}, "
+            "{{\"workload\": {}, \"dtype\": \"{}\", \"rows\": {}, \"threads\": "
+            "{}, "
             "\"tile_rows\": {}, "
-            "\"rows_per_s\": {:.0f}, \"rows_per_s_min\": {:.0f}, \"rows_per_s_max\": {:.0f}, "
-            "\"gflops\": {:.2f}, \"p50_us\": {:.1f}, \"p99_us\": {:.1f}, \"peak_rss_kb\": {}, "
+            "\"rows_per_s\": {:.0f}, \"rows_per_s_min\": {:.0f}, "
+            "\"rows_per_s_max\": {:.0f}, "
+            "\"gflops\": {:.2f}, \"p50_us\": {:.1f}, \"p99_us\": {:.1f}, "
+            "\"peak_rss_kb\": {}, "
             "\"scaling\": {:.3f}, \"identical_output\": {}}}\n",
-            JsonQuote(name), dtype, rows, p.threads, p.tile, p.median, p.min, p.max,
-            p.median * flops / 1e9, p.p50_us, p.p99_us, p.peak_rss_kb, scaling,
-            p.identical ? "true" : "false"));
+            JsonQuote(name), dtype, rows, p.threads, p.tile, p.median, p.min,
+            p.max, p.median * flops / 1e9, p.p50_us, p.p99_us, p.peak_rss_kb,
+            scaling, p.identical ? "true" : "false"));
       } else {
         if (points.size() == 1) {
           WriteStdout(fmt::format(
               "{} ({}): {} rows, {} FLOP/row, median of {} runs\n"
-              "{:>7} {:>6} {:>14} {:>21} {:>8} {:>9} {:>9} {:>10} {:>8} {:>9}\n",
-              name, dtype, rows, session.flops_per_row(), args.repeat, "threads", "tile",
-              "rows/s", "min..max", "GFLOP/s", "p50 us", "p99 us", "peak RSS", "scaling",
-              "identical"));
+              "{:>7} {:>6} {:>14} {:>21} {:>8} {:>9} {:>9} {:>10} {:>8} "
+              "{:>9}\n",
+              name, dtype, rows, session.flops_per_row(), args.repeat,
+              "threads", "tile", "rows/s", "min..max", "GFLOP/s", "p50 us",
+              "p99 us", "peak RSS", "scaling", "identical"));
         }
         WriteStdout(fmt::format(
-            "{:>7} {:>6} {:>14} {:>21} {:>8.1f} {:>9.0f} {:>9.0f} {:>7} MB {:>8} {:>9}\n",
+            "{:>7} {:>6} {:>14} {:>21} {:>8.1f} {:>9.0f} {:>9.0f} {:>7} MB "
+            "{:>8} {:>9}\n",
             p.threads, p.tile, FormatSi(p.median),
-            FormatSi(p.min) + ".." + FormatSi(p.max), p.median * flops / 1e9, p.p50_us,
-            p.p99_us, p.peak_rss_kb / 1024,
+            FormatSi(p.min) + ".." + FormatSi(p.max), p.median * flops / 1e9,
+            p.p50_us, p.p99_us, p.peak_rss_kb / 1024,
             scaling > 0 ? fmt::format("{:.2f}", scaling) : std::string("-"),
             p.identical ? "yes" : "NO"));
       }
@@ -141,17 +153,22 @@ void BenchTyped(const BenchArgs& args, const Workload& w, const std::string& nam
 
 void RunBench(const BenchArgs& args) {
   if (args.model.empty() == args.workload.empty()) {
-    throw Error(ErrorKind::kUsage, "bench takes a MODEL or --workload NAME (one of them)");
+    throw Error(ErrorKind::kUsage,
+                "bench takes a MODEL or --workload NAME (one of them)");
   }
   if (args.repeat < 1 || args.repeat > 1000) {
-    throw MakeError(ErrorKind::kUsage, "--repeat must be 1..1000; got {}", args.repeat);
+    throw MakeError(ErrorKind::kUsage, "--repeat must be 1..1000; got {}",
+                    args.repeat);
   }
-  Workload w = args.workload.empty() ? Workload{"", LoadModel(args.model), 1'000'000}
-                                     : MakeWorkload(args.workload);
+  Workload w = args.workload.empty()
+                   ? Workload{"", LoadModel(args.model), 1'000'000}
+                   : MakeWorkload(args.workload);
   const std::string name = args.workload.empty() ? w.graph.name : w.name;
   const int64_t rows = args.rows > 0 ? args.rows : w.default_rows;
-  if (args.rows < 0 || rows > (int64_t{1} << 34) / std::max<int64_t>(1, w.graph.InputWidth())) {
-    throw MakeError(ErrorKind::kUsage, "--rows must be 1..(16 G values of input); got {}",
+  if (args.rows < 0 ||
+      rows > (int64_t{1} << 34) / std::max<int64_t>(1, w.graph.InputWidth())) {
+    throw MakeError(ErrorKind::kUsage,
+                    "--rows must be 1..(16 G values of input); got {}",
                     args.rows);
   }
   if (w.graph.dtype == ir::DType::kF32) {
@@ -165,18 +182,24 @@ void RunBench(const BenchArgs& args) {
 
 void AddBenchCommand(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* cmd = app.add_subcommand("bench", "In-memory throughput over threads x tile sizes");
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "In-memory throughput over threads x tile sizes");
   cmd->add_option("model", args->model, "Model file (.pb or .pbtxt)");
-  cmd->add_option("--workload", args->workload, "Built-in workload: seed, mid, wide, tanh");
-  cmd->add_option("--rows", args->rows, "Input rows (default: the workload's, or 1 M)");
-  cmd->add_option("--threads", args->threads, "Thread counts, comma-separated (default 1,all)")
+  cmd->add_option("--workload", args->workload,
+                  "Built-in workload: seed, mid, wide, tanh");
+  cmd->add_option("--rows", args->rows,
+                  "Input rows (default: the workload's, or 1 M)");
+  cmd->add_option("--threads", args->threads,
+                  "Thread counts, comma-separated (default 1,all)")
       ->delimiter(',');
-  cmd->add_option("--tile", args->tiles, "Tile sizes, comma-separated (default: the plan's)")
+  cmd->add_option("--tile", args->tiles,
+                  "Tile sizes, comma-separated (default: the plan's)")
       ->delimiter(',');
   cmd->add_option("--repeat", args->repeat, "Timed runs per point (default 5)");
   cmd->add_flag("--json", args->json, "One JSON object per point");
   cmd->footer(
-      "Example:\n  rowflow bench --workload mid --threads 1,2 --tile 256,1024 --repeat 5\n"
+      "Example:\n  rowflow bench --workload mid --threads 1,2 --tile 256,1024 "
+      "--repeat 5\n"
       "  rowflow bench model.pb --rows 1000000 --json");
   cmd->callback([args] { RunBench(*args); });
 }

@@ -15,7 +15,7 @@ void AddDotCommand(CLI::App& app);      // rowflow dot MODEL
 void AddTraceCommand(CLI::App& app);    // rowflow trace MODEL --row 3,5
 void AddConvertCommand(CLI::App& app);  // rowflow convert IN OUT
 void AddBenchCommand(CLI::App& app);    // rowflow bench MODEL | --workload NAME
-void AddOnnxCommands(CLI::App& app);  // rowflow import-onnx / export-onnx
+void AddOnnxCommands(CLI::App& app);    // rowflow import-onnx / export-onnx
 
 }  // namespace rowflow::cli
 

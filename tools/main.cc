@@ -3,7 +3,6 @@
 // codes documented in README (0 ok, 1 internal, 2 usage, 3 model/spec,
 // 4 input rows, 5 output I/O).
 #include <CLI/CLI.hpp>
-
 #include <cctype>
 #include <csignal>
 #include <cstdio>

@@ -43,8 +43,8 @@ ir::Graph RandomMlp(const std::string& name, int64_t width,
     DenseOptions options;
     options.activation = layers[i].activation;
     const bool last = i + 1 == layers.size();
-    v = b.Dense(v, last ? "output" : "node_" + std::to_string(i), layers[i].units, w, bias,
-                options);
+    v = b.Dense(v, last ? "output" : "node_" + std::to_string(i),
+                layers[i].units, w, bias, options);
     width = layers[i].units;
   }
   b.Output(v);
@@ -53,7 +53,9 @@ ir::Graph RandomMlp(const std::string& name, int64_t width,
 
 }  // namespace
 
-std::vector<std::string> WorkloadNames() { return {"seed", "mid", "wide", "tanh"}; }
+std::vector<std::string> WorkloadNames() {
+  return {"seed", "mid", "wide", "tanh"};
+}
 
 Workload MakeWorkload(const std::string& name) {
   using ir::Activation;
@@ -70,7 +72,8 @@ Workload MakeWorkload(const std::string& name) {
   if (name == "mid") {
     return {name,
             RandomMlp(name, 64,
-                      {{256, Activation::kRelu}, {256, Activation::kRelu},
+                      {{256, Activation::kRelu},
+                       {256, Activation::kRelu},
                        {10, Activation::kIdentity}},
                       64),
             1'000'000};
@@ -78,7 +81,8 @@ Workload MakeWorkload(const std::string& name) {
   if (name == "wide") {
     return {name,
             RandomMlp(name, 784,
-                      {{1024, Activation::kRelu}, {1024, Activation::kRelu},
+                      {{1024, Activation::kRelu},
+                       {1024, Activation::kRelu},
                        {10, Activation::kIdentity}},
                       784),
             100'000};
@@ -86,12 +90,14 @@ Workload MakeWorkload(const std::string& name) {
   if (name == "tanh") {
     return {name,
             RandomMlp(name, 32,
-                      {{128, Activation::kTanh}, {128, Activation::kTanh},
+                      {{128, Activation::kTanh},
+                       {128, Activation::kTanh},
                        {1, Activation::kSigmoid}},
                       32),
             1'000'000};
   }
-  throw MakeError(ErrorKind::kUsage, "unknown workload '{}'; expected seed, mid, wide or tanh",
+  throw MakeError(ErrorKind::kUsage,
+                  "unknown workload '{}'; expected seed, mid, wide or tanh",
                   name);
 }
 

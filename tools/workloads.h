@@ -37,7 +37,8 @@ Workload MakeWorkload(const std::string& name);
 // `rows` input rows for `graph`, uniform in [-10, 10], seeded; T (float or
 // double) is the graph's dtype.
 template <typename T = float>
-RowMatrix<T> WorkloadRows(const ir::Graph& graph, int64_t rows, uint64_t seed = 1);
+RowMatrix<T> WorkloadRows(const ir::Graph& graph, int64_t rows,
+                          uint64_t seed = 1);
 
 }  // namespace rowflow
 

@@ -39,7 +39,9 @@ template <typename T>
 void Pass(const std::string& path, int64_t cols, const CsvOptions& options) {
   ReadWriteReadBack<T>(
       path, cols,
-      [&](const std::string& in) { return OpenCsvSource<T>(in, cols, options); },
+      [&](const std::string& in) {
+        return OpenCsvSource<T>(in, cols, options);
+      },
       [&](const std::string& out) { return OpenCsvSink<T>(out, cols); },
       [&](const std::string& out) { return OpenCsvSource<T>(out, cols); },
       ScratchDir() + "/rows.csv", Match::kBitsAnyNan);

@@ -93,8 +93,9 @@ TEST_F(FuzzRegressionTest, CsvExponentsOfManyDigitsParseOrAreOutOfRange) {
       EXPECT_THAT(e.what(), ::testing::HasSubstr("out of range")) << e.what();
     }
   }
-  write("1.5e0000000000000000000001,25e-0000000000000000000001,"
-        "1e-11111111111111111111\n");
+  write(
+      "1.5e0000000000000000000001,25e-0000000000000000000001,"
+      "1e-11111111111111111111\n");
   float f[3];
   EXPECT_EQ(OpenCsvSource<float>(path, 3)->Read(f, 1), 1);
   EXPECT_EQ(f[0], 15.0f);

@@ -60,8 +60,11 @@ void LoadAndCheck(Load load, const char* finding) {
 
 // The rowflow model path: parse, validate, then the checks above.
 void LoadRowflow(std::string_view bytes) {
-  LoadAndCheck([&] { return ParseGraph(bytes, "fuzz.pb", FuzzLoadOptions(kLoadBudgetBytes)); },
-               "an accepted graph failed to plan or to round-trip");
+  LoadAndCheck(
+      [&] {
+        return ParseGraph(bytes, "fuzz.pb", FuzzLoadOptions(kLoadBudgetBytes));
+      },
+      "an accepted graph failed to plan or to round-trip");
 }
 
 // The ONNX path under the same limits.
