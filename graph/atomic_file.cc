@@ -112,6 +112,29 @@ std::string ResolveLinks(std::string path, int* err) {
   }
 }
 
+// The descriptor a path names when it is one of the process's own streams:
+// "-" and /dev/stdout are 1, /dev/stderr 2, /dev/fd/N and /proc/self/fd/N
+// are N; -1 for any other path. These are written through the descriptor
+// the process already has, at its current position: resolving them as
+// links would reach a pipe that has no path, or a file the shell opened
+// (rename would replace it, and the shell's other output with it).
+int OwnStream(const std::string& path) {
+  if (path == "-" || path == "/dev/stdout") return STDOUT_FILENO;
+  if (path == "/dev/stderr") return STDERR_FILENO;
+  for (const std::string_view prefix : {"/dev/fd/", "/proc/self/fd/"}) {
+    if (path.size() <= prefix.size() ||
+        path.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    int fd = 0;
+    for (size_t i = prefix.size(); i < path.size(); ++i) {
+      if (path[i] < '0' || path[i] > '9' || fd > 100000000) return -1;
+      fd = fd * 10 + (path[i] - '0');
+    }
+    return fd;
+  }
+  return -1;
+}
+
 }  // namespace
 
 void RemovePendingTempFiles() noexcept {
@@ -127,8 +150,9 @@ void RemovePendingTempFiles() noexcept {
 AtomicFile::AtomicFile(const std::string& path)
     : path_(path), name_(path == "-" ? "<stdout>" : path) {
   if (path.empty()) throw MakeError(ErrorKind::kIo, "empty output path");
-  if (path == "-") {
-    fd_ = STDOUT_FILENO;
+  if (const int stream = OwnStream(path); stream >= 0) {
+    fd_ = stream;
+    if (fcntl(fd_, F_GETFD) < 0) Fail(errno);  // not open: EBADF
   } else {
     int link_err = 0;
     target_ = ResolveLinks(path, &link_err);

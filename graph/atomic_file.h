@@ -9,11 +9,14 @@
 // Replacing an existing regular file keeps its permission bits (0777 part);
 // a new file gets 0666 & ~umask.
 //
-// "-" means stdout, and a path that already exists as something other than a
-// regular file (/dev/null, /dev/full, a FIFO) is written in place: there is no
-// temp file and no rename, so partial output cannot be prevented there, but
-// errors are still checked. A closed pipe throws BrokenPipeError (EPIPE shows
-// up only when SIGPIPE is ignored; the CLI decides that policy).
+// "-" means stdout; /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N
+// are written through the process's own descriptor, at its position, as a
+// shell's redirection expects. A path that already exists as something other
+// than a regular file (/dev/null, /dev/full, a FIFO) is written in place.
+// Both have no temp file and no rename, so partial output cannot be
+// prevented there, but errors are still checked. A closed pipe throws
+// BrokenPipeError (EPIPE shows up only when SIGPIPE is ignored; the CLI decides
+// that policy).
 //
 // Every pending temp file is also listed in a process-wide registry so that
 // a signal handler can remove it (RemovePendingTempFiles).

@@ -184,6 +184,41 @@ TEST_F(AtomicFileTest, StdoutPipeClosedNamesStdout) {
       "<stdout>: reader closed the pipe \\(EPIPE\\)");
 }
 
+// /dev/fd/N, /proc/self/fd/N (and /dev/stdout, /dev/stderr) are the
+// process's own descriptors: written at their position, never replaced.
+TEST_F(AtomicFileTest, OwnDescriptorPathsAreWrittenInPlace) {
+  const std::string path = WriteFile("shell.txt", "before\n");
+  const int fd = open(path.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  for (const std::string prefix : {"/proc/self/fd/", "/dev/fd/"}) {
+    AtomicFile file(prefix + std::to_string(fd));
+    EXPECT_FALSE(file.seekable());
+    file.Write("rows\n", 5);
+    file.Commit();
+  }
+  ASSERT_EQ(write(fd, "after\n", 6), 6);
+  close(fd);
+  EXPECT_EQ(ReadFile(path), "before\nrows\nrows\nafter\n");
+  EXPECT_EQ(Listing(), std::set<std::string>{"shell.txt"});
+
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  {
+    AtomicFile file("/dev/fd/" + std::to_string(pipe_fds[1]));
+    file.Write("piped\n", 6);
+    file.Commit();
+  }
+  close(pipe_fds[1]);
+  char buf[16] = {};
+  EXPECT_EQ(read(pipe_fds[0], buf, sizeof(buf)), 6);
+  EXPECT_STREQ(buf, "piped\n");
+  close(pipe_fds[0]);
+
+  // A descriptor that is not open is an output error, not a file named so.
+  EXPECT_EQ(ErrorOf(ErrorKind::kIo, [] { AtomicFile file("/dev/fd/987654"); }),
+            "/dev/fd/987654: Bad file descriptor");
+}
+
 TEST_F(AtomicFileTest, SymlinkIsFollowedAndStaysALink) {
   ASSERT_TRUE(std::filesystem::create_directory(Path("data")));
   const std::string real = WriteFile("data/real.csv", "old\n");

@@ -233,6 +233,17 @@ rf run "$tmp/seed_4_5.pb" -i "$examples/seed_4_5.csv" -o "$tmp/link.csv" -q
 expect_eq "-o a symlink: the target gets the rows and keeps mode 640, the link stays" \
   "0 182 640 symbolic link linkdir/real.csv real.csv" \
   "$? $(cat "$tmp/linkdir/real.csv") $(stat -c '%a' "$tmp/linkdir/real.csv") $(stat -c '%F' "$tmp/link.csv") $(readlink "$tmp/link.csv") $(ls -A "$tmp/linkdir")"
+# /dev/stdout is the shell's stdout as it is: a pipe, or a file the shell
+# also writes before and after (not replaced by a new file).
+got=$(rf run "$tmp/seed_4_5.pb" -i "$examples/seed_4_5.csv" -o /dev/stdout -q | cat)
+expect_eq "-o /dev/stdout into a pipe" "0 182" "${PIPESTATUS[0]} $got"
+{
+  echo before
+  rf run "$tmp/seed_4_5.pb" -i "$examples/seed_4_5.csv" -o /dev/stdout -q
+  echo after
+} >"$tmp/shell_out.txt"
+expect_eq "-o /dev/stdout into a file the shell writes too" "before 182 after" \
+  "$(tr '\n' ' ' <"$tmp/shell_out.txt" | sed 's/ $//')"
 for model in "$tmp" /dev/null; do
   rf run "$model" -i "$tmp/mixed.csv" -o "$tmp/outdir/x.csv" -q
   expect_eq "model $model: exit 3" 3 "$?"
