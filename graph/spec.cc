@@ -13,6 +13,7 @@
 
 #include "graph/error.h"
 #include "graph/npy_format.h"
+#include "graph/validate_structure.h"
 #include "graph/weight_init.h"
 #include "proto/rowflow.pb.h"
 
@@ -24,6 +25,8 @@ using Tree = pb::TextFormat::ParseInfoTree;
 
 // ModelSpec nests three levels deep; anything past this is hostile.
 constexpr int kMaxNesting = 8;
+constexpr const char* kBadName =
+    "not valid UTF-8 or has control characters; expected printable text";
 
 // Keeps the first error the text parser reports, as "<spec>:line:col: ...".
 class FirstErrorCollector : public pb::io::ErrorCollector {
@@ -250,6 +253,9 @@ void SpecBuilder::PlanLayer(int i, DenseForm form, int64_t limit,
            : last                ? "output"
                                  : "node_" + std::to_string(i);
   p.width = i == 0 ? spec_.input().width() : plans_[i - 1].units;
+  if (!internal::IsValidName(p.name)) {
+    Fail(LayerWhere(i, "name"), std::string("name: ") + kBadName);
+  }
   auto [it, fresh] = names_.emplace(p.name, i);
   if (!fresh) {
     Fail(LayerWhere(i, "name"),
@@ -326,6 +332,13 @@ ir::Graph SpecBuilder::Build(DenseForm form, const ValidateOptions& options) {
   }
   const std::string input_name =
       spec_.input().name().empty() ? "x" : spec_.input().name();
+  if (!internal::IsValidName(input_name)) {
+    Fail(NestedWhere("input", rowflow::InputSpec::descriptor(), "name"),
+         std::string("input: name: ") + kBadName);
+  }
+  if (!internal::IsValidName(spec_.name())) {
+    Fail(TopWhere("name"), std::string("name: ") + kBadName);
+  }
 
   // Check every layer's scalars and the total size before reading weights.
   names_ = {{input_name, -1}};

@@ -20,17 +20,7 @@ using ir::OpKind;
 using ir::Value;
 using ir::ValueKind;
 
-namespace {
-
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
-
-// Names go into messages and back into the model file, whose proto3
-// strings must be UTF-8; control characters would break one-line messages.
-// Free text (`multiline`) may also hold tabs and line breaks.
-bool IsValidName(std::string_view s, bool multiline = false) {
+bool IsValidName(std::string_view s, bool multiline) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -65,6 +55,13 @@ bool IsValidName(std::string_view s, bool multiline = false) {
     i += len;
   }
   return true;
+}
+
+namespace {
+
+template <typename... Args>
+[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
 }
 
 std::string DescribeKind(ValueKind kind, int index) {

@@ -8,6 +8,7 @@
 #define ROWFLOW_GRAPH_VALIDATE_STRUCTURE_H_
 
 #include <string>
+#include <string_view>
 
 #include "graph/ir.h"
 
@@ -16,6 +17,11 @@ namespace rowflow::internal {
 // Throws Error(kModel) naming the first structural fault of `graph`. After
 // it returns, every id in `graph` indexes what it should.
 void CheckStructure(const ir::Graph& graph);
+
+// Whether `s` may be a name: UTF-8 (what proto3 strings must hold) without
+// control characters (which would break one-line messages). Free text
+// (`multiline`) may also hold tabs and line breaks.
+bool IsValidName(std::string_view s, bool multiline = false);
 
 // "node '<name>' (<OP>)" for messages; without the op when it is unknown.
 std::string NodeWhere(const ir::Node& node);

@@ -134,6 +134,23 @@ TEST(SpecTest, LayerNameClashingWithAMadeNameNamesTheLayer) {
   EXPECT_NO_THROW(Build(per_node));  // the layer form makes no "a_0"
 }
 
+TEST(SpecTest, NamesWithControlCharactersOrBadUtf8NameTheirField) {
+  EXPECT_EQ(
+      BuildError(
+          "input { width: 2 }\n"
+          "layer { name: \"a\\tb\" units: 1 weights { values: [1, 1] } }\n"),
+      "spec.pbtxt:2:9: layer 1 ('a\\x09b'): name: not valid UTF-8 or has "
+      "control characters; expected printable text");
+  EXPECT_EQ(BuildError("input { name: \"x\\001\" width: 2 }\n"
+                       "layer { units: 1 weights { values: [1, 1] } }\n"),
+            "spec.pbtxt:1:9: input: name: not valid UTF-8 or has control "
+            "characters; expected printable text");
+  EXPECT_EQ(BuildError("name: \"net\\377\"\ninput { width: 2 }\n"
+                       "layer { units: 1 weights { values: [1, 1] } }\n"),
+            "spec.pbtxt:1:1: name: not valid UTF-8 or has control characters; "
+            "expected printable text");
+}
+
 TEST(SpecTest, UnknownFieldIsAParseErrorWithLineAndColumn) {  // class 16
   EXPECT_EQ(BuildError("input { widht: 2 }\n"),
             "spec.pbtxt:1:14: Message type \"rowflow.InputSpec\" has no field "
