@@ -154,7 +154,8 @@ void BenchTyped(const BenchArgs& args, const Workload& w,
 void RunBench(const BenchArgs& args) {
   if (args.model.empty() == args.workload.empty()) {
     throw Error(ErrorKind::kUsage,
-                "bench takes a MODEL or --workload NAME (one of them)");
+                "bench takes a MODEL or --workload NAME (one of them); "
+                "see 'rowflow bench --help'");
   }
   if (args.repeat < 1 || args.repeat > 1000) {
     throw MakeError(ErrorKind::kUsage, "--repeat must be 1..1000; got {}",

@@ -9,6 +9,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "graph/atomic_file.h"
@@ -49,6 +50,14 @@ void InstallSignalHandlers() {
     }
     sigaction(sig, &action, nullptr);
   }
+}
+
+// Whether `name` is a subcommand of `app`.
+bool IsCommand(const CLI::App& app, std::string_view name) {
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == name) return true;
+  }
+  return false;
 }
 
 // Quoted names of the subcommands: "build, run, ...".
@@ -145,6 +154,22 @@ int main(int argc, char** argv) {
   rowflow::cli::AddConvertCommand(app);
   rowflow::cli::AddBenchCommand(app);
   rowflow::cli::AddOnnxCommands(app);
+  // `rowflow help [CMD]` is `rowflow [CMD] --help`.
+  std::vector<char*> args(argv, argv + argc);
+  if (argc >= 2 && std::string_view(argv[1]) == "help") {
+    if (argc > 3 || (argc == 3 && !IsCommand(app, argv[2]))) {
+      std::fprintf(stderr,
+                   "rowflow: error: help takes one command, one of: %s; see "
+                   "'rowflow --help'\n",
+                   CommandList(app).c_str());
+      return rowflow::ExitCode(rowflow::ErrorKind::kUsage);
+    }
+    static char help_flag[] = "--help";
+    args.erase(args.begin() + 1);
+    args.push_back(help_flag);
+    argc = static_cast<int>(args.size());
+    argv = args.data();
+  }
   try {
     app.parse(argc, argv);
     return 0;

@@ -200,6 +200,13 @@ for cmd in "" run build convert export-onnx; do
     fail "rowflow $cmd --help" "exit $code" "$(head -3 <<<"$out")" "$(cat "$tmp/err")"
   fi
 done
+out=$(rf help run)
+expect_eq "rowflow help run is rowflow run --help" "0 Usage: rowflow run [OPTIONS] model" \
+  "$? $(sed -n 2p <<<"$out")"
+rf help frob >/dev/null
+expect_eq "rowflow help of an unknown command: one line, exit 2" \
+  "2 rowflow: error: help takes one command, one of: build, run, inspect, dot, trace, convert, bench, import-onnx, export-onnx; see 'rowflow --help'" \
+  "$? $(cat "$tmp/err")"
 rf >/dev/null
 expect_eq "no command: one line listing the commands, exit 2" \
   "2 rowflow: error: no command given; expected one of: build, run, inspect, dot, trace, convert, bench, import-onnx, export-onnx; see 'rowflow --help'" \
