@@ -5,9 +5,11 @@
 #include <cfloat>
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "graph/error.h"
 #include "graph/op_schema.h"
@@ -26,6 +28,20 @@ constexpr const char* kActivationList =
 template <typename... Args>
 [[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
   throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
+}
+
+// "SUM and CONCAT": the operators that read `attribute`, for messages.
+std::string OpsWith(unsigned attribute) {
+  std::vector<std::string_view> names;
+  for (const ir::OpSchema& schema : ir::AllOpSchemas()) {
+    if (schema.attributes & attribute) names.push_back(schema.name);
+  }
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) list += i + 1 == names.size() ? " and " : ", ";
+    list += names[i];
+  }
+  return list;
 }
 
 // The file's op enum and ir::OpKind meet by name (the op's schema):
@@ -66,8 +82,8 @@ class ValueTable {
     auto [it, inserted] =
         ids_.emplace(name, static_cast<int>(graph_->values.size()));
     if (!inserted) {
-      Fail("duplicate value name '{}': {} and {}", name, Describe(it->second),
-           who);
+      Fail("duplicate value name '{}': {} and {}; expected each name once",
+           name, Describe(it->second), who);
     }
     graph_->values.push_back({name, kind, index, std::move(shape)});
     return it->second;
@@ -131,7 +147,7 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
                      std::unordered_set<std::string>& node_names) {
   if (n.name().empty()) Fail("node #{}: name is unset; expected a name", index);
   if (!node_names.insert(n.name()).second) {
-    Fail("duplicate node name '{}'", n.name());
+    Fail("duplicate node name '{}'; expected each name once", n.name());
   }
   if (n.op() == rowflow::Node::OP_UNSPECIFIED) {
     Fail("node '{}': op is unset; expected one of {}", n.name(),
@@ -153,14 +169,16 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
   }
   const bool takes_axis = (schema->attributes & ir::kAxisAttribute) != 0;
   if (n.has_axis() && !takes_axis) {
-    Fail("{}: attribute 'axis' does not apply to {}", where,
-         ir::OpName(node.op));
+    Fail("{}: attribute 'axis' does not apply to {}; expected it only on {}",
+         where, ir::OpName(node.op), OpsWith(ir::kAxisAttribute));
   }
   if (n.has_axis()) node.axis = n.axis();
   if ((schema->attributes & ir::kActivationAttribute) == 0) {
     if (n.has_activation()) {
-      Fail("{}: attribute 'activation' does not apply to {}", where,
-           ir::OpName(node.op));
+      Fail(
+          "{}: attribute 'activation' does not apply to {}; expected it only "
+          "on {}",
+          where, ir::OpName(node.op), OpsWith(ir::kActivationAttribute));
     }
   } else if (!n.has_activation()) {
     Fail("{}: missing attribute 'activation'; expected one of {}", where,
@@ -174,7 +192,11 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
   if (n.has_alpha()) {
     if ((schema->attributes & ir::kActivationAttribute) == 0 ||
         node.activation != ir::Activation::kLeakyRelu) {
-      Fail("{}: attribute 'alpha' applies only to LEAKY_RELU", where);
+      Fail("{}: attribute 'alpha' applies only to LEAKY_RELU; got it with {}",
+           where,
+           (schema->attributes & ir::kActivationAttribute) == 0
+               ? std::string(ir::OpName(node.op))
+               : std::string(ir::ActivationName(node.activation)));
     }
     node.alpha = n.alpha();
   }
@@ -213,8 +235,10 @@ ir::Graph GraphFromProto(const rowflow::Graph& proto) {
          ir::kFormatVersion);
   }
   if (proto.format_version() > ir::kFormatVersion) {
-    Fail("format_version {} is newer than this rowflow reads ({})",
-         proto.format_version(), ir::kFormatVersion);
+    Fail(
+        "format_version {} is newer than this rowflow reads; expected at "
+        "most {}",
+        proto.format_version(), ir::kFormatVersion);
   }
   if (!rowflow::DType_IsValid(proto.dtype())) {
     Fail("unknown dtype {}; expected F32 or F64",

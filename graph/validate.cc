@@ -183,7 +183,8 @@ int Producer(const Graph& graph, int id) {
     chain += " -> " + graph.nodes[path[i]].name;
   }
   chain += " -> " + node.name;
-  Fail("{}: is on a cycle: {}", NodeWhere(node), chain);
+  Fail("{}: is on a cycle: {}; expected an acyclic graph", NodeWhere(node),
+       chain);
 }
 
 // Kahn's algorithm, taking the lowest-numbered ready node first, so a graph

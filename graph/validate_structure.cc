@@ -59,6 +59,8 @@ bool IsValidName(std::string_view s, bool multiline) {
 
 namespace {
 
+constexpr const char* kPrintable = "expected printable UTF-8 text";
+
 template <typename... Args>
 [[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
   throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
@@ -169,21 +171,26 @@ void CheckValueTable(const Graph& graph) {
   for (size_t i = 0; i < graph.outputs.size(); ++i) {
     const int id = graph.outputs[i];
     check_id(id, [&] { return fmt::format("output #{}", i); });
-    if (listed[id]) Fail("output '{}' is listed twice", graph.values[id].name);
+    if (listed[id])
+      Fail("output '{}' is listed twice; expected each output once",
+           graph.values[id].name);
     listed[id] = true;
   }
 }
 
 void CheckNames(const Graph& graph) {
   if (!IsValidName(graph.name)) {
-    Fail("graph name is not valid UTF-8 or has control characters");
+    Fail("graph name is not valid UTF-8 or has control characters; {}",
+         kPrintable);
   }
   for (const auto& [key, text] : graph.metadata) {
     if (!IsValidName(key)) {
-      Fail("a metadata key is not valid UTF-8 or has control characters");
+      Fail("a metadata key is not valid UTF-8 or has control characters; {}",
+           kPrintable);
     }
     if (!IsValidName(text, /*multiline=*/true)) {
-      Fail("metadata '{}' is not valid UTF-8 or has control characters", key);
+      Fail("metadata '{}' is not valid UTF-8 or has control characters; {}",
+           key, kPrintable);
     }
   }
   std::unordered_map<std::string_view, int> seen;
@@ -196,13 +203,14 @@ void CheckNames(const Graph& graph) {
     if (!IsValidName(name)) {
       Fail(
           "value #{} ({}): name is not valid UTF-8 or has control "
-          "characters",
-          id, DescribeKind(graph.values[id].kind, graph.values[id].index));
+          "characters; {}",
+          id, DescribeKind(graph.values[id].kind, graph.values[id].index),
+          kPrintable);
     }
     auto [it, inserted] = seen.emplace(name, static_cast<int>(id));
     if (!inserted) {
-      Fail("duplicate value name '{}': {} and {}", name,
-           ValueWhere(graph, it->second),
+      Fail("duplicate value name '{}': {} and {}; expected each name once",
+           name, ValueWhere(graph, it->second),
            ValueWhere(graph, static_cast<int>(id)));
     }
   }
@@ -214,13 +222,17 @@ void CheckNames(const Graph& graph) {
            ir::OpName(node.op));
     }
     if (!IsValidName(node.name)) {
-      Fail("node #{} ({}): name is not valid UTF-8 or has control characters",
-           i, ir::OpName(node.op));
+      Fail(
+          "node #{} ({}): name is not valid UTF-8 or has control "
+          "characters; {}",
+          i, ir::OpName(node.op), kPrintable);
     }
     auto [it, inserted] = seen.emplace(node.name, static_cast<int>(i));
     if (!inserted) {
-      Fail("duplicate node name '{}': nodes #{} and #{}", node.name, it->second,
-           i);
+      Fail(
+          "duplicate node name '{}': nodes #{} and #{}; expected each name "
+          "once",
+          node.name, it->second, i);
     }
   }
 }

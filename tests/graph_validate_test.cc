@@ -320,7 +320,9 @@ TEST(ValidateTest, RejectsIdsOutOfRangeAndInconsistentValues) {
   EXPECT_THAT(Refusal(g), HasSubstr("constant #1 defines value 'w1'"));
   g = SeedLayer();
   g.outputs.push_back(g.outputs[0]);
-  EXPECT_THAT(Refusal(g), HasSubstr("output 'act_out' is listed twice"));
+  EXPECT_THAT(
+      Refusal(g),
+      HasSubstr("output 'act_out' is listed twice; expected each output once"));
 }
 
 TEST(ValidateTest, RejectsBadNamesAndAttributes) {

@@ -156,7 +156,8 @@ TEST(ModelFileTest, Class03RejectsCycleAndSelfReference) {
     nodes { name: "c" op: ADD inputs: ["b_out", "x"] output: "c_out" }
     nodes { name: "d" op: ADD inputs: ["c_out", "x"] output: "d_out" }
     outputs { name: "d_out" shape: 2 })txt"),
-                {"(ADD): is on a cycle: ", "a -> b -> c -> a"});
+                {"(ADD): is on a cycle: ",
+                 "a -> b -> c -> a; expected an acyclic graph"});
   ExpectRefused(Model(R"txt(
     nodes { name: "loop" op: MULTIPLY inputs: ["x", "v"] output: "v" }
     outputs { name: "v" shape: 2 })txt"),
@@ -179,7 +180,7 @@ TEST(ModelFileTest, Class05RejectsDuplicateNames) {
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y1" }
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y2" }
     outputs { name: "y2" shape: 2 })txt"),
-                {"duplicate node name 'mul'"});
+                {"duplicate node name 'mul'; expected each name once"});
   ExpectRefused(Model(R"txt(
     constants { name: "x" shape: 2 float_data: [1, 2] }
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y" }
@@ -213,7 +214,8 @@ TEST(ModelFileTest, Class06RejectsWrongArityAndMissingAttribute) {
   ExpectRefused(Model(R"txt(
     nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y" axis: 0 }
     outputs { name: "y" shape: 2 })txt"),
-                {"node 'mul' (MULTIPLY): attribute 'axis' does not apply"});
+                {"node 'mul' (MULTIPLY): attribute 'axis' does not apply to "
+                 "MULTIPLY; expected it only on SUM and CONCAT"});
 }
 
 TEST(ModelFileTest, Class07RejectsUnknownEnumsAndNewerVersion) {
@@ -228,10 +230,11 @@ TEST(ModelFileTest, Class07RejectsUnknownEnumsAndNewerVersion) {
                 {"node 'act' (ACTIVATION): unknown activation 42"});
   std::string newer = kGood;
   newer.replace(newer.find("format_version: 1"), 17, "format_version: 2");
-  ExpectRefused(newer,
-                {"format_version 2 is newer than this rowflow reads (1)"});
+  ExpectRefused(newer, {"format_version 2 is newer than this rowflow reads; "
+                        "expected at most 1"});
   ExpectRefused(std::string("\x08\x07", 2),
-                {"format_version 7 is newer than this rowflow reads (1)"});
+                {"format_version 7 is newer than this rowflow reads; expected "
+                 "at most 1"});
   ExpectRefused(Model("dtype: 5"), {"unknown dtype 5"});
 }
 
