@@ -144,12 +144,22 @@ TEST(SessionTest, ReportsTheThreadsItWasGiven) {
 
 // One tile through a one-stage plan runs on one thread, however many the
 // arena has: last_run() reports that one, not the 8 asked for.
-TEST(SessionTest, LastRunCountsTheThreadsThatRanNotTheThreadsAskedFor) {
-  const ir::Graph g =
+// The seed's 4.5 network in the layer form (a one-stage plan), and options
+// of `threads` threads and `tile_rows` rows a tile (0: the plan's).
+const ir::Graph& SeedLayerForm() {
+  static const ir::Graph g =
       testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
+  return g;
+}
+SessionOptions Threads(int threads, int64_t tile_rows = 0) {
   SessionOptions options;
-  options.threads = 8;
-  Session s(g, options);
+  options.threads = threads;
+  options.tile_rows = tile_rows;
+  return options;
+}
+
+TEST(SessionTest, LastRunCountsTheThreadsThatRanNotTheThreadsAskedFor) {
+  Session s(SeedLayerForm(), Threads(8));
   ASSERT_EQ(s.stages().size(), 1u) << "the test needs a one-stage plan";
   ASSERT_GE(s.tile_rows(), 100);
   EXPECT_EQ(s.threads(), 8);
@@ -172,12 +182,7 @@ TEST(SessionTest, LastRunCountsTheThreadsThatRanNotTheThreadsAskedFor) {
 }
 
 TEST(SessionTest, LastRunThreadsStayWithinTheArenaOverManyTiles) {
-  const ir::Graph g =
-      testing::SeedDeepNetwork(ir::DType::kF32, DenseForm::kLayer);
-  SessionOptions options;
-  options.threads = 2;
-  options.tile_rows = 16;
-  Session s(g, options);
+  Session s(SeedLayerForm(), Threads(2, 16));
   s.Run(RandomRows<float>(20000, 2, 3));
   EXPECT_EQ(s.last_run().tiles, 1250);
   EXPECT_GE(s.last_run().threads_used, 1);
