@@ -327,7 +327,7 @@ TEST_F(AtomicFileTest, MoreFilesThanRegistrySlotsStillWork) {
       ::testing::ExitedWithCode(0), "");
 }
 
-// What tools/main.cc installs for SIGINT, SIGTERM and SIGHUP.
+// What tools/cli/main.cc installs for SIGINT, SIGTERM and SIGHUP.
 extern "C" void RemoveTempsAndDie(int sig) {
   RemovePendingTempFiles();
   raise(sig);

@@ -14,8 +14,8 @@
 #include "graph/builder.h"
 #include "graph/error.h"
 #include "graph/serialize.h"
-#include "tools/onnx_export.h"
-#include "tools/onnx_import.h"
+#include "tools/onnx/export.h"
+#include "tools/onnx/import.h"
 
 namespace rowflow {
 namespace {

@@ -9,7 +9,7 @@
 #include "graph/error.h"
 #include "runtime/reference.h"
 #include "runtime/session.h"
-#include "tools/workloads.h"
+#include "tools/cli/workloads.h"
 
 namespace rowflow {
 namespace {

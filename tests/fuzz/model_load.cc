@@ -16,7 +16,7 @@
 #include "graph/validate.h"
 #include "runtime/session.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "tools/onnx_import.h"
+#include "tools/onnx/import.h"
 
 namespace rowflow::fuzz {
 namespace {

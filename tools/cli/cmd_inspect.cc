@@ -9,8 +9,8 @@
 
 #include "graph/error.h"
 #include "runtime/session.h"
-#include "tools/cli_util.h"
-#include "tools/commands.h"
+#include "tools/cli/cli_util.h"
+#include "tools/cli/commands.h"
 
 namespace rowflow::cli {
 namespace {

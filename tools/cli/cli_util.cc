@@ -1,4 +1,4 @@
-#include "tools/cli_util.h"
+#include "tools/cli/cli_util.h"
 
 #include <fmt/format.h>
 

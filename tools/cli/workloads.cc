@@ -1,4 +1,4 @@
-#include "tools/workloads.h"
+#include "tools/cli/workloads.h"
 
 #include <cmath>
 

@@ -8,7 +8,7 @@
 
 #include "graph/error.h"
 #include "graph/op_schema.h"
-#include "tools/onnx_lower.h"
+#include "tools/onnx/lower.h"
 
 namespace rowflow::onnx_internal {
 

@@ -1,4 +1,4 @@
-#include "tools/onnx_export.h"
+#include "tools/onnx/export.h"
 
 #include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
@@ -14,7 +14,7 @@
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
-#include "tools/onnx_tensor.h"
+#include "tools/onnx/tensor.h"
 
 namespace rowflow {
 namespace {

@@ -1,7 +1,7 @@
 // The ONNX importer's model level: parsing, opsets, graph inputs,
 // initializers and graph outputs. The node order is onnx_nodes.h's; single
 // nodes are lowered by onnx_internal::Lowering (onnx_lower.h).
-#include "tools/onnx_import.h"
+#include "tools/onnx/import.h"
 
 #include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
@@ -19,9 +19,9 @@
 #include "graph/error.h"
 #include "graph/serialize.h"
 #include "graph/weights_file.h"
-#include "tools/onnx_lower.h"
-#include "tools/onnx_nodes.h"
-#include "tools/onnx_tensor.h"
+#include "tools/onnx/lower.h"
+#include "tools/onnx/nodes.h"
+#include "tools/onnx/tensor.h"
 
 namespace rowflow {
 namespace {

@@ -16,8 +16,8 @@
 
 #include "graph/error.h"
 #include "runtime/reference.h"
-#include "tools/cli_util.h"
-#include "tools/commands.h"
+#include "tools/cli/cli_util.h"
+#include "tools/cli/commands.h"
 
 namespace rowflow::cli {
 namespace {

@@ -12,9 +12,9 @@
 #include "graph/error.h"
 #include "runtime/row_io.h"
 #include "runtime/session.h"
-#include "tools/cli_util.h"
-#include "tools/commands.h"
-#include "tools/run_wrappers.h"
+#include "tools/cli/cli_util.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/run_wrappers.h"
 
 namespace rowflow::cli {
 namespace {

@@ -1,16 +1,16 @@
 // rowflow import-onnx MODEL.onnx -o MODEL.pb and rowflow export-onnx
-// MODEL.pb -o MODEL.onnx: ONNX interop over tools/onnx_import.h and
-// tools/onnx_export.h. Both write their output atomically.
+// MODEL.pb -o MODEL.onnx: ONNX interop over tools/onnx/import.h and
+// tools/onnx/export.h. Both write their output atomically.
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "graph/error.h"
 #include "graph/serialize.h"
-#include "tools/cli_util.h"
-#include "tools/commands.h"
-#include "tools/onnx_export.h"
-#include "tools/onnx_import.h"
+#include "tools/cli/cli_util.h"
+#include "tools/cli/commands.h"
+#include "tools/onnx/export.h"
+#include "tools/onnx/import.h"
 
 namespace rowflow::cli {
 namespace {

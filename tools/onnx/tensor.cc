@@ -1,4 +1,4 @@
-#include "tools/onnx_tensor.h"
+#include "tools/onnx/tensor.h"
 
 #include <fmt/format.h>
 

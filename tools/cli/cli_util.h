@@ -3,8 +3,8 @@
 // notebook does, and quoting strings for JSON and Graphviz DOT.
 //
 // Thread-safety: free functions without shared state.
-#ifndef ROWFLOW_TOOLS_CLI_UTIL_H_
-#define ROWFLOW_TOOLS_CLI_UTIL_H_
+#ifndef ROWFLOW_TOOLS_CLI_CLI_UTIL_H_
+#define ROWFLOW_TOOLS_CLI_CLI_UTIL_H_
 
 #include <cstdint>
 #include <string>
@@ -46,4 +46,4 @@ std::string DotQuote(std::string_view s);
 
 }  // namespace rowflow::cli
 
-#endif  // ROWFLOW_TOOLS_CLI_UTIL_H_
+#endif  // ROWFLOW_TOOLS_CLI_CLI_UTIL_H_

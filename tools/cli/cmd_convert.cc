@@ -7,7 +7,7 @@
 
 #include "graph/error.h"
 #include "graph/serialize.h"
-#include "tools/commands.h"
+#include "tools/cli/commands.h"
 
 namespace rowflow::cli {
 namespace {

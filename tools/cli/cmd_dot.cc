@@ -13,8 +13,8 @@
 
 #include "graph/op_schema.h"
 #include "runtime/plan.h"
-#include "tools/cli_util.h"
-#include "tools/commands.h"
+#include "tools/cli/cli_util.h"
+#include "tools/cli/commands.h"
 
 namespace rowflow::cli {
 namespace {

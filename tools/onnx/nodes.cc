@@ -1,4 +1,4 @@
-#include "tools/onnx_nodes.h"
+#include "tools/onnx/nodes.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "graph/error.h"
 #include "graph/weights_file.h"
-#include "tools/onnx_tensor.h"
+#include "tools/onnx/tensor.h"
 
 namespace rowflow::onnx_internal {
 

@@ -14,9 +14,9 @@
 
 #include "graph/error.h"
 #include "runtime/session.h"
-#include "tools/cli_util.h"
-#include "tools/commands.h"
-#include "tools/workloads.h"
+#include "tools/cli/cli_util.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/workloads.h"
 
 namespace rowflow::cli {
 namespace {

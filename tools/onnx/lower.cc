@@ -1,7 +1,7 @@
 // The framework of the ONNX lowering: dispatch, inputs, attributes, names,
 // constants; and the ops that only name values (Identity, Constant). Ops
 // that compute are in onnx_lower_math.cc, reshapes in onnx_lower_shape.cc.
-#include "tools/onnx_lower.h"
+#include "tools/onnx/lower.h"
 
 #include <fmt/format.h>
 

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "graph/error.h"
-#include "tools/onnx_lower.h"
+#include "tools/onnx/lower.h"
 
 namespace rowflow::onnx_internal {
 

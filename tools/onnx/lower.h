@@ -1,5 +1,5 @@
 // Lowering of single ONNX nodes to rowflow operators: the core of the ONNX
-// importer (tools/onnx_import.h). Internal to the rowflow_onnx library.
+// importer (tools/onnx/import.h). Internal to the rowflow_onnx library.
 //
 // Every ONNX value is either a host constant (an initializer, a Constant
 // node) or a row value: a rowflow value plus its ONNX shape without the
@@ -27,7 +27,7 @@
 
 #include "graph/builder.h"
 #include "graph/ir.h"
-#include "tools/onnx_tensor.h"
+#include "tools/onnx/tensor.h"
 
 namespace rowflow::onnx_internal {
 

@@ -10,8 +10,8 @@
 // from fixed seeds, identical on every machine.
 //
 // Thread-safety: free functions without shared state.
-#ifndef ROWFLOW_TOOLS_WORKLOADS_H_
-#define ROWFLOW_TOOLS_WORKLOADS_H_
+#ifndef ROWFLOW_TOOLS_CLI_WORKLOADS_H_
+#define ROWFLOW_TOOLS_CLI_WORKLOADS_H_
 
 #include <cstdint>
 #include <string>
@@ -42,4 +42,4 @@ RowMatrix<T> WorkloadRows(const ir::Graph& graph, int64_t rows,
 
 }  // namespace rowflow
 
-#endif  // ROWFLOW_TOOLS_WORKLOADS_H_
+#endif  // ROWFLOW_TOOLS_CLI_WORKLOADS_H_

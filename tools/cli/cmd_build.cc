@@ -6,7 +6,7 @@
 
 #include "graph/serialize.h"
 #include "graph/spec.h"
-#include "tools/commands.h"
+#include "tools/cli/commands.h"
 
 namespace rowflow::cli {
 namespace {

@@ -1,8 +1,8 @@
 // The rowflow CLI's subcommands. Each Add*Command registers one CLI11
 // subcommand whose callback is a short function over the libraries; errors
 // are thrown as rowflow::Error and mapped to exit codes by main alone.
-#ifndef ROWFLOW_TOOLS_COMMANDS_H_
-#define ROWFLOW_TOOLS_COMMANDS_H_
+#ifndef ROWFLOW_TOOLS_CLI_COMMANDS_H_
+#define ROWFLOW_TOOLS_CLI_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
 
@@ -19,4 +19,4 @@ void AddOnnxCommands(CLI::App& app);    // rowflow import-onnx / export-onnx
 
 }  // namespace rowflow::cli
 
-#endif  // ROWFLOW_TOOLS_COMMANDS_H_
+#endif  // ROWFLOW_TOOLS_CLI_COMMANDS_H_

@@ -4,8 +4,8 @@
 // Thread-safety: each object is used by one thread at a time (the Session
 // reads its source from one flow-graph node and writes its sink from one
 // serial node).
-#ifndef ROWFLOW_TOOLS_RUN_WRAPPERS_H_
-#define ROWFLOW_TOOLS_RUN_WRAPPERS_H_
+#ifndef ROWFLOW_TOOLS_CLI_RUN_WRAPPERS_H_
+#define ROWFLOW_TOOLS_CLI_RUN_WRAPPERS_H_
 
 #include <chrono>
 #include <cmath>
@@ -15,7 +15,7 @@
 
 #include "graph/error.h"
 #include "runtime/row_io.h"
-#include "tools/cli_util.h"
+#include "tools/cli/cli_util.h"
 
 namespace rowflow::cli {
 
@@ -127,4 +127,4 @@ class ProgressLine {
 
 }  // namespace rowflow::cli
 
-#endif  // ROWFLOW_TOOLS_RUN_WRAPPERS_H_
+#endif  // ROWFLOW_TOOLS_CLI_RUN_WRAPPERS_H_

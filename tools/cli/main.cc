@@ -1,4 +1,4 @@
-// rowflow: one CLI, subcommands in tools/cmd_*.cc. main alone catches:
+// rowflow: one CLI, subcommands in tools/cli/cmd_*.cc. main alone catches:
 // it prints "rowflow: error: <message>" and maps the error kind to the exit
 // codes documented in README (0 ok, 1 internal, 2 usage, 3 model/spec,
 // 4 input rows, 5 output I/O).
@@ -14,7 +14,7 @@
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
-#include "tools/commands.h"
+#include "tools/cli/commands.h"
 
 namespace {
 

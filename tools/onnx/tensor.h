@@ -1,5 +1,5 @@
 // ONNX tensors and attributes as host data, shared by the ONNX importer and
-// exporter (tools/onnx_import.h, tools/onnx_export.h). Internal to the
+// exporter (tools/onnx/import.h, tools/onnx/export.h). Internal to the
 // rowflow_onnx library: nothing outside it sees ONNX types.
 //
 // Thread-safety: free functions and plain data without shared state.
