@@ -43,6 +43,18 @@ std::string_view ActivationName(Activation act) {
       return "SOFTPLUS";
     case Activation::kSoftmax:
       return "SOFTMAX";
+    case Activation::kElu:
+      return "ELU";
+    case Activation::kGelu:
+      return "GELU";
+    case Activation::kGeluTanh:
+      return "GELU_TANH";
+    case Activation::kSilu:
+      return "SILU";
+    case Activation::kHardSigmoid:
+      return "HARD_SIGMOID";
+    case Activation::kLogSoftmax:
+      return "LOG_SOFTMAX";
   }
   return "?";
 }

@@ -32,6 +32,12 @@ enum class Activation : uint8_t {
   kLeakyRelu,
   kSoftplus,
   kSoftmax,
+  kElu,
+  kGelu,
+  kGeluTanh,
+  kSilu,
+  kHardSigmoid,
+  kLogSoftmax,
 };
 
 // Per-row shape (rank 0-2): the row dimension is implicit.
@@ -85,6 +91,7 @@ struct Node {
   int64_t axis = -1;                              // kSum, kConcat
   Activation activation = Activation::kIdentity;  // kActivation
   double alpha = 0.01;                            // kLeakyRelu slope
+  double beta = 0.5;                              // kHardSigmoid offset
 };
 
 // A whole network. Value ids index `values`.
