@@ -262,7 +262,8 @@ void RunCase(const Case& c, uint32_t seed) {
       }
       const double z_err = *std::max_element(bound_z.begin(), bound_z.end());
       double z_max = 0;
-      for (long double v : z) z_max = std::max(z_max, std::fabs((double)v));
+      for (long double v : z)
+        z_max = std::max(z_max, static_cast<double>(std::fabs(v)));
       const double units_root = std::sqrt(static_cast<double>(l.units));
       bound_out.assign(l.units, 0);
       for (int64_t u = 0; u < l.units; ++u) {
