@@ -14,6 +14,7 @@
 #include "graph/error.h"
 #include "graph/op_schema.h"
 #include "graph/validate.h"
+#include "graph/validate_structure.h"
 #include "graph/weights_file.h"
 
 namespace rowflow::internal {
@@ -74,7 +75,9 @@ ir::Shape ToShape(const google::protobuf::RepeatedField<int64_t>& dims) {
 // Builds the value table, refusing empty and duplicate names.
 class ValueTable {
  public:
-  explicit ValueTable(ir::Graph* graph) : graph_(graph) {}
+  ValueTable(ir::Graph* graph, int64_t values) : graph_(graph) {
+    ids_.reserve(values);
+  }
 
   int Define(const std::string& name, ValueKind kind, int index,
              ir::Shape shape, const std::string& who) {
@@ -244,12 +247,20 @@ ir::Graph GraphFromProto(const rowflow::Graph& proto) {
     Fail("unknown dtype {}; expected F32 or F64",
          static_cast<int>(proto.dtype()));
   }
+  // Counted before any table that grows with the graph is built.
+  const int64_t values = int64_t{proto.inputs_size()} + proto.constants_size() +
+                         proto.nodes_size();
+  int64_t node_inputs = 0;
+  for (const rowflow::Node& n : proto.nodes()) node_inputs += n.inputs_size();
+  CheckGraphSize(proto.nodes_size(), values, node_inputs, proto.outputs_size());
   CheckNamesPrintable(proto);
   ir::Graph g;
   g.name = proto.name();
   g.dtype = proto.dtype() == rowflow::F64 ? ir::DType::kF64 : ir::DType::kF32;
   for (const auto& [key, text] : proto.metadata()) g.metadata[key] = text;
-  ValueTable table(&g);
+  g.values.reserve(values);
+  g.nodes.reserve(proto.nodes_size());
+  ValueTable table(&g, values);
   for (int i = 0; i < proto.inputs_size(); ++i) {
     const rowflow::ValueInfo& in = proto.inputs(i);
     g.inputs.push_back(table.Define(in.name(), ValueKind::kInput, i,
@@ -260,6 +271,7 @@ ir::Graph GraphFromProto(const rowflow::Graph& proto) {
     ConvertConstant(proto.constants(i), i, table, g);
   }
   std::unordered_set<std::string> node_names;
+  node_names.reserve(proto.nodes_size());
   for (int i = 0; i < proto.nodes_size(); ++i) {
     ir::Node node = ConvertNode(proto.nodes(i), i, node_names);
     node.output = table.Define(proto.nodes(i).output(), ValueKind::kNode, i, {},

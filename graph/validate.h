@@ -16,6 +16,17 @@ namespace rowflow {
 // Largest rank of any value or constant.
 inline constexpr int kMaxRank = 2;
 
+// Structural limits: the most nodes, values (inputs, constants and node
+// outputs together), node inputs summed over all nodes, and graph outputs.
+// The loader checks them right after parsing a model file, before it builds
+// any table that grows with the graph, and Validate checks them first; a
+// graph over one is refused with Error(kModel). Planning and validation take
+// time and memory about linear in these counts (tests/plan/).
+inline constexpr int64_t kMaxNodes = int64_t{1} << 20;       // 1,048,576
+inline constexpr int64_t kMaxValues = int64_t{1} << 21;      // 2,097,152
+inline constexpr int64_t kMaxNodeInputs = int64_t{1} << 22;  // 4,194,304
+inline constexpr int64_t kMaxOutputs = kMaxValues;
+
 struct ValidateOptions {
   // Upper bound on the bytes of all constants plus one row of every value;
   // a graph over it is refused before anything is allocated for it.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 #include "graph/error.h"
 #include "graph/op_schema.h"
+#include "graph/validate.h"
 
 namespace rowflow::internal {
 
@@ -194,6 +196,7 @@ void CheckNames(const Graph& graph) {
     }
   }
   std::unordered_map<std::string_view, int> seen;
+  seen.reserve(std::max(graph.values.size(), graph.nodes.size()));
   for (size_t id = 0; id < graph.values.size(); ++id) {
     const std::string& name = graph.values[id].name;
     if (name.empty()) {
@@ -244,7 +247,27 @@ std::string NodeWhere(const Node& node) {
   return fmt::format("node '{}' ({})", node.name, ir::OpName(node.op));
 }
 
+void CheckGraphSize(int64_t nodes, int64_t values, int64_t node_inputs,
+                    int64_t outputs) {
+  auto check = [](const char* what, int64_t count, int64_t limit) {
+    if (count > limit) {
+      Fail("too many {} for rowflow's limits; expected at most {}, got {}",
+           what, limit, count);
+    }
+  };
+  check("nodes", nodes, kMaxNodes);
+  check("values (inputs, constants and node outputs)", values, kMaxValues);
+  check("node inputs (summed over all nodes)", node_inputs, kMaxNodeInputs);
+  check("graph outputs", outputs, kMaxOutputs);
+}
+
 void CheckStructure(const Graph& graph) {
+  int64_t node_inputs = 0;
+  for (const Node& node : graph.nodes)
+    node_inputs += static_cast<int64_t>(node.inputs.size());
+  CheckGraphSize(static_cast<int64_t>(graph.nodes.size()),
+                 static_cast<int64_t>(graph.values.size()), node_inputs,
+                 static_cast<int64_t>(graph.outputs.size()));
   CheckEnums(graph);
   CheckValueTable(graph);
   CheckNames(graph);

@@ -7,12 +7,18 @@
 #ifndef ROWFLOW_GRAPH_VALIDATE_STRUCTURE_H_
 #define ROWFLOW_GRAPH_VALIDATE_STRUCTURE_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "graph/ir.h"
 
 namespace rowflow::internal {
+
+// Throws Error(kModel) when a count is over its limit (graph/validate.h):
+// nodes, values, node inputs summed over the nodes, graph outputs.
+void CheckGraphSize(int64_t nodes, int64_t values, int64_t node_inputs,
+                    int64_t outputs);
 
 // Throws Error(kModel) naming the first structural fault of `graph`. After
 // it returns, every id in `graph` indexes what it should.

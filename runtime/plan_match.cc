@@ -129,11 +129,10 @@ bool MergeUnits(const Graph& g, const Uses& uses, int concat_index,
   std::vector<int> unit_groups;
   for (int v : concat.inputs) {
     const int gi = group_of_value[v];
+    // A value listed twice has two consumers, so each unit appears once.
     if (gi < 0 || groups[gi].kind != StageKind::kDense ||
         groups[gi].layers[0].units != 1 ||
-        uses.SoleConsumer(v) != concat_index ||
-        std::find(unit_groups.begin(), unit_groups.end(), gi) !=
-            unit_groups.end()) {
+        uses.SoleConsumer(v) != concat_index) {
       return false;
     }
     if (!unit_groups.empty()) {
@@ -309,8 +308,12 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
              group.layers[0].units <= TinyLimit() &&
              group.layers[0].width <= TinyLimit();
     };
-    for (Group& group : groups) {
-      if (tiny(group)) group.kind = StageKind::kTinyMlp;
+    // The tiny groups reading each value, in group order.
+    std::vector<std::vector<int>> tiny_readers(g.values.size());
+    for (size_t i = 0; i < groups.size(); ++i) {
+      if (!tiny(groups[i])) continue;
+      groups[i].kind = StageKind::kTinyMlp;
+      tiny_readers[groups[i].input].push_back(static_cast<int>(i));
     }
     for (size_t i = 0; i < groups.size(); ++i) {
       Group& head = groups[i];
@@ -322,12 +325,13 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
           break;
         }
         const std::vector<int>& readers = uses.Consumers(head.output);
-        auto next =
-            std::find_if(groups.begin(), groups.end(), [&](const Group& gr) {
-              return gr.kind == StageKind::kTinyMlp && !gr.nodes.empty() &&
-                     &gr != &head && gr.input == head.output;
+        const std::vector<int>& candidates = tiny_readers[head.output];
+        auto found =
+            std::find_if(candidates.begin(), candidates.end(), [&](int gi) {
+              return !groups[gi].nodes.empty() && &groups[gi] != &head;
             });
-        if (next == groups.end()) break;
+        if (found == candidates.end()) break;
+        Group* next = &groups[*found];
         // Every reader of the link must belong to the next layer.
         bool all_inside = !readers.empty();
         for (int r : readers) {

@@ -2,10 +2,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "graph/error.h"
 #include "ops/tiny_mlp.h"
 #include "runtime/plan.h"
+#include "runtime/plan_buffers.h"
 #include "runtime/plan_match.h"
 #include "runtime/stage_kernels.h"
 
@@ -142,65 +144,63 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
   std::vector<StageSketch> stages = Sketch(g, groups, &direct_output);
   const int n_stages = static_cast<int>(stages.size());
 
-  // Dependencies and transitive ancestors.
+  // Dependencies: the stages whose outputs a stage reads, each once.
   std::vector<int> writer(g.values.size(), -1);
-  std::vector<std::vector<int>> readers(g.values.size());
   for (int s = 0; s < n_stages; ++s) {
     for (int v : stages[s].writes) writer[v] = s;
-    for (int v : stages[s].reads) readers[v].push_back(s);
   }
-  std::vector<std::vector<bool>> anc(n_stages, std::vector<bool>(n_stages));
+  std::vector<int> listed(n_stages, -1);  // listed[d] == s: d in s's deps
   for (int s = 0; s < n_stages; ++s) {
     for (int v : stages[s].reads) {
       const int d = writer[v];
-      if (d < 0 || d == s) continue;
+      if (d < 0 || d == s || listed[d] == s) continue;
       RF_CHECK(d < s);
-      if (std::find(stages[s].info.deps.begin(), stages[s].info.deps.end(),
-                    d) == stages[s].info.deps.end()) {
-        stages[s].info.deps.push_back(d);
-      }
-      anc[s][d] = true;
-      for (int a = 0; a < d; ++a) anc[s][a] = anc[s][a] || anc[d][a];
+      listed[d] = s;
+      stages[s].info.deps.push_back(d);
     }
   }
 
-  // Buffers: a value lives in a buffer that it alone occupies for the tile;
-  // a buffer is reused only when every stage that touched its last value is
-  // an ancestor of the new writer, so concurrent branches never share one.
   Plan<T> plan;
   plan.input_width = g.InputWidth();
   plan.output_width = g.OutputWidth();
   plan.buffer_widths = {plan.input_width, plan.output_width};
   std::vector<TileLoc> loc(g.values.size());
-  std::vector<std::vector<int>> buffer_users = {{}, {}};
-  if (g.inputs.size() == 1)
+  std::vector<int> buffer_of_value(g.values.size(), -1);
+  std::vector<int64_t> value_width(g.values.size());
+  for (size_t v = 0; v < g.values.size(); ++v)
+    value_width[v] = ir::NumElements(g.values[v].shape);
+  if (g.inputs.size() == 1) {
     loc[g.inputs[0]] = {kInputBuffer, 0, plan.input_width};
-  if (direct_output) loc[g.outputs[0]] = {kOutputBuffer, 0, plan.output_width};
-  for (int s = 0; s < n_stages; ++s) {
-    for (int v : stages[s].writes) {
-      if (loc[v].buffer >= 0) continue;
-      const int64_t width = ir::NumElements(g.values[v].shape);
-      int b = 2;
-      for (; b < static_cast<int>(plan.buffer_widths.size()); ++b) {
-        const auto& users = buffer_users[b];
-        if (std::all_of(users.begin(), users.end(),
-                        [&](int u) { return anc[s][u]; }))
-          break;
-      }
-      if (b == static_cast<int>(plan.buffer_widths.size())) {
-        plan.buffer_widths.push_back(0);
-        buffer_users.emplace_back();
-      }
-      plan.buffer_widths[b] = std::max(plan.buffer_widths[b], width);
-      buffer_users[b] = readers[v];
-      buffer_users[b].push_back(s);
-      loc[v] = {b, 0, width};
-    }
+    buffer_of_value[g.inputs[0]] = kInputBuffer;
+  }
+  if (direct_output) {
+    loc[g.outputs[0]] = {kOutputBuffer, 0, plan.output_width};
+    buffer_of_value[g.outputs[0]] = kOutputBuffer;
+  }
+  {
+    std::vector<plan_internal::StageAccess> access;
+    access.reserve(n_stages);
+    for (const StageSketch& s : stages)
+      access.push_back({s.reads, s.writes, s.info.deps});
+    plan_internal::AssignBuffers(access, value_width, buffer_of_value,
+                                 plan.buffer_widths);
+  }
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (loc[v].buffer < 0 && buffer_of_value[v] >= 0)
+      loc[v] = {buffer_of_value[v], 0, value_width[v]};
   }
 
+  // Each constant is converted once, however many stages read it: a
+  // small graph could otherwise make a copy per reading node.
+  std::vector<std::shared_ptr<const std::vector<T>>> constants(
+      g.constants.size());
   auto constant = [&](int v) {
-    const ir::Tensor& t = g.constants[g.values[v].index];
-    return std::vector<T>(t.data.begin(), t.data.end());
+    auto& c = constants[g.values[v].index];
+    if (c == nullptr) {
+      const ir::Tensor& t = g.constants[g.values[v].index];
+      c = std::make_shared<const std::vector<T>>(t.data.begin(), t.data.end());
+    }
+    return c;
   };
   for (StageSketch& s : stages) {
     std::unique_ptr<StageKernel<T>> kernel;
@@ -227,7 +227,7 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
         for (int v : node.inputs) {
           const bool is_const = g.values[v].kind == ir::ValueKind::kConstant;
           args.push_back({is_const ? TileLoc{} : loc[v],
-                          is_const ? constant(v) : std::vector<T>{},
+                          is_const ? constant(v) : nullptr,
                           &g.values[v].shape});
         }
         kernel = std::make_unique<plan_internal::GenericStage<T>>(
@@ -248,7 +248,7 @@ Plan<T> BuildPlan(const ir::Graph& g, const PlanOptions& options) {
                 {{kInputBuffer, column, plan.input_width}, {}, loc[v], width});
           } else {
             copies.push_back({is_const ? TileLoc{} : loc[v],
-                              is_const ? constant(v) : std::vector<T>{},
+                              is_const ? constant(v) : nullptr,
                               {kOutputBuffer, column, plan.output_width},
                               width});
           }

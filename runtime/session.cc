@@ -61,6 +61,8 @@ struct Session::Impl final : Session::ImplBase {
     T* own_input = nullptr;   // streaming runs read rows here
     T* own_output = nullptr;  // and write results here
     std::chrono::steady_clock::time_point start;  // when the source emitted it
+    // Inputs arrived so far at each join (a stage reading several stages).
+    std::vector<std::atomic<int>> arrived;
   };
 
   Plan<T> plan;
@@ -68,10 +70,16 @@ struct Session::Impl final : Session::ImplBase {
   std::vector<std::unique_ptr<Tile>> tiles;  // every tile ever made
   std::vector<Tile*> free_tiles;             // capacity reserved: no allocation
   std::mutex free_mutex;
+  std::vector<int> join_slot;  // by stage: its Tile::arrived entry, or -1
+  int joins = 0;
 
   Impl(const ir::Graph& graph, const PlanOptions& options)
       : plan(BuildPlan<T>(graph, options)) {
     for (const ir::Node& n : graph.nodes) node_names.push_back(n.name);
+    join_slot.assign(plan.stages.size(), -1);
+    for (size_t s = 0; s < plan.stages.size(); ++s) {
+      if (plan.stages[s].deps.size() > 1) join_slot[s] = joins++;
+    }
   }
 
   const std::vector<StageInfo>& stages() const override { return plan.stages; }
@@ -117,6 +125,7 @@ struct Session::Impl final : Session::ImplBase {
     }
     t->own_input = t->buffers[kInputBuffer];
     t->own_output = t->buffers[kOutputBuffer];
+    t->arrived = std::vector<std::atomic<int>>(joins);
     return t;
   }
 
@@ -128,7 +137,11 @@ struct Session::Impl final : Session::ImplBase {
       std::lock_guard<std::mutex> lock(free_mutex);
       free_tiles.clear();
       free_tiles.reserve(max_in_flight + 2);
-      for (auto& t : tiles) free_tiles.push_back(t.get());
+      for (auto& t : tiles) {
+        free_tiles.push_back(t.get());
+        // A cancelled run can leave a join half counted.
+        for (auto& a : t->arrived) a.store(0, std::memory_order_relaxed);
+      }
     }
     std::vector<std::atomic<bool>> seen(threads);
     const auto start = std::chrono::steady_clock::now();
@@ -203,7 +216,8 @@ struct Session::Impl final : Session::ImplBase {
 
   // Wires stage `s` to the stages it reads from: straight from the limiter
   // when it reads only input rows, from its one producer, or through a
-  // chain of tag-matching joins on the tile number.
+  // join that passes the tile on when the last of its producers is done
+  // with it (a count per tile: one node per join, however many inputs).
   void ConnectInputs(
       flow::graph& g, size_t s, flow::limiter_node<Tile*>& limiter,
       std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>>& nodes,
@@ -213,24 +227,27 @@ struct Session::Impl final : Session::ImplBase {
       flow::make_edge(limiter, *nodes[s]);
       return;
     }
-    flow::sender<Tile*>* upstream = nodes[deps[0]].get();
-    using Join = flow::join_node<std::tuple<Tile*, Tile*>, flow::tag_matching>;
-    using Pick = flow::function_node<std::tuple<Tile*, Tile*>, Tile*>;
-    for (size_t i = 1; i < deps.size(); ++i) {
-      auto tag = [](Tile* t) { return static_cast<flow::tag_value>(t->seq); };
-      auto join = std::make_unique<Join>(g, tag, tag);
-      auto pick = std::make_unique<Pick>(
-          g, flow::unlimited, [](const std::tuple<Tile*, Tile*>& both) {
-            return std::get<0>(both);
-          });
-      flow::make_edge(*upstream, flow::input_port<0>(*join));
-      flow::make_edge(*nodes[deps[i]], flow::input_port<1>(*join));
-      flow::make_edge(*join, *pick);
-      upstream = pick.get();
-      joins.push_back(std::move(join));
-      joins.push_back(std::move(pick));
+    if (deps.size() == 1) {
+      flow::make_edge(*nodes[deps[0]], *nodes[s]);
+      return;
     }
-    flow::make_edge(*upstream, *nodes[s]);
+    using Join = flow::multifunction_node<Tile*, std::tuple<Tile*>>;
+    const int slot = join_slot[s];
+    const int need = static_cast<int>(deps.size());
+    auto join = std::make_unique<Join>(
+        g, flow::unlimited,
+        [slot, need](Tile* const& t, typename Join::output_ports_type& out) {
+          // acq_rel: the last arrival sees every producer's writes.
+          std::atomic<int>& arrived = t->arrived[slot];
+          if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 < need)
+            return;
+          // No producer sends this tile again before it is reused.
+          arrived.store(0, std::memory_order_relaxed);
+          std::get<0>(out).try_put(t);
+        });
+    for (int d : deps) flow::make_edge(*nodes[d], *join);
+    flow::make_edge(flow::output_port<0>(*join), *nodes[s]);
+    joins.push_back(std::move(join));
   }
 
   void RunStage(size_t s, Tile* t) {

@@ -3,8 +3,9 @@
 // The graph is validated, planned into fused stages (runtime/plan.h) and, on
 // every Run, wired into a tbb::flow::graph: a source emits tiles of rows, a
 // limiter bounds the tiles in flight, one function_node per stage runs with
-// unlimited concurrency (join_nodes with tag matching on the tile number
-// where branches meet), and a sequencer restores row order before the sink.
+// unlimited concurrency (where branches meet, one join node per stage counts
+// its producers' arrivals in the tile and passes the tile on after the
+// last), and a sequencer restores row order before the sink.
 // All of it runs inside a task_arena of exactly `threads` threads. Tile
 // buffers come from a pool made once per Session.
 //

@@ -134,8 +134,9 @@ template <typename T>
 class GenericStage final : public StageKernel<T> {
  public:
   struct Arg {
-    TileLoc loc;              // per-row operand, or
-    std::vector<T> constant;  // a constant (loc.buffer < 0)
+    TileLoc loc;  // per-row operand, or
+    // a constant (loc.buffer < 0), shared by every stage that reads it
+    std::shared_ptr<const std::vector<T>> constant;
     const ir::Shape* shape;
   };
   GenericStage(const ir::Node& node, std::vector<Arg> args,
@@ -156,7 +157,7 @@ class GenericStage final : public StageKernel<T> {
     for (size_t i = 0; i < args_.size(); ++i) {
       const Arg& a = args_[i];
       p[i] = a.loc.buffer < 0
-                 ? ops::Operand<T>{a.constant.data(), a.shape, false}
+                 ? ops::Operand<T>{a.constant->data(), a.shape, false}
                  : ops::Operand<T>{At(buffers, a.loc), a.shape, true};
     }
     kernel_(node_, {p, args_.size()}, out_shape_, rows,
@@ -178,7 +179,7 @@ class CopyStage final : public StageKernel<T> {
  public:
   struct Copy {
     TileLoc from;
-    std::vector<T> constant;  // when from.buffer < 0
+    std::shared_ptr<const std::vector<T>> constant;  // when from.buffer < 0
     TileLoc to;
     int64_t width;
   };
@@ -187,7 +188,7 @@ class CopyStage final : public StageKernel<T> {
     for (const Copy& c : copies_) {
       T* to = buffers[c.to.buffer] + c.to.offset;
       const T* from =
-          c.from.buffer < 0 ? c.constant.data() : At(buffers, c.from);
+          c.from.buffer < 0 ? c.constant->data() : At(buffers, c.from);
       const int64_t ld = c.from.buffer < 0 ? 0 : c.from.ld;
       for (int64_t r = 0; r < rows; ++r)
         std::copy_n(from + r * ld, c.width, to + r * c.to.ld);
