@@ -344,9 +344,9 @@ TEST(ValidateTest, RejectsBadNamesAndAttributes) {
   g.nodes.back().alpha = -std::nan("");  // prints "nan" too, never "-nan"
   EXPECT_THAT(Refusal(g), EndsWith("alpha must be finite; got nan"));
   g = SeedLayer();
-  g.nodes.back().activation = static_cast<Activation>(9);
+  g.nodes.back().activation = static_cast<Activation>(13);
   EXPECT_THAT(Refusal(g), HasSubstr("node 'act' (ACTIVATION): unknown "
-                                    "activation 9"));
+                                    "activation 13"));
   g = SeedLayer();
   g.nodes[0].op = static_cast<OpKind>(7);
   EXPECT_THAT(Refusal(g), HasSubstr("node 'm0': unknown op 7"));

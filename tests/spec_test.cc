@@ -214,10 +214,10 @@ TEST(SpecTest, RefusesInlineValuesOfTheWrongCount) {
 TEST(SpecTest, RefusesBadLayerFields) {
   EXPECT_THAT(
       BuildError(TwoLayers("alpha: 0.2 weights { values: [1, 2, 3, 4] }")),
-      HasSubstr("layer 1 ('node_0'): alpha: applies to LEAKY_RELU only; "
-                "activation is RELU"));
+      HasSubstr("layer 1 ('node_0'): alpha: applies to LEAKY_RELU, ELU and "
+                "HARD_SIGMOID only; activation is RELU"));
   EXPECT_THAT(
-      BuildError(TwoLayers("activation: 9 weights { values: [1, 2, 3, 4] }")),
+      BuildError(TwoLayers("activation: 13 weights { values: [1, 2, 3, 4] }")),
       MatchesRegex("spec\\.pbtxt:2:.*"));
   EXPECT_EQ(
       BuildError("input { width: 1 }\n"
