@@ -177,10 +177,11 @@ TEST(SpecTest, RefusesParametersAnActivationDoesNotTakeOrNonFinite) {
       }
     }
   }
-  EXPECT_EQ(BuildError(ActivationSpec("activation: 13")),
-            "spec.pbtxt:2:18: layer 1 ('node_0'): activation: unknown value "
-            "13; expected one of " +
-                ir::ActivationNameList());
+  const size_t next = ir::AllActivations().size();  // first past the table
+  EXPECT_EQ(BuildError(ActivationSpec(fmt::format("activation: {}", next))),
+            fmt::format("spec.pbtxt:2:18: layer 1 ('node_0'): activation: "
+                        "unknown value {}; expected one of {}",
+                        next, ir::ActivationNameList()));
 }
 
 TEST(SpecTest, LayerNameClashingWithAMadeNameNamesTheLayer) {
@@ -296,10 +297,11 @@ TEST(SpecTest, RefusesInlineValuesOfTheWrongCount) {
 TEST(SpecTest, RefusesBadLayerFields) {
   EXPECT_THAT(
       BuildError(TwoLayers("alpha: 0.2 weights { values: [1, 2, 3, 4] }")),
-      HasSubstr("layer 1 ('node_0'): alpha: applies to LEAKY_RELU, ELU and "
-                "HARD_SIGMOID only; activation is RELU"));
+      HasSubstr("layer 1 ('node_0'): alpha: applies to " +
+                ir::ActivationsTaking(ir::ActivationParam::kAlpha) +
+                " only; activation is RELU"));
   EXPECT_THAT(
-      BuildError(TwoLayers("activation: 13 weights { values: [1, 2, 3, 4] }")),
+      BuildError(TwoLayers("activation: 99 weights { values: [1, 2, 3, 4] }")),
       MatchesRegex("spec\\.pbtxt:2:.*"));
   EXPECT_EQ(
       BuildError("input { width: 1 }\n"
