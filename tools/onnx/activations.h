@@ -35,7 +35,7 @@ struct Expr {
   enum class Kind : uint8_t { kX, kConst, kOp, kMul, kAdd, kAlt };
   Kind kind = Kind::kX;
   std::string op;    // kOp: the ONNX op ("Erf")
-  double value = 0;  // kConst: matches this value as double or as float
+  double value = 0;  // kConst: matches a scalar within 2^-23 relative
   std::vector<Expr> args;
 };
 
