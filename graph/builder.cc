@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/validate.h"
 #include "graph/weights_file.h"
@@ -107,11 +108,18 @@ ValueRef GraphBuilder::Sum(ValueRef a, int64_t axis, const std::string& name) {
   return AddNode(std::move(node), "sum");
 }
 
-ValueRef GraphBuilder::Activation(ValueRef a, ir::Activation act, double alpha,
+ValueRef GraphBuilder::Activation(ValueRef a, ir::Activation act,
+                                  std::optional<double> alpha,
+                                  const std::string& name) {
+  return Activation(a, act, alpha, std::nullopt, name);
+}
+
+ValueRef GraphBuilder::Activation(ValueRef a, ir::Activation act,
+                                  std::optional<double> alpha,
+                                  std::optional<double> beta,
                                   const std::string& name) {
   Node node{name, OpKind::kActivation, {a.id}};
-  node.activation = act;
-  node.alpha = alpha;
+  ir::SetActivation(node, act, alpha, beta);
   return AddNode(std::move(node), "act");
 }
 
@@ -150,14 +158,16 @@ ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
       v = Add(v, b, act == ir::Activation::kIdentity ? name : name + "/bias");
     }
     if (act != ir::Activation::kIdentity)
-      v = Activation(v, act, options.alpha, name);
+      v = Activation(v, act, options.alpha, options.beta, name);
     return v;
   }
   // Per-node form, the seed's: each unit is (x * w_i).sum(), then its
-  // activation; the units meet in a CONCAT. SOFTMAX couples the units, so
-  // it is applied once after the CONCAT.
-  const bool per_unit_act =
-      act != ir::Activation::kIdentity && act != ir::Activation::kSoftmax;
+  // activation; the units meet in a CONCAT. One over the last axis
+  // (SOFTMAX) couples the units, so it is applied once after the CONCAT.
+  const ir::ActivationInfo* info = ir::FindActivation(act);
+  const bool last_axis =
+      info != nullptr && info->shape == ir::ActivationShape::kLastAxis;
+  const bool per_unit_act = act != ir::Activation::kIdentity && !last_axis;
   std::vector<ValueRef> unit_values;
   for (int64_t i = 0; i < units; ++i) {
     const std::string unit = name + "_" + std::to_string(i);
@@ -170,12 +180,14 @@ ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
       ValueRef b = Constant(unit + "/b", {}, {bias[i]});
       v = Add(v, b, unit + "_input");
     }
-    if (per_unit_act) v = Activation(v, act, options.alpha, unit);
+    if (per_unit_act) {
+      v = Activation(v, act, options.alpha, options.beta, unit);
+    }
     unit_values.push_back(v);
   }
-  if (act == ir::Activation::kSoftmax) {
+  if (last_axis) {
     return Activation(Concat(unit_values, -1, name + "/concat"), act,
-                      options.alpha, name);
+                      options.alpha, options.beta, name);
   }
   return Concat(unit_values, -1, name);
 }

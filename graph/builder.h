@@ -11,6 +11,7 @@
 #ifndef ROWFLOW_GRAPH_BUILDER_H_
 #define ROWFLOW_GRAPH_BUILDER_H_
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,8 +37,10 @@ enum class DenseForm {
 // Options of GraphBuilder::Dense.
 struct DenseOptions {
   ir::Activation activation = ir::Activation::kIdentity;
-  double alpha = 0.01;  // LEAKY_RELU slope
+  // The activation's parameters (graph/activation.h); unset: its defaults.
+  std::optional<double> alpha = std::nullopt;
   DenseForm form = DenseForm::kLayer;
+  std::optional<double> beta = std::nullopt;
 };
 
 class GraphBuilder {
@@ -60,7 +63,14 @@ class GraphBuilder {
   ValueRef Multiply(ValueRef a, ValueRef b, const std::string& name = "");
   ValueRef Add(ValueRef a, ValueRef b, const std::string& name = "");
   ValueRef Sum(ValueRef a, int64_t axis = -1, const std::string& name = "");
-  ValueRef Activation(ValueRef a, ir::Activation act, double alpha = 0.01,
+  // ACTIVATION `act` with its `alpha` and `beta` (graph/activation.h);
+  // unset ones take the table's defaults, and an activation ignores the
+  // parameters it does not take. Build refuses non-finite ones.
+  ValueRef Activation(ValueRef a, ir::Activation act,
+                      std::optional<double> alpha = {},
+                      const std::string& name = "");
+  ValueRef Activation(ValueRef a, ir::Activation act,
+                      std::optional<double> alpha, std::optional<double> beta,
                       const std::string& name = "");
   ValueRef Concat(const std::vector<ValueRef>& parts, int64_t axis = -1,
                   const std::string& name = "");

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "graph/activation.h"
 #include "graph/op_schema.h"
 
 namespace rowflow::ir {
@@ -28,35 +29,8 @@ std::string_view OpName(OpKind op) {
 }
 
 std::string_view ActivationName(Activation act) {
-  switch (act) {
-    case Activation::kIdentity:
-      return "IDENTITY";
-    case Activation::kRelu:
-      return "RELU";
-    case Activation::kTanh:
-      return "TANH";
-    case Activation::kSigmoid:
-      return "SIGMOID";
-    case Activation::kLeakyRelu:
-      return "LEAKY_RELU";
-    case Activation::kSoftplus:
-      return "SOFTPLUS";
-    case Activation::kSoftmax:
-      return "SOFTMAX";
-    case Activation::kElu:
-      return "ELU";
-    case Activation::kGelu:
-      return "GELU";
-    case Activation::kGeluTanh:
-      return "GELU_TANH";
-    case Activation::kSilu:
-      return "SILU";
-    case Activation::kHardSigmoid:
-      return "HARD_SIGMOID";
-    case Activation::kLogSoftmax:
-      return "LOG_SOFTMAX";
-  }
-  return "?";
+  const ActivationInfo* info = FindActivation(act);
+  return info ? info->name : "?";
 }
 
 std::string_view DTypeName(DType dtype) {

@@ -23,7 +23,8 @@ enum class DType : uint8_t { kF32, kF64 };
 // The on-disk operator set.
 enum class OpKind : uint8_t { kMultiply, kAdd, kSum, kActivation, kConcat };
 
-// Elementwise activations, plus kSoftmax over the last axis.
+// The activations; their names, parameters and shape rules are rows of
+// graph/activation.h's table.
 enum class Activation : uint8_t {
   kIdentity,
   kRelu,
@@ -90,8 +91,10 @@ struct Node {
   int output = -1;                                // value id
   int64_t axis = -1;                              // kSum, kConcat
   Activation activation = Activation::kIdentity;  // kActivation
-  double alpha = 0.01;                            // kLeakyRelu slope
-  double beta = 0.5;                              // kHardSigmoid offset
+  // The parameters, where the activation takes them (graph/activation.h);
+  // the loader, the spec and GraphBuilder fill in the table's defaults.
+  double alpha = 0.01;
+  double beta = 0.5;
 };
 
 // A whole network. Value ids index `values`.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/validate.h"
 
@@ -44,10 +45,13 @@ Shape InferSum(const Node& node, std::span<const Shape* const> inputs) {
 
 Shape InferActivation(const Node& node, std::span<const Shape* const> inputs) {
   CheckRank(inputs);
-  if (node.activation == Activation::kSoftmax && inputs[0]->empty()) {
+  const ActivationInfo* info = FindActivation(node.activation);
+  if (info != nullptr && info->shape == ActivationShape::kLastAxis &&
+      inputs[0]->empty()) {
     throw MakeError(ErrorKind::kModel,
-                    "SOFTMAX needs an axis to normalize over; expected an "
-                    "input of rank >= 1, got shape []");
+                    "{} needs an axis to normalize over; expected an input of "
+                    "rank >= 1, got shape []",
+                    info->name);
   }
   return *inputs[0];
 }

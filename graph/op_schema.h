@@ -23,7 +23,7 @@ namespace rowflow::ir {
 // Node attributes an operator reads (bits of OpSchema::attributes).
 enum OpAttribute : unsigned {
   kAxisAttribute = 1,        // Node::axis
-  kActivationAttribute = 2,  // Node::activation (and alpha, for LEAKY_RELU)
+  kActivationAttribute = 2,  // Node::activation, alpha and beta
 };
 
 // The static description of one operator.

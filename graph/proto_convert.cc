@@ -4,6 +4,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
 #include "graph/validate.h"
@@ -23,8 +25,22 @@ namespace {
 using ir::OpKind;
 using ir::ValueKind;
 
-constexpr const char* kActivationList =
-    "IDENTITY, RELU, TANH, SIGMOID, LEAKY_RELU, SOFTPLUS, SOFTMAX";
+// graph/activation.h's table is the file's Activation enum, row i holding
+// value i; ActivationFromProto checks the names.
+constexpr bool ActivationTableMatchesProto() {
+  const auto rows = ir::AllActivations();
+  if (rowflow::Activation_MIN != 0 ||
+      rows.size() != static_cast<size_t>(rowflow::Activation_ARRAYSIZE)) {
+    return false;
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].proto_value != static_cast<int>(i)) return false;
+  }
+  return true;
+}
+static_assert(ActivationTableMatchesProto(),
+              "graph/activation.h's kActivations must have one row per value "
+              "of proto/rowflow.proto's Activation, in order");
 
 template <typename... Args>
 [[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
@@ -58,14 +74,6 @@ rowflow::Node::Op ToProto(OpKind op) {
   RF_CHECK(
       rowflow::Node::Op_Parse(std::string(ir::GetOpSchema(op).name), &out));
   return out;
-}
-
-// The two enums share numbering; the casts are checked by the callers.
-ir::Activation ToIr(rowflow::Activation act) {
-  return static_cast<ir::Activation>(static_cast<int>(act));
-}
-rowflow::Activation ToProto(ir::Activation act) {
-  return static_cast<rowflow::Activation>(static_cast<int>(act));
 }
 
 ir::Shape ToShape(const google::protobuf::RepeatedField<int64_t>& dims) {
@@ -176,7 +184,10 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
          where, ir::OpName(node.op), OpsWith(ir::kAxisAttribute));
   }
   if (n.has_axis()) node.axis = n.axis();
-  if ((schema->attributes & ir::kActivationAttribute) == 0) {
+  const bool takes_activation =
+      (schema->attributes & ir::kActivationAttribute) != 0;
+  const ir::ActivationInfo* act = nullptr;
+  if (!takes_activation) {
     if (n.has_activation()) {
       Fail(
           "{}: attribute 'activation' does not apply to {}; expected it only "
@@ -185,24 +196,31 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
     }
   } else if (!n.has_activation()) {
     Fail("{}: missing attribute 'activation'; expected one of {}", where,
-         kActivationList);
-  } else if (!rowflow::Activation_IsValid(n.activation())) {
+         ir::ActivationNameList());
+  } else if (act = ActivationFromProto(n.activation()); act == nullptr) {
     Fail("{}: unknown activation {}; expected one of {}", where,
-         static_cast<int>(n.activation()), kActivationList);
-  } else {
-    node.activation = ToIr(n.activation());
+         static_cast<int>(n.activation()), ir::ActivationNameList());
   }
-  if (n.has_alpha()) {
-    if ((schema->attributes & ir::kActivationAttribute) == 0 ||
-        node.activation != ir::Activation::kLeakyRelu) {
-      Fail("{}: attribute 'alpha' applies only to LEAKY_RELU; got it with {}",
-           where,
-           (schema->attributes & ir::kActivationAttribute) == 0
-               ? std::string(ir::OpName(node.op))
-               : std::string(ir::ActivationName(node.activation)));
+  const std::optional<double> alpha =
+      n.has_alpha() ? std::optional(n.alpha()) : std::nullopt;
+  const std::optional<double> beta =
+      n.has_beta() ? std::optional(n.beta()) : std::nullopt;
+  for (ir::ActivationParam param : ir::kActivationParams) {
+    if (!(param == ir::ActivationParam::kAlpha ? alpha : beta)) continue;
+    if (act == nullptr) {
+      Fail(
+          "{}: attribute '{}' does not apply to {}; expected it only on "
+          "ACTIVATION with {}",
+          where, ir::ParamName(param), ir::OpName(node.op),
+          ir::ActivationsTaking(param));
     }
-    node.alpha = n.alpha();
+    if (!act->Default(param)) {
+      Fail("{}: attribute '{}' does not apply to {}; expected it only with {}",
+           where, ir::ParamName(param), act->name,
+           ir::ActivationsTaking(param));
+    }
   }
+  if (act != nullptr) ir::SetActivation(node, act->act, alpha, beta);
   return node;
 }
 
@@ -231,6 +249,19 @@ void CheckNamesPrintable(const rowflow::Graph& proto) {
 }
 
 }  // namespace
+
+const ir::ActivationInfo* ActivationFromProto(rowflow::Activation act) {
+  if (!rowflow::Activation_IsValid(act)) return nullptr;
+  const ir::ActivationInfo& info = ir::kActivations[static_cast<size_t>(act)];
+  // Numbers are tied by the static_assert above; a name that differs is a
+  // row in the wrong place.
+  RF_CHECK(rowflow::Activation_Name(act) == info.name);
+  return &info;
+}
+
+rowflow::Activation ActivationToProto(ir::Activation act) {
+  return static_cast<rowflow::Activation>(ir::GetActivation(act).proto_value);
+}
 
 ir::Graph GraphFromProto(const rowflow::Graph& proto) {
   if (proto.format_version() == 0) {
@@ -358,10 +389,10 @@ rowflow::Graph GraphToProto(const ir::Graph& graph) {
     const unsigned attributes = ir::GetOpSchema(node.op).attributes;
     if (attributes & ir::kAxisAttribute) n->set_axis(node.axis);
     if (attributes & ir::kActivationAttribute) {
-      n->set_activation(ToProto(node.activation));
-      if (node.activation == ir::Activation::kLeakyRelu) {
-        n->set_alpha(node.alpha);
-      }
+      const ir::ActivationInfo& act = ir::GetActivation(node.activation);
+      n->set_activation(ActivationToProto(node.activation));
+      if (act.alpha) n->set_alpha(node.alpha);
+      if (act.beta) n->set_beta(node.beta);
     }
   }
   for (const ir::Tensor& tensor : graph.constants) {

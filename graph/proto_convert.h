@@ -6,10 +6,17 @@
 #ifndef ROWFLOW_GRAPH_PROTO_CONVERT_H_
 #define ROWFLOW_GRAPH_PROTO_CONVERT_H_
 
+#include "graph/activation.h"
 #include "graph/ir.h"
 #include "proto/rowflow.pb.h"
 
 namespace rowflow::internal {
+
+// The activation numbered `act` in the file, or nullptr when no activation
+// has that number.
+const ir::ActivationInfo* ActivationFromProto(rowflow::Activation act);
+// The file's number of `act`, a valid activation.
+rowflow::Activation ActivationToProto(ir::Activation act);
 
 // The unchecked IR of `proto`. Throws Error(kModel), without a file prefix,
 // for what only the file shows: format_version, unknown enum numbers, unset

@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/npy_format.h"
+#include "graph/proto_convert.h"
 #include "graph/validate_structure.h"
 #include "graph/weight_init.h"
 #include "proto/rowflow.pb.h"
@@ -88,7 +91,8 @@ struct LayerPlan {
   int64_t units = 0;
   int64_t width = 0;
   ir::Activation activation = ir::Activation::kIdentity;
-  double alpha = 0.01;
+  std::optional<double> alpha;  // unset: the activation's default
+  std::optional<double> beta;
 };
 
 // Turns a parsed spec into a graph; every message says where in the spec.
@@ -284,28 +288,35 @@ void SpecBuilder::PlanLayer(int i, DenseForm form, int64_t limit,
                      "most {} (use the layer form)",
                      total_units_, kMaxPerNodeUnits));
   }
-  if (!rowflow::Activation_IsValid(layer.activation())) {
+  const ir::ActivationInfo* act =
+      internal::ActivationFromProto(layer.activation());
+  if (act == nullptr) {
     Fail(LayerWhere(i, "activation"),
-         fmt::format("activation: unknown value {}; expected IDENTITY, RELU, "
-                     "TANH, SIGMOID, LEAKY_RELU, SOFTPLUS or SOFTMAX",
-                     static_cast<int>(layer.activation())));
+         fmt::format("activation: unknown value {}; expected one of {}",
+                     static_cast<int>(layer.activation()),
+                     ir::ActivationNameList()));
   }
-  // The two enums share numbering (as in the model file).
-  p.activation =
-      static_cast<ir::Activation>(static_cast<int>(layer.activation()));
-  if (layer.has_alpha()) {
-    if (p.activation != ir::Activation::kLeakyRelu) {
-      Fail(LayerWhere(i, "alpha"),
-           fmt::format("alpha: applies to LEAKY_RELU only; activation is {}",
-                       ir::ActivationName(p.activation)));
+  p.activation = act->act;
+  const std::optional<double> given[] = {
+      layer.has_alpha() ? std::optional(layer.alpha()) : std::nullopt,
+      layer.has_beta() ? std::optional(layer.beta()) : std::nullopt};
+  for (ir::ActivationParam param : ir::kActivationParams) {
+    const std::optional<double>& v = given[static_cast<int>(param)];
+    if (!v) continue;
+    const std::string_view field = ir::ParamName(param);
+    if (!act->Default(param)) {
+      Fail(LayerWhere(i, field),
+           fmt::format("{}: applies to {} only; activation is {}", field,
+                       ir::ActivationsTaking(param), act->name));
     }
-    if (!std::isfinite(layer.alpha())) {
-      Fail(LayerWhere(i, "alpha"),
-           fmt::format("alpha: expected a finite number, got {}",
-                       ir::NumberToString(layer.alpha())));
+    if (!std::isfinite(*v)) {
+      Fail(LayerWhere(i, field),
+           fmt::format("{}: expected a finite number, got {}", field,
+                       ir::NumberToString(*v)));
     }
-    p.alpha = layer.alpha();
   }
+  p.alpha = given[0];
+  p.beta = given[1];
 }
 
 ir::Graph SpecBuilder::Build(DenseForm form, const ValidateOptions& options) {
@@ -357,6 +368,7 @@ ir::Graph SpecBuilder::Build(DenseForm form, const ValidateOptions& options) {
     DenseOptions dense;
     dense.activation = plans_[i].activation;
     dense.alpha = plans_[i].alpha;
+    dense.beta = plans_[i].beta;
     dense.form = form;
     try {
       v = b.Dense(v, plans_[i].name, plans_[i].units, std::move(weights),

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
 #include "graph/validate_structure.h"
@@ -44,6 +45,21 @@ int64_t CheckedElements(const Shape& shape) {
   return n;
 }
 
+void CheckActivation(const Node& node) {
+  const ir::ActivationInfo* info = ir::FindActivation(node.activation);
+  if (info == nullptr) {
+    Fail("{}: unknown activation {}; expected one of {}", NodeWhere(node),
+         static_cast<int>(node.activation), ir::ActivationNameList());
+  }
+  for (ir::ActivationParam param : ir::kActivationParams) {
+    const double v = ir::ParamValue(node, param);
+    if (info->Default(param) && !std::isfinite(v)) {
+      Fail("{}: {} {} must be finite; got {}", NodeWhere(node), info->name,
+           ir::ParamName(param), ir::NumberToString(v));
+    }
+  }
+}
+
 void CheckAttributes(const Graph& graph) {
   for (const Node& node : graph.nodes) {
     const ir::OpSchema& schema = ir::GetOpSchema(node.op);
@@ -60,19 +76,7 @@ void CheckAttributes(const Graph& graph) {
       Fail("{}: wrong number of inputs; expected {}, got {}", NodeWhere(node),
            schema.max_inputs, n);
     }
-    if (node.op != OpKind::kActivation) continue;
-    if (static_cast<int>(node.activation) >
-        static_cast<int>(ir::Activation::kSoftmax)) {
-      Fail(
-          "{}: unknown activation {}; expected one of IDENTITY, RELU, TANH, "
-          "SIGMOID, LEAKY_RELU, SOFTPLUS, SOFTMAX",
-          NodeWhere(node), static_cast<int>(node.activation));
-    }
-    if (node.activation == ir::Activation::kLeakyRelu &&
-        !std::isfinite(node.alpha)) {
-      Fail("{}: LEAKY_RELU alpha must be finite; got {}", NodeWhere(node),
-           ir::NumberToString(node.alpha));
-    }
+    if (node.op == OpKind::kActivation) CheckActivation(node);
   }
 }
 

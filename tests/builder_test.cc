@@ -1,6 +1,7 @@
 // GraphBuilder: what the C++ API makes of its calls, beyond the seed
 // networks (tests/seed_test.cc): constants rounded to the dtype as IEEE
-// does, names refused at the call that repeats them, the two dense forms.
+// does, names refused at the call that repeats them, the two dense forms,
+// every activation with its parameters.
 #include "graph/builder.h"
 
 #include <gmock/gmock.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "tests/spec_test_util.h"
 
@@ -114,6 +116,84 @@ TEST(GraphBuilderTest, DenseRefusesWeightsThatDoNotSplitIntoUnits) {
               b.Dense(x, "h", 2, {1, 2, 3, 4}, {1});
             }),
             "layer 'h': bias has 1 entries; expected 2 (units)");
+}
+
+// The ACTIVATION nodes of `g`.
+std::vector<ir::Node> Activations(const ir::Graph& g) {
+  std::vector<ir::Node> out;
+  for (const ir::Node& n : g.nodes) {
+    if (n.op == ir::OpKind::kActivation) out.push_back(n);
+  }
+  return out;
+}
+
+TEST(GraphBuilderTest, EveryActivationBuildsWithDefaultsOrGivenParameters) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    GraphBuilder b("act");
+    const auto x = b.Input("x", {3});
+    b.Output(b.Activation(x, row.act, {}, "plain"));
+    b.Output(b.Activation(x, row.act, 0.25, 0.75, "given"));
+    const ir::Graph g = b.Build();
+    const ir::Node& plain = g.nodes[g.FindNode("plain")];
+    const ir::Node& given = g.nodes[g.FindNode("given")];
+    EXPECT_EQ(plain.activation, row.act);
+    EXPECT_EQ(given.activation, row.act);
+    EXPECT_EQ(g.values[plain.output].shape, (ir::Shape{3}));
+    if (row.alpha) {
+      EXPECT_EQ(plain.alpha, *row.alpha) << row.name;
+      EXPECT_EQ(given.alpha, 0.25) << row.name;
+    }
+    if (row.beta) {
+      EXPECT_EQ(plain.beta, *row.beta) << row.name;
+      EXPECT_EQ(given.beta, 0.75) << row.name;
+    }
+    // A parameter the activation does not take leaves the node as it was.
+    if (!row.alpha) {
+      EXPECT_EQ(given.alpha, ir::Node{}.alpha) << row.name;
+    }
+    if (!row.beta) {
+      EXPECT_EQ(given.beta, ir::Node{}.beta) << row.name;
+    }
+  }
+}
+
+TEST(GraphBuilderTest, EveryActivationInBothDenseForms) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    for (DenseForm form : {DenseForm::kLayer, DenseForm::kPerNode}) {
+      GraphBuilder b("dense");
+      const auto x = b.Input("x", {2});
+      DenseOptions options{row.act, 0.125, form, 0.375};
+      b.Output(b.Dense(x, "h", 3, {1, 2, 3, 4, 5, 6}, {}, options));
+      const ir::Graph g = b.Build();
+      const std::vector<ir::Node> acts = Activations(g);
+      const size_t want = row.act == ir::Activation::kIdentity ? 0
+                          : form == DenseForm::kLayer ||
+                                  row.shape == ir::ActivationShape::kLastAxis
+                              ? 1
+                              : 3;
+      ASSERT_EQ(acts.size(), want) << row.name;
+      for (const ir::Node& n : acts) {
+        EXPECT_EQ(n.activation, row.act);
+        EXPECT_EQ(n.alpha, row.alpha ? 0.125 : ir::Node{}.alpha) << row.name;
+        EXPECT_EQ(n.beta, row.beta ? 0.375 : ir::Node{}.beta) << row.name;
+        // Over the last axis (SOFTMAX) the units are normalized together.
+        if (row.shape == ir::ActivationShape::kLastAxis) {
+          EXPECT_EQ(g.values[n.output].shape, (ir::Shape{3})) << row.name;
+        }
+      }
+      EXPECT_EQ(g.values[g.outputs[0]].shape, (ir::Shape{3}));
+    }
+  }
+}
+
+TEST(GraphBuilderTest, BuildRefusesNonFiniteParameters) {
+  GraphBuilder b("nan");
+  const auto x = b.Input("x", {2});
+  b.Output(b.Activation(x, ir::Activation::kHardSigmoid, 0.2,
+                        std::numeric_limits<double>::infinity(), "hs"));
+  EXPECT_EQ(ErrorMessage([&] { b.Build(); }),
+            "node 'hs' (ACTIVATION): HARD_SIGMOID beta must be finite; got "
+            "inf");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Shape rules of every operator (table-driven over the schemas) and
 // Validate() on hand-built IR, which must be checked as carefully as a file.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/builder.h"
 #include "graph/error.h"
 #include "graph/ir.h"
@@ -266,6 +268,173 @@ std::string Refusal(ir::Graph g, const ValidateOptions& options = {}) {
   return "";
 }
 
+// ---- The activation table. ----
+
+// The names of `list` ("A, B and C").
+std::vector<std::string> ListedNames(std::string list) {
+  std::vector<std::string> names;
+  for (size_t at; (at = list.find(" and ")) != std::string::npos;)
+    list.replace(at, 5, ", ");
+  for (size_t start = 0;;) {
+    const size_t end = list.find(", ", start);
+    names.push_back(list.substr(start, end - start));
+    if (end == std::string::npos) return names;
+    start = end + 2;
+  }
+}
+
+// The rows and what is derived from them; then the contract the issue
+// fixes for the rows it added: names, parameters and their defaults.
+TEST(ActivationTableTest, RowsAreTheEnumWithTheDocumentedDefaults) {
+  const auto rows = ir::AllActivations();
+  std::vector<std::string> names;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const ir::ActivationInfo& row = rows[i];
+    EXPECT_EQ(static_cast<size_t>(row.act), i) << row.name;
+    EXPECT_EQ(row.proto_value, static_cast<int>(i)) << row.name;
+    EXPECT_EQ(ir::ActivationName(row.act), row.name);
+    EXPECT_EQ(ir::FindActivation(row.act), &row);
+    EXPECT_EQ(ir::FindActivation(row.name), &row);
+    EXPECT_FALSE(row.meaning.empty()) << row.name;
+    names.emplace_back(row.name);
+  }
+  EXPECT_EQ(ListedNames(ir::ActivationNameList()), names);
+  for (ir::ActivationParam param : ir::kActivationParams) {
+    std::vector<std::string> taking;
+    for (const ir::ActivationInfo& row : rows) {
+      if (row.Default(param)) taking.emplace_back(row.name);
+    }
+    EXPECT_EQ(ListedNames(ir::ActivationsTaking(param)), taking);
+  }
+  for (const char* name : {"IDENTITY", "RELU", "TANH", "SIGMOID", "LEAKY_RELU",
+                           "SOFTPLUS", "SOFTMAX", "ELU", "GELU", "GELU_TANH",
+                           "SILU", "HARD_SIGMOID", "LOG_SOFTMAX"}) {
+    EXPECT_NE(ir::FindActivation(name), nullptr) << name;
+  }
+  for (Activation act :
+       {Activation::kLeakyRelu, Activation::kElu, Activation::kHardSigmoid}) {
+    EXPECT_TRUE(ir::GetActivation(act).alpha.has_value());
+  }
+  for (Activation act : {Activation::kGelu, Activation::kGeluTanh,
+                         Activation::kSilu, Activation::kLogSoftmax}) {
+    EXPECT_FALSE(ir::GetActivation(act).alpha.has_value());
+    EXPECT_FALSE(ir::GetActivation(act).beta.has_value());
+  }
+  EXPECT_EQ(ir::GetActivation(Activation::kLeakyRelu).alpha, 0.01);
+  EXPECT_EQ(ir::GetActivation(Activation::kElu).alpha, 1.0);
+  EXPECT_EQ(ir::GetActivation(Activation::kHardSigmoid).alpha, 0.2);
+  EXPECT_EQ(ir::GetActivation(Activation::kHardSigmoid).beta, 0.5);
+  for (Activation act : {Activation::kSoftmax, Activation::kLogSoftmax}) {
+    EXPECT_EQ(ir::GetActivation(act).shape, ir::ActivationShape::kLastAxis);
+  }
+  const auto past = static_cast<Activation>(rows.size());
+  EXPECT_EQ(ir::FindActivation(past), nullptr);
+  EXPECT_EQ(ir::FindActivation("RELUU"), nullptr);
+  EXPECT_EQ(ir::ActivationName(past), "?");
+}
+
+// A graph x: [2, 3] -> ACTIVATION(act, alpha, beta) -> y.
+ir::Graph OneActivation(Activation act, double alpha, double beta,
+                        Shape shape = {2, 3}) {
+  ir::Graph g;
+  g.values.push_back({"x", ir::ValueKind::kInput, 0, std::move(shape)});
+  g.inputs.push_back(0);
+  g.values.push_back({"y", ir::ValueKind::kNode, 0, {}});
+  ir::Node node;
+  node.name = "act";
+  node.op = OpKind::kActivation;
+  node.inputs = {0};
+  node.output = 1;
+  node.activation = act;
+  node.alpha = alpha;
+  node.beta = beta;
+  g.nodes.push_back(node);
+  g.outputs.push_back(1);
+  return g;
+}
+
+TEST(ActivationTableTest, ShapeRuleOfEveryActivation) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    ir::Graph g = OneActivation(row.act, 0.25, 0.75);
+    Validate(g);
+    EXPECT_EQ(g.values[1].shape, (Shape{2, 3})) << row.name;
+    ir::Graph scalar = OneActivation(row.act, 0.25, 0.75, Shape{});
+    if (row.shape == ir::ActivationShape::kElementwise) {
+      EXPECT_NO_THROW(Validate(scalar)) << row.name;
+    } else {
+      EXPECT_EQ(Refusal(scalar),
+                fmt::format("node 'act' (ACTIVATION): {} needs an axis to "
+                            "normalize over; expected an input of rank >= 1, "
+                            "got shape []",
+                            row.name));
+    }
+  }
+}
+
+TEST(ActivationTableTest, ValidateRefusesNonFiniteParametersItReads) {
+  const double kBad[] = {std::nan(""), -std::nan(""),
+                         std::numeric_limits<double>::infinity(),
+                         -std::numeric_limits<double>::infinity()};
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    for (ir::ActivationParam param : ir::kActivationParams) {
+      for (double bad : kBad) {
+        ir::Graph g = OneActivation(row.act, 0.25, 0.75);
+        ir::ParamValue(g.nodes[0], param) = bad;
+        if (!row.Default(param)) {
+          // Not read by this activation, not saved: nothing to refuse.
+          EXPECT_NO_THROW(Validate(g)) << row.name;
+          continue;
+        }
+        EXPECT_EQ(Refusal(g),
+                  fmt::format("node 'act' (ACTIVATION): {} {} must be finite; "
+                              "got {}",
+                              row.name, ir::ParamName(param),
+                              ir::NumberToString(bad)));
+      }
+    }
+  }
+  const auto next = static_cast<int>(ir::AllActivations().size());
+  EXPECT_EQ(Refusal(OneActivation(static_cast<Activation>(next), 0.25, 0.75)),
+            fmt::format("node 'act' (ACTIVATION): unknown activation {}; "
+                        "expected one of {}",
+                        next, ir::ActivationNameList()));
+}
+
+TEST(ActivationTableTest,
+     SetActivationFillsDefaultsAndSameActivationReadsThem) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    ir::Node node;
+    ir::SetActivation(node, row.act, std::nullopt, std::nullopt);
+    EXPECT_EQ(node.activation, row.act);
+    ir::Node given;
+    ir::SetActivation(given, row.act, 0.25, 0.75);
+    for (ir::ActivationParam param : ir::kActivationParams) {
+      const double fallback = ir::ParamValue(ir::Node{}, param);
+      EXPECT_EQ(ir::ParamValue(node, param),
+                row.Default(param).value_or(fallback))
+          << row.name << " " << ir::ParamName(param);
+      const double want = param == ir::ActivationParam::kAlpha ? 0.25 : 0.75;
+      EXPECT_EQ(ir::ParamValue(given, param),
+                row.Default(param) ? want : fallback)
+          << row.name << " " << ir::ParamName(param);
+    }
+    EXPECT_TRUE(ir::SameActivation(node, node));
+    EXPECT_EQ(ir::SameActivation(node, given),
+              !row.alpha.has_value() && !row.beta.has_value())
+        << row.name;
+  }
+  ir::Node a, b;
+  ir::SetActivation(a, Activation::kHardSigmoid, 0.2, 0.5);
+  ir::SetActivation(b, Activation::kHardSigmoid, 0.2, 0.25);
+  EXPECT_FALSE(ir::SameActivation(a, b));
+  ir::SetActivation(b, Activation::kElu, 0.2, 0.5);
+  EXPECT_FALSE(ir::SameActivation(a, b));
+  EXPECT_EQ(ir::ActivationLabel(a), "HARD_SIGMOID alpha=0.2 beta=0.5");
+  EXPECT_EQ(ir::ActivationLabel(b), "ELU alpha=0.2");
+  ir::SetActivation(b, Activation::kGelu, 0.2, 0.5);
+  EXPECT_EQ(ir::ActivationLabel(b), "GELU");
+}
+
 TEST(ValidateTest, InfersShapesOfHandBuiltGraph) {
   ir::Graph g = SeedLayer();
   Validate(g);
@@ -344,9 +513,12 @@ TEST(ValidateTest, RejectsBadNamesAndAttributes) {
   g.nodes.back().alpha = -std::nan("");  // prints "nan" too, never "-nan"
   EXPECT_THAT(Refusal(g), EndsWith("alpha must be finite; got nan"));
   g = SeedLayer();
-  g.nodes.back().activation = static_cast<Activation>(9);
-  EXPECT_THAT(Refusal(g), HasSubstr("node 'act' (ACTIVATION): unknown "
-                                    "activation 9"));
+  // The first number past the table.
+  const auto next = static_cast<int>(ir::AllActivations().size());
+  g.nodes.back().activation = static_cast<Activation>(next);
+  EXPECT_THAT(Refusal(g),
+              HasSubstr(fmt::format(
+                  "node 'act' (ACTIVATION): unknown activation {}", next)));
   g = SeedLayer();
   g.nodes[0].op = static_cast<OpKind>(7);
   EXPECT_THAT(Refusal(g), HasSubstr("node 'm0': unknown op 7"));

@@ -6,6 +6,7 @@
 // that cannot be opened or read at all. kIo (exit 5) is for outputs.
 #include "graph/serialize.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/validate.h"
 
@@ -461,6 +463,7 @@ void ExpectSameGraph(const ir::Graph& a, const ir::Graph& b) {
     EXPECT_EQ(a.nodes[i].axis, b.nodes[i].axis);
     EXPECT_EQ(a.nodes[i].activation, b.nodes[i].activation);
     EXPECT_EQ(a.nodes[i].alpha, b.nodes[i].alpha);
+    EXPECT_EQ(a.nodes[i].beta, b.nodes[i].beta);
   }
   ASSERT_EQ(a.constants.size(), b.constants.size());
   for (size_t i = 0; i < a.constants.size(); ++i) {
@@ -506,6 +509,98 @@ TEST(SerializeTest, TextRoundTripIsLossless) {
   EXPECT_EQ(graph.constants[0].data[0], static_cast<double>(0.1f));
   EXPECT_EQ(graph.metadata.at("a"), "first");
   EXPECT_EQ(graph.nodes[1].alpha, 0.2);
+}
+
+// A model x: [2] -> ACTIVATION `act` with `params` ("alpha: 0.25") -> y.
+std::string ActivationModel(std::string_view act, std::string_view params) {
+  return Model(fmt::format(
+      "nodes {{ name: \"act\" op: ACTIVATION inputs: \"x\" output: \"y\" "
+      "activation: {} {} }}\noutputs {{ name: \"y\" shape: 2 }}",
+      act, params));
+}
+
+// Every activation loads by name, with its parameters or their defaults,
+// and comes back from both encodings; a file holds exactly the parameters
+// the activation takes.
+TEST(SerializeTest, EveryActivationRoundTripsWithItsParameters) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    SCOPED_TRACE(std::string(row.name));
+    std::string params;
+    if (row.alpha) params += "alpha: 0.1 ";  // not a float: exact in F32 too
+    if (row.beta) params += "beta: -0.375";
+    for (const std::string& text :
+         {ActivationModel(row.name, params), ActivationModel(row.name, "")}) {
+      const bool given = text.find("alpha") != std::string::npos ||
+                         text.find("beta") != std::string::npos;
+      const ir::Graph g = ParseGraph(text, "m.pbtxt");
+      const ir::Node& n = g.nodes[0];
+      EXPECT_EQ(n.activation, row.act);
+      if (row.alpha) {
+        EXPECT_EQ(n.alpha, given ? 0.1 : *row.alpha);
+      }
+      if (row.beta) {
+        EXPECT_EQ(n.beta, given ? -0.375 : *row.beta);
+      }
+      for (Encoding encoding : {Encoding::kBinary, Encoding::kText}) {
+        const std::string bytes = SerializeGraph(g, encoding);
+        const ir::Graph again = ParseGraph(bytes, "again");
+        ExpectSameGraph(g, again);
+        EXPECT_EQ(SerializeGraph(again, encoding), bytes);
+      }
+      const std::string printed = SerializeGraph(g, Encoding::kText);
+      EXPECT_THAT(printed,
+                  HasSubstr(fmt::format("activation: {}\n", row.name)));
+      EXPECT_EQ(printed.find("alpha:") != std::string::npos,
+                row.alpha.has_value())
+          << printed;
+      EXPECT_EQ(printed.find("beta:") != std::string::npos,
+                row.beta.has_value())
+          << printed;
+    }
+  }
+}
+
+TEST(ModelFileTest, Class06RefusesParametersAnActivationDoesNotTake) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    for (ir::ActivationParam param : ir::kActivationParams) {
+      if (row.Default(param)) continue;
+      const std::string_view name = ir::ParamName(param);
+      ExpectRefused(
+          ActivationModel(row.name, fmt::format("{}: 0.5", name)),
+          {fmt::format("node 'act' (ACTIVATION): attribute '{}' does not "
+                       "apply to {}; expected it only with {}",
+                       name, row.name, ir::ActivationsTaking(param))});
+    }
+  }
+  ExpectRefused(Model(R"txt(
+    nodes { name: "mul" op: MULTIPLY inputs: ["x", "x"] output: "y" beta: 1 }
+    outputs { name: "y" })txt"),
+                {"node 'mul' (MULTIPLY): attribute 'beta' does not apply to "
+                 "MULTIPLY; expected it only on ACTIVATION with HARD_SIGMOID"});
+}
+
+TEST(ModelFileTest, Class14RefusesNonFiniteParameters) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    for (ir::ActivationParam param : ir::kActivationParams) {
+      if (!row.Default(param)) continue;
+      for (const char* bad : {"nan", "-inf", "inf"}) {
+        ExpectRefused(
+            ActivationModel(row.name,
+                            fmt::format("{}: {}", ir::ParamName(param), bad)),
+            {fmt::format("node 'act' (ACTIVATION): {} {} must be finite; got "
+                         "{}",
+                         row.name, ir::ParamName(param), bad)});
+      }
+    }
+  }
+}
+
+TEST(ModelFileTest, Class07RefusesTheFirstActivationPastTheTable) {
+  const int next = static_cast<int>(ir::AllActivations().size());
+  ExpectRefused(ActivationModel(std::to_string(next), ""),
+                {fmt::format("node 'act' (ACTIVATION): unknown activation {}; "
+                             "expected one of {}",
+                             next, ir::ActivationNameList())});
 }
 
 TEST(SerializeTest, DetectsEncodingWhateverTheName) {

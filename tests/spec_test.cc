@@ -2,6 +2,7 @@
 // message (RELIABILITY classes 15 and 16 among them).
 #include "graph/spec.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/activation.h"
 #include "tests/spec_test_util.h"
 
 namespace rowflow {
@@ -99,6 +101,87 @@ TEST(SpecTest, NamesComeFromTheSpecWhenGiven) {
   const ir::Node& act = g.nodes[g.FindNode("y")];
   EXPECT_EQ(act.activation, ir::Activation::kLeakyRelu);
   EXPECT_EQ(act.alpha, 0.5);
+}
+
+// A 2 -> 3 layer with `fields` ("activation: ELU alpha: 2") and a 3 -> 1
+// one.
+std::string ActivationSpec(const std::string& fields) {
+  return "input { width: 2 }\n"
+         "layer { units: 3 " +
+         fields +
+         " weights { values: [1, 2, 3, 4, 5, 6] } }\n"
+         "layer { units: 1 weights { values: [1, 1, 1] } }\n";
+}
+
+// The one ACTIVATION node of the first layer.
+ir::Node FirstActivation(const ir::Graph& g) {
+  for (const ir::Node& n : g.nodes) {
+    if (n.op == ir::OpKind::kActivation) return n;
+  }
+  ADD_FAILURE() << "no activation";
+  return {};
+}
+
+TEST(SpecTest, EveryActivationParsesWithItsParametersOrTheirDefaults) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    if (row.act == ir::Activation::kIdentity) continue;  // no node
+    SCOPED_TRACE(std::string(row.name));
+    std::string params;
+    if (row.alpha) params += " alpha: 0.75";
+    if (row.beta) params += " beta: -0.25";
+    for (DenseForm form : {DenseForm::kLayer, DenseForm::kPerNode}) {
+      const ir::Node plain = FirstActivation(Build(
+          ActivationSpec(fmt::format("activation: {}", row.name)), {}, form));
+      EXPECT_EQ(plain.activation, row.act);
+      if (row.alpha) {
+        EXPECT_EQ(plain.alpha, *row.alpha);
+      }
+      if (row.beta) {
+        EXPECT_EQ(plain.beta, *row.beta);
+      }
+      const ir::Node given = FirstActivation(Build(
+          ActivationSpec(fmt::format("activation: {}{}", row.name, params)), {},
+          form));
+      EXPECT_EQ(given.activation, row.act);
+      if (row.alpha) {
+        EXPECT_EQ(given.alpha, 0.75);
+      }
+      if (row.beta) {
+        EXPECT_EQ(given.beta, -0.25);
+      }
+    }
+  }
+}
+
+TEST(SpecTest, RefusesParametersAnActivationDoesNotTakeOrNonFinite) {
+  for (const ir::ActivationInfo& row : ir::AllActivations()) {
+    for (ir::ActivationParam param : ir::kActivationParams) {
+      const std::string_view name = ir::ParamName(param);
+      const std::string head = fmt::format("activation: {} ", row.name);
+      // Column of the parameter: after "layer { units: 3 " and `head`.
+      const size_t column = 18 + head.size();
+      if (!row.Default(param)) {
+        EXPECT_EQ(
+            BuildError(ActivationSpec(head + std::string(name) + ": 1")),
+            fmt::format("spec.pbtxt:2:{}: layer 1 ('node_0'): {}: "
+                        "applies to {} only; activation is {}",
+                        column, name, ir::ActivationsTaking(param), row.name));
+        continue;
+      }
+      for (const char* bad : {"nan", "-inf", "inf"}) {
+        EXPECT_EQ(
+            BuildError(ActivationSpec(head + fmt::format("{}: {}", name, bad))),
+            fmt::format("spec.pbtxt:2:{}: layer 1 ('node_0'): {}: expected "
+                        "a finite number, got {}",
+                        column, name, bad));
+      }
+    }
+  }
+  const size_t next = ir::AllActivations().size();  // first past the table
+  EXPECT_EQ(BuildError(ActivationSpec(fmt::format("activation: {}", next))),
+            fmt::format("spec.pbtxt:2:18: layer 1 ('node_0'): activation: "
+                        "unknown value {}; expected one of {}",
+                        next, ir::ActivationNameList()));
 }
 
 TEST(SpecTest, LayerNameClashingWithAMadeNameNamesTheLayer) {
@@ -214,10 +297,11 @@ TEST(SpecTest, RefusesInlineValuesOfTheWrongCount) {
 TEST(SpecTest, RefusesBadLayerFields) {
   EXPECT_THAT(
       BuildError(TwoLayers("alpha: 0.2 weights { values: [1, 2, 3, 4] }")),
-      HasSubstr("layer 1 ('node_0'): alpha: applies to LEAKY_RELU only; "
-                "activation is RELU"));
+      HasSubstr("layer 1 ('node_0'): alpha: applies to " +
+                ir::ActivationsTaking(ir::ActivationParam::kAlpha) +
+                " only; activation is RELU"));
   EXPECT_THAT(
-      BuildError(TwoLayers("activation: 9 weights { values: [1, 2, 3, 4] }")),
+      BuildError(TwoLayers("activation: 99 weights { values: [1, 2, 3, 4] }")),
       MatchesRegex("spec\\.pbtxt:2:.*"));
   EXPECT_EQ(
       BuildError("input { width: 1 }\n"

@@ -256,4 +256,102 @@ for model in "$tmp" /dev/null; do
   expect_eq "model $model: exit 3" 3 "$?"
 done
 
+# --- the activations added in issue 11, end to end ---------------------------
+# One identity layer per activation (x: [3] -> act(x)), F32 and F64, both
+# forms: spec -> build -> run and trace, against references written here
+# with Python's math module (independent of rowflow's kernels), within
+# |got - want| <= tol * (1 + |want|), tol 1e-6 (F32) and 1e-12 (F64).
+python=${ROWFLOW_PYTHON:-/usr/bin/python3}
+act_ref() {  # act_ref ACT ROWS.csv: the reference rows
+  "$python" - "$@" <<'PY'
+import math, sys
+act, path = sys.argv[1], sys.argv[2]
+def sigmoid(v): return 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+one = {
+    "ELU": lambda v: v if v > 0 else 0.5 * math.expm1(v),
+    "GELU": lambda v: v * (1 + math.erf(v / math.sqrt(2))) / 2,
+    "GELU_TANH": lambda v: v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3))) / 2,
+    "SILU": lambda v: v * sigmoid(v),
+    "HARD_SIGMOID": lambda v: max(0.0, min(1.0, 0.25 * v + 0.375)),
+}
+for line in open(path):
+    x = [float(f) for f in line.split(",")]
+    if act == "LOG_SOFTMAX":
+        m = max(x)
+        lse = m + math.log(sum(math.exp(v - m) for v in x))
+        y = [v - lse for v in x]
+    else:
+        y = [one[act](v) for v in x]
+    print(",".join(repr(v) for v in y))
+PY
+}
+act_compare() {  # act_compare GOT WANT TOL: prints the worst scaled error
+  "$python" - "$@" <<'PY'
+import sys
+got = [[float(f) for f in l.split(",")] for l in open(sys.argv[1])]
+want = [[float(f) for f in l.split(",")] for l in open(sys.argv[2])]
+tol = float(sys.argv[3])
+if len(got) != len(want):
+    sys.exit(f"{len(got)} rows, expected {len(want)}")
+worst = 0.0
+for i, (g, w) in enumerate(zip(got, want)):
+    if len(g) != len(w):
+        sys.exit(f"row {i + 1}: {len(g)} columns, expected {len(w)}")
+    for j, (a, b) in enumerate(zip(g, w)):
+        err = abs(a - b) / (1 + abs(b))
+        if not err <= tol:
+            sys.exit(f"row {i + 1} col {j + 1}: got {a!r}, expected {b!r}")
+        worst = max(worst, err)
+print(f"max scaled error {worst:.3g}")
+PY
+}
+# Values exact in F32 (multiples of 1/16 and small integers), so that F32 and
+# F64 models see the same inputs; plus zeros, a tiny and a large magnitude.
+awk 'BEGIN { for (i = 0; i < 300; ++i) printf "%.4f,%.1f,%.2f\n", (i - 150) / 16, (i % 17) - 8.5, (i * 7 % 61 - 30) / 4 }' \
+  >"$tmp/act_rows.csv"
+printf '0,-0,0.0009765625\n-30,30,-0.5\n' >>"$tmp/act_rows.csv"
+echo "-1.5,0.25,3" >"$tmp/act_trace_row.csv"
+for act in ELU GELU GELU_TANH SILU HARD_SIGMOID LOG_SOFTMAX; do
+  params=""
+  [[ $act == ELU ]] && params="alpha: 0.5"
+  [[ $act == HARD_SIGMOID ]] && params="alpha: 0.25 beta: 0.375"
+  act_ref "$act" "$tmp/act_rows.csv" >"$tmp/$act.want.csv"
+  act_ref "$act" "$tmp/act_trace_row.csv" >"$tmp/$act.trace_want.csv"
+  for dtype in F32 F64; do
+    tol=1e-6
+    [[ $dtype == F64 ]] && tol=1e-12
+    printf 'dtype: %s\ninput { width: 3 }\nlayer { units: 3 activation: %s %s weights { values: [1, 0, 0, 0, 1, 0, 0, 0, 1] } }\n' \
+      "$dtype" "$act" "$params" >"$tmp/$act.$dtype.pbtxt"
+    for form in layer per-node; do
+      flag=""
+      [[ $form == per-node ]] && flag=--per-node
+      name="$act $dtype $form"
+      if ! rf build -q "$tmp/$act.$dtype.pbtxt" -o "$tmp/act.pb" $flag ||
+         ! rf run "$tmp/act.pb" -i "$tmp/act_rows.csv" -o "$tmp/act.got.csv" -q; then
+        fail "$name: build and run" "$(cat "$tmp/err")"
+        continue
+      fi
+      if out=$(act_compare "$tmp/act.got.csv" "$tmp/$act.want.csv" "$tol" 2>&1); then
+        pass "$name: run matches the reference ($out)"
+      else
+        fail "$name: run" "$out"
+      fi
+      # trace computes with the reference evaluator: the same values.
+      rf trace "$tmp/act.pb" --row=-1.5,0.25,3 | tail -1 |
+        sed 's/^output: \[//; s/\]$//; s/ //g' >"$tmp/act.trace.csv"
+      if out=$(act_compare "$tmp/act.trace.csv" "$tmp/$act.trace_want.csv" "$tol" 2>&1); then
+        pass "$name: trace matches the reference"
+      else
+        fail "$name: trace" "$out" "$(cat "$tmp/act.trace.csv")"
+      fi
+    done
+  done
+done
+# inspect and dot name them; dot with their parameters.
+rf build -q "$tmp/HARD_SIGMOID.F64.pbtxt" -o "$tmp/hs.pb"
+expect_eq "inspect counts HARD_SIGMOID" "activations: HARD_SIGMOID 1" \
+  "$(rf inspect "$tmp/hs.pb" | grep '^activations:')"
+expect_eq "dot shows HARD_SIGMOID's alpha and beta" 1 \
+  "$(rf dot "$tmp/hs.pb" | grep -c 'HARD_SIGMOID alpha=0.25 beta=0.375')"
+
 checks_summary

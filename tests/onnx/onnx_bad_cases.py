@@ -136,6 +136,32 @@ BAD_CASES = [
                                         helper.make_node("Add", ["x", "k2"], ["y"])],
                                        [weight("K", 4)]),
      r"node 'kk' \(Add, opset 13\): both inputs are constants"),
+    ("erf_alone", unsupported("Erf", ["x"]),
+     r"node 'bad_node' \(Erf, opset 13\): not supported; rowflow imports .*GELU.* in the "
+     r"expanded forms PyTorch exports"),
+    ("gelu_wrong_constant", lambda: net(
+        [helper.make_node("Div", ["x", "c"], ["d"], name="div"),
+         helper.make_node("Erf", ["d"], ["e"], name="erf"),
+         helper.make_node("Add", ["e", "one"], ["a"]),
+         helper.make_node("Mul", ["x", "a"], ["m"]),
+         helper.make_node("Mul", ["m", "half"], ["y"])],
+        [numpy_helper.from_array(np.array(v, np.float32), k)
+         for k, v in [("c", 1.5), ("one", 1.0), ("half", 0.5)]]),
+     r"node 'div' \(Div, opset 13\): not supported"),
+    ("gelu_before_opset_20", unsupported("Gelu", ["x"]),
+     r"node 'bad_node' \(Gelu, opset 13\): Gelu is an operator of opset 20 and later; "
+     r"the model declares 13"),
+    ("gelu_unknown_approximate", lambda: net(
+        [helper.make_node("Gelu", ["x"], ["y"], name="g", approximate="fast")], opset=20),
+     r"node 'g' \(Gelu, opset 20\): approximate='fast' is not supported; rowflow reads "
+     r"'none' or 'tanh'"),
+    ("elu_unknown_attribute", unsupported("Elu", ["x"], beta=1.0),
+     r"\(Elu, opset 13\): attribute 'beta' is not supported; rowflow reads alpha"),
+    ("log_softmax_not_last", lambda: net([helper.make_node("LogSoftmax", ["x"], ["y"],
+                                                           name="lsm", axis=1)],
+                                         x_dims=("N", 2, 3)),
+     r"node 'lsm' \(LogSoftmax, opset 13\): axis 1 on shape \[2, 3\] per row; rowflow's "
+     r"LOG_SOFTMAX normalizes over the last axis"),
     ("flatten_matrix", lambda: net([helper.make_node("Flatten", ["x"], ["y"], name="fl")],
                                    x_dims=("N", 2, 3)),
      r"node 'fl' \(Flatten, opset 13\): input has shape \[2, 3\] per row; rowflow imports "

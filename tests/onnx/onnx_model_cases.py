@@ -8,6 +8,7 @@ exactly the values rowflow does. Initializers alternate between raw_data and
 the typed fields.
 """
 import itertools
+import math
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
@@ -63,14 +64,44 @@ def softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-ALPHA = float(np.float32(0.2))  # ONNX attributes are floats
+def f32(v):
+    """An ONNX float attribute as the float64 it stands for."""
+    return float(np.float32(v))
+
+
+def erf(x):
+    return np.array([math.erf(v) for v in np.ravel(x)]).reshape(np.shape(x))
+
+
+def gelu(x):
+    return x * (1 + erf(x / math.sqrt(2))) / 2
+
+
+def gelu_tanh(x):
+    return x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))) / 2
+
+
+def silu(x):
+    return x / (1 + np.exp(-x))
+
+
+def log_softmax(x):
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+ALPHA = f32(0.2)  # ONNX attributes are floats
+# ONNX op -> (attributes, numpy reference).
 ACTS = {
-    "Relu": relu,
-    "LeakyRelu": lambda x: np.where(x >= 0, x, ALPHA * x),
-    "Tanh": np.tanh,
-    "Sigmoid": lambda x: 1 / (1 + np.exp(-x)),
-    "Softplus": lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0),
-    "Softmax": softmax,
+    "Relu": ({}, relu),
+    "LeakyRelu": ({"alpha": 0.2}, lambda x: np.where(x >= 0, x, ALPHA * x)),
+    "Tanh": ({}, np.tanh),
+    "Sigmoid": ({}, lambda x: 1 / (1 + np.exp(-x))),
+    "Softplus": ({}, lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)),
+    "Softmax": ({}, softmax),
+    "Elu": ({"alpha": 0.5}, lambda x: np.where(x > 0, x, 0.5 * np.expm1(np.minimum(x, 0)))),
+    "HardSigmoid": ({}, lambda x: np.clip(f32(0.2) * x + 0.5, 0, 1)),
+    "LogSoftmax": ({}, log_softmax),
 }
 
 
@@ -109,9 +140,78 @@ def gemm_act(act, opset=13):
         n = Net(dt, rng)
         W, b = n.weight("W", 4, 5), n.weight("b", 4)
         n.node("Gemm", ["x", "W", "b"], "h", transB=1)
-        attrs = {"alpha": 0.2} if act == "LeakyRelu" else {}
+        attrs, reference = ACTS[act]
         n.node(act, ["h"], "y", **attrs)
-        return n.model([("x", [5])], [("y", [4])], opset=opset), lambda r: ACTS[act](r @ W.T + b)
+        return n.model([("x", [5])], [("y", [4])], opset=opset), lambda r: reference(r @ W.T + b)
+    return build
+
+
+def hard_sigmoid_torch(dt, rng):
+    """nn.Hardsigmoid: HardSigmoid(alpha=1/6), with a MatMul before it."""
+    n = Net(dt, rng)
+    W = n.weight("W", 4, 3)
+    n.node("HardSigmoid", [n.node("MatMul", ["x", "W"], "h")], "y", alpha=1 / 6, beta=0.5)
+    return n.model([("x", [4])], [("y", [3])]), lambda r: np.clip(f32(1 / 6) * (r @ W) + 0.5, 0, 1)
+
+
+def scalar(n, name, value, as_node):
+    """A scalar constant in the model's dtype: a Constant node (as
+    torch.onnx writes them) or an initializer."""
+    t = numpy_helper.from_array(np.array(value, dtype=NP[n.dtype]), name)
+    if as_node:
+        n.nodes.append(helper.make_node("Constant", [], [name], value=t))
+    else:
+        n.inits.append(t)
+    return name
+
+
+def expansion(kind):
+    """The subgraphs PyTorch writes for nn.GELU() (torch.onnx, TorchScript:
+    Div by sqrt(2), Erf, Add 1, Mul x, Mul 0.5), GELU with Mul by 1/sqrt(2)
+    and 0.5 * x first, nn.GELU(approximate='tanh') (x * (x * x), and
+    Pow(x, 3) as the dynamo exporter writes), nn.SiLU() (Mul(x, Sigmoid(x)))
+    and Gelu of opset 20; after a Gemm, so they read a row value."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        W, b = n.weight("W", 4, 5), n.weight("b", 4)
+        x = n.node("Gemm", ["x", "W", "b"], "h", transB=1)
+        opset = 13
+        # The reference uses the constants as the model stores them (in its
+        # dtype); rowflow's activations use the exact ones, well within TOL.
+        c = {k: float(NP[dt](v)) for k, v in [("sqrt2", math.sqrt(2)), ("kappa", 0.044715),
+                                               ("beta", math.sqrt(2 / math.pi))]}
+        if kind == "gelu":
+            e = n.node("Erf", [n.node("Div", [x, scalar(n, "sqrt2", math.sqrt(2), True)], "d")], "e")
+            a = n.node("Add", [e, scalar(n, "one", 1.0, True)], "a")
+            n.node("Mul", [n.node("Mul", [x, a], "m"), scalar(n, "half", 0.5, True)], "y")
+            def ref(z): return z * (1 + erf(z / c["sqrt2"])) / 2
+        elif kind == "gelu_mul":
+            d = n.node("Mul", [scalar(n, "rsqrt2", 1 / math.sqrt(2), False), x], "d")
+            a = n.node("Add", [scalar(n, "one", 1.0, False), n.node("Erf", [d], "e")], "a")
+            n.node("Mul", [n.node("Mul", [x, scalar(n, "half", 0.5, False)], "m"), a], "y")
+            rsqrt2 = float(NP[dt](1 / math.sqrt(2)))
+            def ref(z): return z * (1 + erf(z * rsqrt2)) / 2
+        elif kind in ("gelu_tanh", "gelu_tanh_pow"):
+            if kind == "gelu_tanh":
+                cube = n.node("Mul", [x, n.node("Mul", [x, x], "x2")], "x3")
+            else:
+                cube = n.node("Pow", [x, scalar(n, "three", 3.0, False)], "x3")
+            k = n.node("Mul", [scalar(n, "kappa", 0.044715, True), cube], "k")
+            s = n.node("Add", [x, k], "s")
+            i = n.node("Mul", [scalar(n, "beta", math.sqrt(2 / math.pi), True), s], "i")
+            a = n.node("Add", [scalar(n, "one", 1.0, True), n.node("Tanh", [i], "t")], "a")
+            n.node("Mul", [scalar(n, "half", 0.5, True), n.node("Mul", [x, a], "m")], "y")
+            def ref(z): return z * (1 + np.tanh(c["beta"] * (z + c["kappa"] * z * z * z))) / 2
+        elif kind == "silu":
+            n.node("Mul", [x, n.node("Sigmoid", [x], "s")], "y")
+            ref = silu
+        else:  # "gelu_op_none", "gelu_op_tanh"
+            approximate = kind.rsplit("_", 1)[1]
+            n.node("Gelu", [x], "y", approximate=approximate)
+            ref = gelu if approximate == "none" else gelu_tanh
+            opset = 20
+        model = n.model([("x", [5])], [("y", [4])], opset=opset)
+        return model, lambda r: ref(r @ W.T + b)
     return build
 
 
@@ -187,7 +287,7 @@ def two_inputs(dt, rng):
     n.node("Sigmoid", [n.node("Gemm", [cat, "W", "c"], "g", transB=1)], "y")
     n.node("Relu", ["b"], "z")
     model = n.model([("a", [2]), ("b", [3])], [("y", [1]), ("z", [3])])
-    return model, lambda r: np.hstack([ACTS["Sigmoid"](r @ W.T + c), relu(r[:, 2:])])
+    return model, lambda r: np.hstack([ACTS["Sigmoid"][1](r @ W.T + c), relu(r[:, 2:])])
 
 
 def constant_node(dt, rng):
@@ -264,6 +364,10 @@ _BUILDERS = [
     ("pytorch_mlp", pytorch_mlp),
     ("fixed_batch", fixed_batch),
     ("softmax_opset11", gemm_act("Softmax", opset=11)),
-] + [(f"gemm_{act.lower()}", gemm_act(act)) for act in ACTS]
+    ("hard_sigmoid_torch", hard_sigmoid_torch),
+] + [(f"gemm_{act.lower()}", gemm_act(act)) for act in ACTS] + [
+    (f"expansion_{kind}", expansion(kind))
+    for kind in ("gelu", "gelu_mul", "gelu_tanh", "gelu_tanh_pow", "silu", "gelu_op_none",
+                 "gelu_op_tanh")]
 
 CASES = [(name, dt, build) for name, build in _BUILDERS for dt in ("f32", "f64")]

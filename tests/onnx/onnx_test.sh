@@ -10,7 +10,8 @@
 #              model matches rowflow; importing that again gives the same
 #              model file (ONNX -> rowflow -> ONNX -> rowflow)
 #   roundtrip  rowflow graphs (the seed examples in both forms, mlp_init,
-#              tests/onnx/export_ops.pbtxt as F32 and F64) -> export-onnx ->
+#              tests/onnx/export_ops.pbtxt and export_activations.pbtxt as
+#              F32 and F64) -> export-onnx ->
 #              checker + numpy evaluation -> import-onnx: byte-identical rows
 #              (and, for `rowflow build` graphs, a byte-identical model file)
 #   bad        malformed ONNX files and graphs ONNX cannot express: exit 3,
@@ -148,6 +149,19 @@ run_roundtrip() {
     pass "export_ops: LEAKY_RELU alpha 0.01 comes back exactly"
   else
     fail "export_ops: alpha" "$(grep alpha "$tmp/back.pbtxt")"
+  fi
+  # Every activation, written as its op or its expansion (GELU, GELU_TANH,
+  # SILU); ELU's and HARD_SIGMOID's alpha 0.3 (not a float) come back exactly.
+  sed 's/^dtype: F32/dtype: F64/; s/float_data/double_data/; s/alpha: 0.3/alpha: 0.375/' \
+    "$here/export_activations.pbtxt" >"$tmp/export_activations_f64.pbtxt"
+  export_check "export_activations (F32)" "$here/export_activations.pbtxt" "$tmp/ops.rows.csv" f32
+  export_check "export_activations (F64)" "$tmp/export_activations_f64.pbtxt" "$tmp/ops.rows.csv" f64
+  if rf convert "$tmp/export_activations (F32).back.pb" "$tmp/back_acts.pbtxt" &&
+     [[ $(grep -c 'alpha: 0.3$' "$tmp/back_acts.pbtxt") -eq 2 ]] &&
+     grep -q 'beta: 0.625$' "$tmp/back_acts.pbtxt"; then
+    pass "export_activations: ELU and HARD_SIGMOID parameters come back exactly"
+  else
+    fail "export_activations: parameters" "$(grep -E 'alpha|beta' "$tmp/back_acts.pbtxt")"
   fi
   # Nodes over constants only export as ONNX nodes over initializers (ONNX
   # runs them); import-onnx refuses them (it does not fold constants).

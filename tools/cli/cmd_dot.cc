@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/op_schema.h"
 #include "runtime/plan.h"
 #include "tools/cli/cli_util.h"
@@ -42,8 +43,7 @@ std::string ConstantLabel(const ir::Graph& g, const ir::Value& v) {
 std::string NodeLabel(const ir::Graph& g, const ir::Node& n) {
   std::string op(ir::OpName(n.op));
   const unsigned attributes = ir::GetOpSchema(n.op).attributes;
-  if (attributes & ir::kActivationAttribute)
-    op += " " + std::string(ir::ActivationName(n.activation));
+  if (attributes & ir::kActivationAttribute) op += " " + ir::ActivationLabel(n);
   if (attributes & ir::kAxisAttribute) op += fmt::format(" axis={}", n.axis);
   std::string label = n.name + "\n" + op;
   const std::string& out = g.values[n.output].name;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "runtime/reference.h"
 #include "tools/cli/cli_util.h"
@@ -109,9 +110,7 @@ std::string Trace(const ir::Graph& g, const RowMatrix<T>& row, bool all) {
   if (all) {
     for (const ir::Node& n : g.nodes) {
       const std::string act =
-          n.op == ir::OpKind::kActivation
-              ? " " + std::string(ir::ActivationName(n.activation))
-              : "";
+          n.op == ir::OpKind::kActivation ? " " + ir::ActivationLabel(n) : "";
       out += fmt::format("{} ({}{}): {}\n", n.name, ir::OpName(n.op), act,
                          value(n.output));
     }

@@ -11,9 +11,11 @@
 #include <set>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
+#include "tools/onnx/activations.h"
 #include "tools/onnx/tensor.h"
 
 namespace rowflow {
@@ -45,6 +47,11 @@ class Exporter {
   std::string Operand(int id, size_t rank);
   void Emit(int index);
   void EmitConcat(const ir::Node& node);
+  void EmitActivation(const ir::Node& node);
+  std::string Expand(const onnx_internal::Expr& e, const std::string& x,
+                     const std::string& out, const std::string& name,
+                     bool root);
+  std::string Scalar(double v);
   void AddValueInfo(int id, onnx::ValueInfoProto* vi);
   std::string Name(int id) const { return g_.values[id].name; }
   size_t Rank(int id) const { return g_.values[id].shape.size(); }
@@ -261,31 +268,98 @@ void Exporter::Emit(int index) {
       EmitConcat(node);
       return;
   }
-  static const std::map<ir::Activation, const char*> kOps = {
-      {ir::Activation::kIdentity, "Identity"},
-      {ir::Activation::kRelu, "Relu"},
-      {ir::Activation::kTanh, "Tanh"},
-      {ir::Activation::kSigmoid, "Sigmoid"},
-      {ir::Activation::kLeakyRelu, "LeakyRelu"},
-      {ir::Activation::kSoftplus, "Softplus"},
-      {ir::Activation::kSoftmax, "Softmax"},
-  };
-  onnx::NodeProto* n =
-      AddNode(kOps.at(node.activation), node.name, {Operand(in, 0)}, out);
-  if (node.activation == ir::Activation::kSoftmax) AddIntAttr(n, "axis", -1);
-  if (node.activation != ir::Activation::kLeakyRelu) return;
-  onnx::AttributeProto* a = n->add_attribute();
-  a->set_name("alpha");
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(static_cast<float>(node.alpha));
-  if (static_cast<double>(static_cast<float>(node.alpha)) != node.alpha) {
+  EmitActivation(node);
+}
+
+// An activation as its ONNX op where opset kOpset has one, else as its
+// expansion (tools/onnx/activations.h).
+void Exporter::EmitActivation(const ir::Node& node) {
+  const onnx_internal::OnnxActivation& row =
+      onnx_internal::GetOnnxActivation(node.activation);
+  const ir::ActivationInfo& info = ir::GetActivation(node.activation);
+  const std::string x = Operand(node.inputs[0], 0);
+  const std::string out = Name(node.output);
+  if (row.op.empty() || row.since_opset > kOpset) {
+    RF_CHECK(row.expansion != nullptr);
+    Expand(*row.expansion, x, out, node.name, /*root=*/true);
+    return;
+  }
+  onnx::NodeProto* n = AddNode(std::string(row.op), node.name, {x}, out);
+  if (info.shape == ir::ActivationShape::kLastAxis) AddIntAttr(n, "axis", -1);
+  if (!row.approximate.empty()) {
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name("approximate");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(std::string(row.approximate));
+  }
+  for (ir::ActivationParam param : ir::kActivationParams) {
+    if (!info.Default(param)) continue;
+    const double v = ir::ParamValue(node, param);
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name(std::string(ir::ParamName(param)));
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(static_cast<float>(v));
+    if (static_cast<double>(static_cast<float>(v)) == v) continue;
     char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), node.alpha);
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
     (void)ec;  // 32 bytes hold any double
     auto* prop = model_.add_metadata_props();
-    prop->set_key(std::string(onnx_internal::kExactAlphaPrefix) + out);
+    prop->set_key(onnx_internal::ExactParamKey(param, out));
     prop->set_value(std::string(buf, end));
   }
+}
+
+// Writes `e` of ONNX value `x` and returns the value it computes; the
+// `root` expression's last node is `name`, writing `out`.
+std::string Exporter::Expand(const onnx_internal::Expr& e, const std::string& x,
+                             const std::string& out, const std::string& name,
+                             bool root) {
+  using Kind = onnx_internal::Expr::Kind;
+  // Inner nodes are named after their output, "<out>/<Op>".
+  auto node = [&](const std::string& op, const std::vector<std::string>& inputs,
+                  bool last) {
+    const std::string value = last ? out : Fresh(out + "/" + op);
+    AddNode(op, last ? name : value, inputs, value);
+    return value;
+  };
+  switch (e.kind) {
+    case Kind::kX:
+      return x;
+    case Kind::kConst:
+      return Scalar(e.value);
+    case Kind::kAlt:
+      return Expand(e.args[0], x, out, name, root);
+    case Kind::kOp: {
+      std::vector<std::string> inputs;
+      for (const onnx_internal::Expr& a : e.args)
+        inputs.push_back(Expand(a, x, out, name, false));
+      return node(e.op, inputs, root);
+    }
+    case Kind::kMul:
+    case Kind::kAdd: {
+      const std::string op = e.kind == Kind::kMul ? "Mul" : "Add";
+      std::string acc = Expand(e.args[0], x, out, name, false);
+      for (size_t i = 1; i < e.args.size(); ++i) {
+        const std::string next = Expand(e.args[i], x, out, name, false);
+        acc = node(op, {acc, next}, root && i + 1 == e.args.size());
+      }
+      return acc;
+    }
+  }
+  RF_CHECK(false);
+  return "";
+}
+
+// A scalar initializer holding `v` in the graph's dtype, one per value.
+std::string Exporter::Scalar(double v) {
+  if (g_.dtype == ir::DType::kF32) v = static_cast<float>(v);
+  const std::string key = fmt::format("s:{}", v);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  const std::string name = Fresh(fmt::format("const_{}", v));
+  onnx_internal::WriteFloatTensor(name, {}, {v}, g_.dtype,
+                                  gp_->add_initializer());
+  return cache_[key] = name;
 }
 
 void Exporter::AddValueInfo(int id, onnx::ValueInfoProto* vi) {

@@ -5,8 +5,9 @@
 //   rowflow::SaveOnnx(rowflow::LoadGraph("model.pb"), "model.onnx");
 //
 // Per op: MULTIPLY -> Mul, ADD -> Add, SUM -> ReduceSum (axes input,
-// keepdims=0), ACTIVATION -> Relu / Tanh / Sigmoid / LeakyRelu / Softplus /
-// Softmax(axis=-1) / Identity, CONCAT -> Concat; per-row axes shift by one
+// keepdims=0), ACTIVATION -> its op or, where opset 13 has none (GELU,
+// GELU_TANH, SILU), its expansion (tools/onnx/activations.h; Softmax and
+// LogSoftmax with axis=-1), CONCAT -> Concat; per-row axes shift by one
 // for the batch dim, and a row value of lower rank than its partner in a
 // broadcast (or a scalar being stacked) is Unsqueezed after the batch dim.
 // A MULTIPLY whose only reader is a SUM over the last axis, of a per-row
@@ -14,8 +15,8 @@
 // becomes one MatMul by the transposed weights instead, so ONNX runtimes
 // run a GEMM and never build the (rows, k, n) product. Constants become
 // initializers (typed float_data / double_data). Value and node names are
-// kept; a LeakyRelu slope that is not a float is also saved exactly in the
-// model metadata, so that import gives back the same graph.
+// kept; an activation parameter that is not a float is also saved exactly
+// in the model metadata, so that import gives back the same graph.
 //
 // Refused (Error(kModel)): an output or a CONCAT input that does not depend
 // on the rows next to one that does (ONNX constants have no batch dim).

@@ -8,7 +8,6 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include <algorithm>
-#include <charconv>
 #include <climits>
 #include <map>
 #include <optional>
@@ -19,6 +18,7 @@
 #include "graph/error.h"
 #include "graph/serialize.h"
 #include "graph/weights_file.h"
+#include "tools/onnx/activations.h"
 #include "tools/onnx/lower.h"
 #include "tools/onnx/nodes.h"
 #include "tools/onnx/tensor.h"
@@ -195,33 +195,36 @@ ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
   for (const auto& node : g.node())
     reserved.insert(node.output().begin(), node.output().end());
   for (const auto& out : g.output()) reserved.insert(out.name());
-  std::map<std::string, double> exact_alpha;
+  std::map<std::string, double> exact_params;
   GraphBuilder builder(g.name().empty() ? "onnx" : g.name(), *dtype);
   for (const auto& prop : model.metadata_props()) {
-    const std::string& key = prop.key();
-    if (key.rfind(onnx_internal::kExactAlphaPrefix, 0) != 0) {
-      builder.SetMetadata(key, prop.value());
-      continue;
-    }
-    double alpha = 0;
-    const std::string& v = prop.value();
-    if (std::from_chars(v.data(), v.data() + v.size(), alpha).ec ==
-        std::errc()) {
-      exact_alpha[key.substr(onnx_internal::kExactAlphaPrefix.size())] = alpha;
+    if (!onnx_internal::ReadExactParam(prop.key(), prop.value(),
+                                       &exact_params)) {
+      builder.SetMetadata(prop.key(), prop.value());
     }
   }
+  const onnx_internal::FoundExpansions expansions =
+      onnx_internal::FindExpansions(
+          g, order, onnx_internal::ScalarConstants(g, initializers));
   onnx_internal::Lowering lowering(builder, *dtype, std::move(reserved),
-                                   std::move(exact_alpha), budget);
+                                   std::move(exact_params), budget);
   for (const auto& [name, shape] : inputs) lowering.AddInput(name, shape);
   for (HostTensor& t : initializers) lowering.AddConstant(std::move(t));
   for (int i : order) {
     const onnx::NodeProto& node = g.node(i);
+    if (expansions.absorbed.count(i) > 0) continue;
     try {
       if (!IsDefaultDomain(node.domain())) {
         Fail("not supported; rowflow imports {} (of the default domain)",
-             onnx_internal::kSupportedOps);
+             onnx_internal::SupportedOps());
       }
-      lowering.Lower(node, opset);
+      auto found = expansions.roots.find(i);
+      if (found != expansions.roots.end()) {
+        lowering.LowerExpansion(node, opset, found->second.act,
+                                found->second.x);
+      } else {
+        lowering.Lower(node, opset);
+      }
     } catch (const Error& e) {
       throw Error(e.kind(),
                   fmt::format("{}: {}", NodeWhere(model, node), e.what()));

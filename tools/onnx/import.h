@@ -8,10 +8,11 @@
 // What maps to what (the rest is refused, naming the node, its op type and
 // the opset): MatMul / Gemm -> MULTIPLY by the (k, n) weights + SUM(-1)
 // (+ ADD of the bias; alpha and beta folded in); Add / Mul -> ADD /
-// MULTIPLY; ReduceSum -> SUM; Relu, LeakyRelu, Tanh, Sigmoid, Softplus,
-// Softmax (last axis) -> ACTIVATION; Concat -> CONCAT; Identity, Flatten of
-// a flat input, Unsqueeze -> no node; Constant and initializers (FLOAT or
-// DOUBLE, raw_data or typed fields) -> constants where rows use them. The
+// MULTIPLY; ReduceSum -> SUM; the activation ops and the GELU / SiLU
+// expansions of tools/onnx/activations.h -> ACTIVATION; Concat -> CONCAT;
+// Identity, Flatten of a flat input, Unsqueeze -> no node; Constant and
+// initializers (FLOAT or DOUBLE, raw_data or typed fields) -> constants
+// where rows use them. The
 // first dim of every graph input is the batch (dynamic or fixed): it becomes
 // rowflow's row dimension; the other dims must be fixed. Inputs decide the
 // dtype (all FLOAT: F32, all DOUBLE: F64). Rowflow values keep the ONNX

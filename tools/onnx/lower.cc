@@ -10,6 +10,7 @@
 
 #include "graph/error.h"
 #include "graph/validate.h"
+#include "tools/onnx/activations.h"
 
 namespace rowflow::onnx_internal {
 
@@ -27,12 +28,12 @@ bool IsOnesThen(const ir::Shape& logical, const ir::Shape& shape) {
 
 Lowering::Lowering(GraphBuilder& builder, ir::DType dtype,
                    std::set<std::string> reserved,
-                   std::map<std::string, double> exact_alpha,
+                   std::map<std::string, double> exact_params,
                    int64_t budget_bytes)
     : builder_(builder),
       dtype_(dtype),
       reserved_(std::move(reserved)),
-      exact_alpha_(std::move(exact_alpha)),
+      exact_params_(std::move(exact_params)),
       budget_bytes_(budget_bytes) {}
 
 void Lowering::AddInput(const std::string& name, ir::Shape shape) {
@@ -46,20 +47,22 @@ void Lowering::AddConstant(HostTensor tensor) {
       Entry{std::make_shared<const HostTensor>(std::move(tensor)), {}};
 }
 
+std::string SupportedOps() {
+  return "MatMul, Gemm, Add, Mul, ReduceSum, Flatten (of a flat input), "
+         "Concat, Unsqueeze, Constant, " +
+         ActivationOpList();
+}
+
 void Lowering::Lower(const onnx::NodeProto& node, int64_t opset) {
   using Handler = void (*)(Lowering&);
+  // Identity only renames (it is no ACTIVATION node); the other activation
+  // ops are tools/onnx/activations.h's.
   static const std::map<std::string_view, Handler> kOps = {
       {"Add", [](Lowering& l) { l.Elementwise(ir::OpKind::kAdd); }},
       {"Mul", [](Lowering& l) { l.Elementwise(ir::OpKind::kMultiply); }},
       {"MatMul", [](Lowering& l) { l.MatMul(); }},
       {"Gemm", [](Lowering& l) { l.Gemm(); }},
       {"ReduceSum", [](Lowering& l) { l.ReduceSum(); }},
-      {"Relu", [](Lowering& l) { l.Unary(ir::Activation::kRelu); }},
-      {"LeakyRelu", [](Lowering& l) { l.Unary(ir::Activation::kLeakyRelu); }},
-      {"Tanh", [](Lowering& l) { l.Unary(ir::Activation::kTanh); }},
-      {"Sigmoid", [](Lowering& l) { l.Unary(ir::Activation::kSigmoid); }},
-      {"Softplus", [](Lowering& l) { l.Unary(ir::Activation::kSoftplus); }},
-      {"Softmax", [](Lowering& l) { l.Softmax(); }},
       {"Identity", [](Lowering& l) { l.Identity(); }},
       {"Flatten", [](Lowering& l) { l.Flatten(); }},
       {"Concat", [](Lowering& l) { l.Concat(); }},
@@ -69,13 +72,34 @@ void Lowering::Lower(const onnx::NodeProto& node, int64_t opset) {
   node_ = &node;
   opset_ = opset;
   auto it = kOps.find(node.op_type());
-  if (it == kOps.end())
-    Fail("not supported; rowflow imports {}", kSupportedOps);
+  const bool activation = it == kOps.end() && IsActivationOp(node.op_type());
+  if (it == kOps.end() && !activation)
+    Fail("not supported; rowflow imports {}", SupportedOps());
   if (node.output_size() != 1 || node.output(0).empty()) {
     Fail("has {} outputs; expected 1", node.output_size());
   }
   out_ = node.output(0);
-  it->second(*this);
+  if (activation) {
+    Activation();
+  } else {
+    it->second(*this);
+  }
+}
+
+void Lowering::LowerExpansion(const onnx::NodeProto& node, int64_t opset,
+                              ir::Activation act, const std::string& x) {
+  node_ = &node;
+  opset_ = opset;
+  out_ = node.output(0);
+  auto it = values_.find(x);
+  RF_CHECK(it != values_.end());  // the importer checked every input first
+  if (it->second.tensor) {
+    Fail(
+        "computes {} of '{}', a constant; expected a value computed from the "
+        "rows (rowflow does not fold constant subgraphs)",
+        ir::ActivationName(act), x);
+  }
+  Activate(it->second.row, act, std::nullopt, std::nullopt);
 }
 
 void Lowering::Output(const std::string& name) {
@@ -100,7 +124,7 @@ void Lowering::Output(const std::string& name) {
   builder_.Output(row.name == name
                       ? row.ref
                       : builder_.Activation(row.ref, ir::Activation::kIdentity,
-                                            0.01, name));
+                                            std::nullopt, name));
 }
 
 // --- inputs and attributes of the current node ------------------------------
@@ -167,7 +191,7 @@ void Lowering::Arity(int min, int max) const {
   }
 }
 
-void Lowering::KnownAttrs(std::initializer_list<std::string_view> names) const {
+void Lowering::KnownAttrs(const std::vector<std::string_view>& names) const {
   for (const AttributeProto& a : node_->attribute()) {
     if (std::find(names.begin(), names.end(), a.name()) == names.end()) {
       Fail("attribute '{}' is not supported; rowflow reads {}", a.name(),
@@ -195,6 +219,12 @@ const AttributeProto* Lowering::Attr(std::string_view name, int type) const {
 int64_t Lowering::IntAttr(std::string_view name, int64_t fallback) const {
   const AttributeProto* a = Attr(name, AttributeProto::INT);
   return a ? a->i() : fallback;
+}
+
+std::string Lowering::StringAttr(std::string_view name,
+                                 const std::string& fallback) const {
+  const AttributeProto* a = Attr(name, AttributeProto::STRING);
+  return a ? a->s() : fallback;
 }
 
 double Lowering::FloatAttr(std::string_view name, double fallback) const {

@@ -17,9 +17,9 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
-#include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -32,10 +32,7 @@
 namespace rowflow::onnx_internal {
 
 // The ONNX ops the importer lowers, for messages.
-inline constexpr std::string_view kSupportedOps =
-    "MatMul, Gemm, Add, Mul, ReduceSum, Relu, LeakyRelu, Tanh, Sigmoid, "
-    "Softplus, Softmax (last axis), Identity, Flatten (of a flat input), "
-    "Concat, Unsqueeze, Constant";
+std::string SupportedOps();
 
 // A value computed from the rows.
 struct RowValue {
@@ -55,12 +52,13 @@ bool IsOnesThen(const ir::Shape& logical, const ir::Shape& shape);
 class Lowering {
  public:
   // `reserved` holds every ONNX value name; intermediate rowflow values get
-  // fresh names outside it. LeakyRelu slopes in `exact_alpha` (by output
-  // name) replace the float attribute when they round to it.
+  // fresh names outside it. Activation parameters in `exact_params` (by
+  // "alpha/<output>", ReadExactParam) replace the float attributes they
+  // round to.
   // Constant nodes' tensors are charged to `budget_bytes`.
   Lowering(GraphBuilder& builder, ir::DType dtype,
            std::set<std::string> reserved,
-           std::map<std::string, double> exact_alpha, int64_t budget_bytes);
+           std::map<std::string, double> exact_params, int64_t budget_bytes);
 
   Lowering(const Lowering&) = delete;
   Lowering& operator=(const Lowering&) = delete;
@@ -72,6 +70,10 @@ class Lowering {
   // Lowers `node` of the default domain at `opset`; its inputs are defined.
   // Throws Error(kModel) saying what is wrong; the caller names the node.
   void Lower(const onnx::NodeProto& node, int64_t opset);
+  // Lowers `node`, the last node of an activation's expansion, as `act` of
+  // ONNX value `x` (FindExpansions).
+  void LowerExpansion(const onnx::NodeProto& node, int64_t opset,
+                      ir::Activation act, const std::string& x);
   // Makes the ONNX value `name` a graph output (an IDENTITY node keeps its
   // name when it aliases another value). Throws Error(kModel).
   void Output(const std::string& name);
@@ -91,9 +93,11 @@ class Lowering {
   const HostTensor& FloatConst(int i) const;
   std::vector<int64_t> IntsInput(int i) const;
   void Arity(int min, int max) const;
-  void KnownAttrs(std::initializer_list<std::string_view> names) const;
+  void KnownAttrs(const std::vector<std::string_view>& names) const;
   const onnx::AttributeProto* Attr(std::string_view name, int type) const;
   int64_t IntAttr(std::string_view name, int64_t fallback) const;
+  std::string StringAttr(std::string_view name,
+                         const std::string& fallback) const;
   double FloatAttr(std::string_view name, double fallback) const;
 
   // Names and values.
@@ -111,8 +115,9 @@ class Lowering {
   ValueRef Contract(const RowValue& x, const HostTensor& b, bool b_is_kn,
                     double alpha, const std::string& sum_name, int64_t* units);
   void ReduceSum();
-  void Unary(ir::Activation act);
-  void Softmax();
+  void Activation();
+  void Activate(const RowValue& x, ir::Activation act,
+                std::optional<double> alpha, std::optional<double> beta);
   void Identity();
   void Flatten();
   void Concat();
@@ -122,7 +127,7 @@ class Lowering {
   GraphBuilder& builder_;
   ir::DType dtype_;
   std::set<std::string> reserved_;
-  std::map<std::string, double> exact_alpha_;
+  std::map<std::string, double> exact_params_;
   int64_t budget_bytes_;
   std::map<std::string, Entry> values_;
   std::map<std::string, ValueRef> constants_;  // by tensor + variant

@@ -1,13 +1,18 @@
-// The ONNX ops that compute: Add, Mul, MatMul, Gemm and the activations.
+// The ONNX ops that compute: Add, Mul, MatMul, Gemm and the activations
+// (tools/onnx/activations.h).
 // MatMul and Gemm become the layer form (MULTIPLY by the (k, n) weights,
 // SUM over the last axis, ADD of the bias), which the planner runs as a GEMM;
 // Gemm's alpha and beta are folded into the constants.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <utility>
 
+#include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
+#include "graph/weights_file.h"
+#include "tools/onnx/activations.h"
 #include "tools/onnx/lower.h"
 
 namespace rowflow::onnx_internal {
@@ -186,54 +191,87 @@ void Lowering::Gemm() {
   Define(out_, RowValue{y, out_, {k}, {k}});
 }
 
-void Lowering::Unary(ir::Activation act) {
-  if (act == ir::Activation::kLeakyRelu) {
-    KnownAttrs({"alpha"});
-  } else {
-    KnownAttrs({});
+// An ONNX activation op: its row in tools/onnx/activations.h says which
+// rowflow activation; the parameters are float attributes named as in
+// rowflow, with rowflow's defaults (ONNX's).
+void Lowering::Activation() {
+  const std::string_view op = node_->op_type();
+  std::vector<const OnnxActivation*> rows;
+  for (const OnnxActivation& row : OnnxActivations()) {
+    if (row.op == op) rows.push_back(&row);
   }
+  RF_CHECK(!rows.empty());
+  const ir::ActivationInfo& first = ir::GetActivation(rows[0]->act);
+  std::vector<std::string_view> known;
+  for (ir::ActivationParam param : ir::kActivationParams) {
+    if (first.Default(param)) known.push_back(ir::ParamName(param));
+  }
+  if (first.shape == ir::ActivationShape::kLastAxis) known.push_back("axis");
+  if (!rows[0]->approximate.empty()) known.push_back("approximate");
+  KnownAttrs(known);
   Arity(1, 1);
-  const RowValue& x = Row(0);
-  double alpha = 0.01;
-  if (act == ir::Activation::kLeakyRelu) {
-    // ONNX's slope is a float; an exact one saved by rowflow's exporter wins.
-    alpha = FloatAttr("alpha", static_cast<double>(0.01f));
-    auto it = exact_alpha_.find(out_);
-    if (it != exact_alpha_.end() &&
-        static_cast<float>(it->second) == static_cast<float>(alpha)) {
-      alpha = it->second;
+  const OnnxActivation* row = rows[0];
+  if (!row->approximate.empty()) {
+    const std::string approximate = StringAttr("approximate", "none");
+    row = nullptr;
+    std::vector<std::string_view> values;
+    for (const OnnxActivation* r : rows) {
+      if (r->approximate == approximate) row = r;
+      values.push_back(r->approximate);
+    }
+    if (row == nullptr) {
+      Fail("approximate='{}' is not supported; rowflow reads '{}'",
+           EscapeForMessage(approximate), fmt::join(values, "' or '"));
     }
   }
-  RowValue out = x;
-  out.ref = builder_.Activation(x.ref, act, alpha, out_);
-  out.name = out_;
-  out.is_input = false;
-  Define(out_, std::move(out));
+  if (opset_ < row->since_opset) {
+    Fail("{} is an operator of opset {} and later; the model declares {}", op,
+         row->since_opset, opset_);
+  }
+  const ir::ActivationInfo& info = ir::GetActivation(row->act);
+  std::optional<double> params[2];
+  for (ir::ActivationParam param : ir::kActivationParams) {
+    const std::optional<double> fallback = info.Default(param);
+    if (!fallback) continue;
+    // ONNX's parameters are floats; an exact one saved by rowflow's
+    // exporter wins.
+    const std::string_view name = ir::ParamName(param);
+    double v = FloatAttr(name, static_cast<float>(*fallback));
+    auto it = exact_params_.find(fmt::format("{}/{}", name, out_));
+    if (it != exact_params_.end() &&
+        static_cast<float>(it->second) == static_cast<float>(v)) {
+      v = it->second;
+    }
+    params[static_cast<int>(param)] = v;
+  }
+  const RowValue& x = Row(0);
+  if (info.shape == ir::ActivationShape::kLastAxis) {
+    const auto rank = static_cast<int64_t>(x.logical.size()) + 1;
+    const int64_t given = IntAttr("axis", opset_ >= 13 ? -1 : 1);
+    const int64_t axis = NormalizeAxis(given, rank, "axis");
+    // Before opset 13 Softmax and LogSoftmax normalize over all dims from
+    // `axis` on: the same as the last axis when the dims in between are 1.
+    bool last = axis == rank - 1;
+    if (opset_ < 13 && axis >= 1) {
+      last = true;
+      for (int64_t d = axis - 1; d < rank - 2; ++d)
+        last = last && x.logical[d] == 1;
+    }
+    if (axis == 0 || !last || x.shape.empty()) {
+      Fail(
+          "axis {} on shape {} per row; rowflow's {} normalizes over the "
+          "last axis of a per-row vector or matrix only",
+          given, ir::ShapeToString(x.logical), info.name);
+    }
+  }
+  Activate(x, info.act, params[0], params[1]);
 }
 
-void Lowering::Softmax() {
-  KnownAttrs({"axis"});
-  Arity(1, 1);
-  const RowValue& x = Row(0);
-  const auto rank = static_cast<int64_t>(x.logical.size()) + 1;
-  const int64_t axis =
-      NormalizeAxis(IntAttr("axis", opset_ >= 13 ? -1 : 1), rank, "axis");
-  // Before opset 13 Softmax normalizes over all dims from `axis` on: the
-  // same as the last axis when the dims in between are 1.
-  bool last = axis == rank - 1;
-  if (opset_ < 13 && axis >= 1) {
-    last = true;
-    for (int64_t d = axis - 1; d < rank - 2; ++d)
-      last = last && x.logical[d] == 1;
-  }
-  if (axis == 0 || !last || x.shape.empty()) {
-    Fail(
-        "axis {} on shape {} per row; rowflow's SOFTMAX normalizes over the "
-        "last axis of a per-row vector or matrix only",
-        IntAttr("axis", opset_ >= 13 ? -1 : 1), ir::ShapeToString(x.logical));
-  }
+void Lowering::Activate(const RowValue& x, ir::Activation act,
+                        std::optional<double> alpha,
+                        std::optional<double> beta) {
   RowValue out = x;
-  out.ref = builder_.Activation(x.ref, ir::Activation::kSoftmax, 0.01, out_);
+  out.ref = builder_.Activation(x.ref, act, alpha, beta, out_);
   out.name = out_;
   out.is_input = false;
   Define(out_, std::move(out));

@@ -26,11 +26,6 @@ template <typename... Args>
   throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
 }
 
-// Model metadata key prefix under which the exporter saves a LeakyRelu's
-// slope exactly (ONNX's attribute is a float), followed by the node output.
-inline constexpr std::string_view kExactAlphaPrefix =
-    "rowflow.leaky_relu_alpha/";
-
 // A constant read from an initializer or a Constant node: floating-point
 // data as double (exact for FLOAT and DOUBLE), integer data (axes) as int64.
 struct HostTensor {
