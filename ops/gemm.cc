@@ -30,8 +30,13 @@ double PanelUse(int64_t units, int64_t nr) {
 
 template <typename T>
 PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width,
-                            const T* bias, ir::Activation act, double alpha)
-    : units_(units), width_(width), act_(act), alpha_(alpha) {
+                            const T* bias, ir::Activation act,
+                            const ActivationParams& params)
+    : units_(units),
+      width_(width),
+      act_(act),
+      params_(params),
+      last_axis_(IsLastAxis(act)) {
   RF_CHECK(units >= 0 && width >= 0);
   constexpr int kL = vec::Vec<T>::kLanes;
   kc_ = k_blocks_ = panels_ = block_panels_ = ldw_ = 0;
@@ -55,7 +60,7 @@ PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width,
     for (int64_t u0 = 0; u0 < units;) {
       const int nu = DotBlockUnits(units - u0);
       for (int i = 0; i < kAcc; ++i)
-        bias_.push_back(bias != nullptr ? bias[u0 + i % nu] : T{0});
+        bias_.push_back(bias != nullptr ? bias[u0 + i % nu] : T{-0.0});
       u0 += nu;
     }
     return;
@@ -82,7 +87,7 @@ PackedDense<T>::PackedDense(const T* w, int64_t units, int64_t width,
       for (int64_t k = 0; k < kcb; ++k) panel[k * nr] = w[u * width + k0 + k];
     }
   }
-  bias_.assign(units_pad, T{0});
+  bias_.assign(units_pad, T{-0.0});
   if (bias != nullptr) std::copy_n(bias, units, bias_.begin());
 }
 
@@ -104,17 +109,16 @@ template <typename T>
 void PackedDense<T>::Epilogue(T* y, int64_t ldy, int64_t n, int64_t u0,
                               int64_t u1) const {
   if (act_ == ir::Activation::kIdentity) return;
-  if (act_ != ir::Activation::kSoftmax && u0 == 0 && u1 == units_ &&
-      ldy == units_) {
-    ActivateInPlace(act_, alpha_, y,
+  if (!last_axis_ && u0 == 0 && u1 == units_ && ldy == units_) {
+    ActivateInPlace(act_, params_, y,
                     n * units_);  // one call; same bits per element
     return;
   }
   for (int64_t r = 0; r < n; ++r) {
-    if (act_ == ir::Activation::kSoftmax) {
-      SoftmaxInPlace(y + r * ldy, 1, units_);
+    if (last_axis_) {
+      ActivateGroupsInPlace(act_, params_, y + r * ldy, 1, units_);
     } else {
-      ActivateInPlace(act_, alpha_, y + r * ldy + u0, u1 - u0);
+      ActivateInPlace(act_, params_, y + r * ldy + u0, u1 - u0);
     }
   }
 }
@@ -126,7 +130,6 @@ void PackedDense<T>::ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y,
   using S = PanelShape<T, NV>;
   alignas(64) T xp[S::kMR * S::kXStride];
   const int64_t units_pad = panels_ * S::kNR;
-  const bool softmax = act_ == ir::Activation::kSoftmax;
   for (int64_t r0 = 0; r0 < rows; r0 += S::kMC) {
     const int64_t r1 = std::min<int64_t>(rows, r0 + S::kMC);
     for (int64_t kb = 0; kb < k_blocks_; ++kb) {
@@ -147,14 +150,14 @@ void PackedDense<T>::ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y,
                 kb == 0 ? bias_.data() + u0 : nullptr, y + rb * ldy + u0, ldy,
                 mr, nr);
           }
-          if (last_k && !softmax) {
+          if (last_k && !last_axis_) {
             Epilogue(y + rb * ldy, ldy, mr, p0 * S::kNR,
                      std::min(p1 * S::kNR, units_));
           }
         }
       }
     }
-    if (softmax) Epilogue(y + r0 * ldy, ldy, r1 - r0, 0, units_);
+    if (last_axis_) Epilogue(y + r0 * ldy, ldy, r1 - r0, 0, units_);
   }
 }
 
@@ -181,7 +184,7 @@ void PackedDense<T>::ForwardDot(const T* x, int64_t ldx, int64_t rows, T* y,
         T* row = xp + r * kXs;
         const int64_t copied = r < n ? kc : 0;
         std::copy_n(x + (r0 + r) * ldx + k0, copied, row);
-        std::fill(row + copied, row + chunks * kL, T{0});
+        std::fill(row + copied, row + chunks * kL, T{-0.0});
       }
       const bool first = k0 == 0, last = k0 + kKc >= width_;
       const T* bias = bias_.data();

@@ -6,6 +6,10 @@
 // dot products along the width, so a 10-unit layer does not pay for 32. Bias
 // and activation are applied while the output block is still in cache.
 //
+// Signed zeros: sums start from -0 (no bias) or the bias, and padding is
+// -0 x +0, so an output whose every product is -0 is -0, as in the tiny-layer
+// path and the reference evaluator; relu then maps it to +0.
+//
 // Determinism: the sum behind each output is accumulated in one fixed order
 // that depends only on (units, width), so a row's result is bitwise the same
 // whatever the tile size, its place in the tile, ldx/ldy, the thread, or the
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "graph/ir.h"
+#include "ops/activation.h"
 
 namespace rowflow::ops {
 
@@ -48,12 +53,14 @@ template <typename T>
 class PackedDense {
  public:
   // Packs w, (units, width) row-major (row u holds unit u's weights), and
-  // bias, `units` entries or nullptr for none. `alpha` is LEAKY_RELU's slope.
+  // bias, `units` entries or nullptr for none; `params` are the
+  // activation's (ops/activation.h).
   PackedDense(const T* w, int64_t units, int64_t width, const T* bias,
-              ir::Activation act, double alpha);
+              ir::Activation act, const ActivationParams& params);
 
   // y[r*ldy + u] = act(sum_i x[r*ldx + i] * w[u*width + i] + b[u]) for r in
-  // [0, rows) and u in [0, units); kSoftmax normalizes over each row's units.
+  // [0, rows) and u in [0, units); a last-axis activation (SOFTMAX,
+  // LOG_SOFTMAX) runs over each row's units.
   void Forward(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const;
 
   // Number of outputs per row.
@@ -74,7 +81,8 @@ class PackedDense {
   int64_t units_;
   int64_t width_;
   ir::Activation act_;
-  double alpha_;
+  ActivationParams params_;
+  bool last_axis_;    // act_ runs over each row's units
   int panel_vecs_;    // units per panel in Vecs (1 or 2); 0: dot-product kernel
   int64_t kc_;        // panels: K block size (the last block may be shorter)
   int64_t k_blocks_;  // panels: number of K blocks
@@ -82,7 +90,7 @@ class PackedDense {
   int64_t block_panels_;  // panels: unit panels per cache block
   int64_t ldw_;           // dot: padded width of a packed weight row
   std::vector<T, gemm_internal::AlignedAllocator<T>> packed_;
-  // Padded; zeros if none.
+  // Padded; -0 where there is no bias (the empty sum).
   std::vector<T, gemm_internal::AlignedAllocator<T>> bias_;
 };
 

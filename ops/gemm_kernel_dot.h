@@ -131,7 +131,7 @@ void DotKernel(const T* xp, const T* w, int64_t ldw, int64_t chunks,
   vec::Vec<T> a[R * U];
   RF_VEC_UNROLL for (int r = 0; r < R; ++r) {
     RF_VEC_UNROLL for (int u = 0; u < U; ++u) {
-      a[r * U + u] = first ? vec::Set1(T{0}) : acc[r * kDotMaxUnits + u];
+      a[r * U + u] = first ? vec::Set1(T{-0.0}) : acc[r * kDotMaxUnits + u];
     }
   }
   for (int64_t c = 0; c < chunks; ++c) {

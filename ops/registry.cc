@@ -116,11 +116,12 @@ void ActivationKernel(const ir::Node& node, std::span<const Operand<T>> in,
     for (int64_t r = 0; r < rows; ++r)
       std::memcpy(out + r * n, a.data, sizeof(T) * n);
   }
-  if (node.activation == ir::Activation::kSoftmax) {
+  if (IsLastAxis(node.activation)) {
     const int64_t len = out_shape.back();
-    SoftmaxInPlace(out, rows * n / len, len);
+    ActivateGroupsInPlace(node.activation, ParamsOf(node), out, rows * n / len,
+                          len);
   } else {
-    ActivateInPlace(node.activation, node.alpha, out, rows * n);
+    ActivateInPlace(node.activation, ParamsOf(node), out, rows * n);
   }
 }
 

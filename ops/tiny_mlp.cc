@@ -12,14 +12,14 @@
 namespace rowflow::ops {
 namespace tiny {
 
-// Elementwise kinds run in place over the chunk; softmax runs per block on
-// a row-major copy. Either way it is ops/activation.h's code, as in the
-// reference evaluator.
+// Elementwise kinds run in place over the chunk; last-axis ones per block
+// on a row-major copy. Either way it is ops/activation.h's code, as in the
+// GEMM epilogue.
 template <typename T>
-void SlowActivate(ir::Activation act, T* data, int units, int lanes,
-                  int64_t blocks) {
-  if (act != ir::Activation::kSoftmax) {
-    ActivateInPlace(act, 0.0, data, blocks * units * lanes);
+void SlowActivate(ir::Activation act, const ActivationParams& params, T* data,
+                  int units, int lanes, int64_t blocks) {
+  if (!IsLastAxis(act)) {
+    ActivateInPlace(act, params, data, blocks * units * lanes);
     return;
   }
   constexpr int kMaxLanes = 64 / sizeof(T);
@@ -29,7 +29,7 @@ void SlowActivate(ir::Activation act, T* data, int units, int lanes,
     for (int u = 0; u < units; ++u) {
       for (int l = 0; l < lanes; ++l) rows[l * units + u] = data[u * lanes + l];
     }
-    SoftmaxInPlace(rows, lanes, units);
+    ActivateGroupsInPlace(act, params, rows, lanes, units);
     for (int u = 0; u < units; ++u) {
       for (int l = 0; l < lanes; ++l) data[u * lanes + l] = rows[l * units + u];
     }
@@ -70,10 +70,8 @@ bool TinyMlp<T>::Supports(const std::vector<TinyLayer<T>>& layers) {
     if (!l.bias.empty() && static_cast<int64_t>(l.bias.size()) != l.units) {
       return false;
     }
-    if (l.act > ir::Activation::kSoftmax) return false;
-    if (l.act == ir::Activation::kSoftmax && k + 1 != layers.size()) {
-      return false;
-    }
+    if (!HasKernel(l.act)) return false;
+    if (IsLastAxis(l.act) && k + 1 != layers.size()) return false;
   }
   return true;
 }
@@ -100,6 +98,7 @@ TinyMlp<T>::TinyMlp(std::vector<TinyLayer<T>> layers, bool allow_fused) {
     }
     p.act = l.act;
     p.alpha = static_cast<T>(l.alpha);
+    p.beta = static_cast<T>(l.beta);
     p.run = kRuns[l.width - 1];
     plan_.layers.push_back(p);
     dims.push_back(l.units);

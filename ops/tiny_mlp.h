@@ -4,15 +4,17 @@
 // rows with AVX-512) is transposed into registers, every layer is applied
 // with broadcast weights, and only the final outputs go back to memory.
 // This is far faster than one GEMM per layer at these sizes. Chains of up
-// to 3 layers with every size <= 4 and identity/relu/leaky-relu activations
-// get a kernel compiled for their exact sizes; everything else up to
-// kMaxUnits runs layer by layer over chunks of 16 blocks, with tanh,
-// sigmoid, softplus and softmax from ops/activation.h.
+// to 3 layers with every size <= 4 and activations computed in registers
+// (identity, relu, leaky relu, hard sigmoid) get a kernel compiled for
+// their exact sizes; everything else up to kMaxUnits runs layer by layer
+// over chunks of 16 blocks, with the other activations from
+// ops/activation.h. Each activation is its row of ops/activation_table.h on
+// every path.
 //
 // Arithmetic, for every row alike: unit u of a layer is
 // fma(w[u][W-1], x[W-1], ... fma(w[u][1], x[1], w[u][0] * x[0])), then
-// + bias[u] when the layer has a bias, then the activation (relu(x) is
-// x < 0 ? 0 : x, so NaN passes). So a row's output is bitwise the same
+// + bias[u] when the layer has a bias, then the activation (relu(-0) = +0,
+// NaN passes, as on every path). So a row's output is bitwise the same
 // whatever tile, block position or kernel computes it, and on AVX-512, AVX2
 // and scalar builds alike.
 //
@@ -36,7 +38,8 @@ struct TinyLayer {
   std::vector<T> w;     // (units, width) row-major
   std::vector<T> bias;  // (units), or empty for no bias
   ir::Activation act = ir::Activation::kIdentity;
-  double alpha = 0.01;  // kLeakyRelu slope
+  double alpha = 0.01;  // the activation's parameters (ops/activation.h)
+  double beta = 0.5;
 };
 
 namespace tiny {
@@ -50,6 +53,7 @@ struct LayerPlan {
   int64_t b_off = -1;  // -1: no bias
   ir::Activation act = ir::Activation::kIdentity;
   T alpha = T(0);
+  T beta = T(0);
   // Applies the layer to `blocks` blocks in structure-of-arrays layout.
   void (*run)(const LayerPlan& layer, const T* params, const T* in, T* out,
               int64_t blocks) = nullptr;
@@ -80,7 +84,8 @@ class TinyMlp {
 
   // True if `layers` is a non-empty chain (each width equals the previous
   // layer's units) of layers with 1..kMaxUnits widths and units, weights and
-  // bias of matching sizes, and elementwise activations (softmax only last).
+  // bias of matching sizes, and activations with a kernel (last-axis ones,
+  // such as softmax, only in the last layer).
   static bool Supports(const std::vector<TinyLayer<T>>& layers);
 
   // Compiles `layers`; Supports(layers) must hold. allow_fused = false

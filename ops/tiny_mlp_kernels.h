@@ -2,11 +2,12 @@
 // from one dense-layer step (Dense + ActivateInline) on column registers:
 //  - FusedKernel<T, dims...>: the whole chain per block of rows, every
 //    intermediate in registers; compiled for a set of small shapes, for
-//    activations computed in registers (identity, relu, leaky relu).
+//    the activations the table computes in registers (its kRegister rows:
+//    identity, relu, leaky relu, hard sigmoid).
 //  - ChunkKernel<T>: any shape up to TinyMlp::kMaxUnits; a chunk of rows is
 //    transposed once into a stack buffer and each layer, compiled for its
-//    width, runs over the chunk unit by unit; tanh, sigmoid, softplus and
-//    softmax then run over the chunk through ops/activation.h.
+//    width, runs over the chunk unit by unit; the other activations then
+//    run over the chunk through ops/activation.h.
 // Both do the same operations per row and unit, so they agree bitwise.
 //
 // Thread-safety: stateless functions.
@@ -18,16 +19,17 @@
 #include <cstdint>
 #include <utility>
 
+#include "ops/activation_table.h"
 #include "ops/tiny_mlp.h"
 #include "ops/tiny_mlp_simd.h"
 
 namespace rowflow::ops::tiny {
 
-// Tanh, sigmoid, softplus or softmax over `blocks` blocks in column layout
-// data[(block * units + unit) * lanes + lane].
+// An activation not computed in registers, over `blocks` blocks in column
+// layout data[(block * units + unit) * lanes + lane].
 template <typename T>
-void SlowActivate(ir::Activation act, T* data, int units, int lanes,
-                  int64_t blocks);
+void SlowActivate(ir::Activation act, const ActivationParams& params, T* data,
+                  int units, int lanes, int64_t blocks);
 
 // A layer resolved to pointers, once per kernel call.
 template <typename T>
@@ -36,12 +38,13 @@ struct Layer {
   const T* b;  // (units), or null
   ir::Activation act;
   T alpha;
+  T beta;
 };
 
 template <typename T>
 inline Layer<T> Resolve(const T* params, const LayerPlan<T>& l) {
   return {params + l.w_off, l.b_off >= 0 ? params + l.b_off : nullptr, l.act,
-          l.alpha};
+          l.alpha, l.beta};
 }
 
 // out[u] = sum_i w[u][i] * in[i] (fma chain in increasing i) + b[u].
@@ -61,23 +64,37 @@ RF_TINY_INLINE void Dense(const T* w, const T* b, const typename S::V* in,
   });
 }
 
-// True for the activations computed in registers; the others (tanh,
-// sigmoid, softplus, softmax) run over a whole chunk afterwards.
+// True for the activations computed in registers (the table's kRegister
+// rows); the others run over a whole chunk afterwards.
 inline bool IsInline(ir::Activation act) {
-  return act == ir::Activation::kIdentity || act == ir::Activation::kRelu ||
-         act == ir::Activation::kLeakyRelu;
+  return act::FormOf(act) == act::Form::kRegister;
 }
 
-// Applies `act` to v[0..U) if it is relu or leaky relu; leaves v otherwise.
+// The layer's parameters broadcast to registers.
+template <typename S, typename T>
+RF_TINY_INLINE act::RegParams<typename S::P> RegParamsOf(const Layer<T>& l) {
+  return {(typename S::P)S::Set1(l.alpha), (typename S::P)S::Set1(l.beta)};
+}
+
+// The register row Row on one register.
+template <typename S, typename Row>
+RF_TINY_INLINE typename S::V RegRow(typename S::V x,
+                                    const act::RegParams<typename S::P>& p) {
+  return (typename S::V)Row::Reg((typename S::P)x, p);
+}
+
+// Applies the layer's activation to v[0..U) if the table computes it in
+// registers; leaves v otherwise.
 template <typename S, int U, typename T>
-RF_TINY_INLINE void ActivateInline(ir::Activation act, T alpha,
-                                   typename S::V* v) {
-  if (act == ir::Activation::kRelu) {
-    Unroll<U>([&](auto u) RF_TINY_LAMBDA { v[u] = S::Relu(v[u]); });
-  } else if (act == ir::Activation::kLeakyRelu) {
-    const typename S::V a = S::Set1(alpha);
-    Unroll<U>([&](auto u) RF_TINY_LAMBDA { v[u] = S::Leaky(v[u], a); });
-  }
+RF_TINY_INLINE void ActivateInline(const Layer<T>& layer, typename S::V* v) {
+  act::Visit(layer.act, [&](auto row) RF_TINY_LAMBDA {
+    using Row = decltype(row);
+    if constexpr (Row::kForm == act::Form::kRegister &&
+                  Row::kAct != ir::Activation::kIdentity) {
+      const act::RegParams<typename S::P> p = RegParamsOf<S>(layer);
+      Unroll<U>([&](auto u) RF_TINY_LAMBDA { v[u] = RegRow<S, Row>(v[u], p); });
+    }
+  });
 }
 
 // One layer on one block: out = act(dense(in)) for an inline activation.
@@ -85,7 +102,7 @@ template <typename S, int W, int U, typename T>
 RF_TINY_INLINE void Step(const Layer<T>& layer, const typename S::V* in,
                          typename S::V* out) {
   Dense<S, W, U>(layer.w, layer.b, in, out);
-  ActivateInline<S, U>(layer.act, layer.alpha, out);
+  ActivateInline<S, U>(layer, out);
 }
 
 // Layers (W, U), (U, Rest[0]), ... on one block.
@@ -208,14 +225,15 @@ __attribute__((flatten)) void StoreRun(const T* soa, int64_t rows, T* y,
   }
 }
 
-// Unit u of a width-W layer over `blocks` blocks of soa, with the inline
-// activation kAct; the same operations as Dense + ActivateInline.
-template <typename S, int W, ir::Activation kAct, typename T>
+// Unit u of a width-W layer over `blocks` blocks of soa, then the register
+// row Row (identity for the activations run afterwards); the same
+// operations as Dense + ActivateInline.
+template <typename S, int W, typename Row, typename T>
 RF_TINY_INLINE void UnitRun(const Layer<T>& layer, int64_t u, int64_t units,
                             const T* in, T* out, int64_t blocks) {
   constexpr int L = S::kLanes;
   const typename S::V neg_zero = S::Set1(T(-0.0));
-  const typename S::V alpha = S::Set1(layer.alpha);
+  const act::RegParams<typename S::P> p = RegParamsOf<S>(layer);
   typename S::V w[W];
   Unroll<W>([&](auto i) RF_TINY_LAMBDA { w[i] = S::Set1(layer.w[u * W + i]); });
   const typename S::V bias = S::Set1(layer.b != nullptr ? layer.b[u] : T(0));
@@ -225,8 +243,7 @@ RF_TINY_INLINE void UnitRun(const Layer<T>& layer, int64_t u, int64_t units,
       z = S::Fma(w[i + 1], S::Load(in + (i + 1) * L), z);
     });
     if (layer.b != nullptr) z = S::Add(z, bias);
-    if constexpr (kAct == ir::Activation::kRelu) z = S::Relu(z);
-    if constexpr (kAct == ir::Activation::kLeakyRelu) z = S::Leaky(z, alpha);
+    z = RegRow<S, Row>(z, p);
     S::Store(out + (b * units + u) * L, z);
   }
 }
@@ -241,22 +258,21 @@ __attribute__((flatten)) void LayerRun(const LayerPlan<T>& plan,
   using S = Simd<T>;
   const Layer<T> layer = Resolve(params, plan);
   const int64_t units = plan.units;
-  for (int64_t u = 0; u < units; ++u) {
-    switch (layer.act) {
-      case ir::Activation::kRelu:
-        UnitRun<S, W, ir::Activation::kRelu>(layer, u, units, in, out, blocks);
-        break;
-      case ir::Activation::kLeakyRelu:
-        UnitRun<S, W, ir::Activation::kLeakyRelu>(layer, u, units, in, out,
-                                                  blocks);
-        break;
-      default:
-        UnitRun<S, W, ir::Activation::kIdentity>(layer, u, units, in, out,
-                                                 blocks);
+  bool slow = false;
+  act::Visit(layer.act, [&](auto row) {
+    using Row = decltype(row);
+    if constexpr (Row::kForm == act::Form::kRegister) {
+      for (int64_t u = 0; u < units; ++u)
+        UnitRun<S, W, Row>(layer, u, units, in, out, blocks);
+    } else {
+      for (int64_t u = 0; u < units; ++u)
+        UnitRun<S, W, act::Identity>(layer, u, units, in, out, blocks);
+      slow = true;
     }
-  }
-  if (!IsInline(layer.act)) {
-    SlowActivate(layer.act, out, static_cast<int>(units), S::kLanes, blocks);
+  });
+  if (slow) {
+    SlowActivate(layer.act, {plan.alpha, plan.beta}, out,
+                 static_cast<int>(units), S::kLanes, blocks);
   }
 }
 

@@ -1,6 +1,7 @@
 // Internal to the tiny-layer path (ops/tiny_mlp*.cc): its vector backend.
 // Simd<T> wraps one register of T lanes (AVX-512, AVX2, or a scalar of one
-// lane) with the handful of operations the kernels use, and LoadRows /
+// lane) with the handful of operations the kernels use (activations come
+// from the table's register rows, on S::P), and LoadRows /
 // StoreRows move one block of Simd<T>::kLanes rows between contiguous
 // row-major memory and column registers (one register per column).
 //
@@ -17,6 +18,8 @@
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+
+#include "ops/vec64.h"
 
 // Kernel entry points are __attribute__((flatten)), so the helpers below and
 // the lambdas they unroll all inline into one loop body.
@@ -44,6 +47,9 @@ struct Simd;
 template <>
 struct Simd<float> {
   using V = __m512;
+  // V as a plain GCC vector, the type the activation table's register
+  // rows are instantiated on (the same as vec::Vec<T>'s parts).
+  using P = vec::Lanes<float>::Part;
   using Index = int32_t;
   static constexpr int kLanes = 16;
   static constexpr bool kHasPermute = true;
@@ -52,17 +58,6 @@ struct Simd<float> {
   static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V Add(V a, V b) { return _mm512_add_ps(a, b); }
-  // max(0, x) returns x when unordered or equal, so NaN and -0 pass through
-  // as in x < 0 ? 0 : x. (The masked form dodges a GCC 12 -Wuninitialized
-  // false positive in _mm512_max_ps.)
-  static V Relu(V x) {
-    return _mm512_mask_max_ps(x, 0xFFFF, _mm512_setzero_ps(), x);
-  }
-  static V Leaky(V x, V alpha) {
-    const __mmask16 neg =
-        _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-    return _mm512_mask_mul_ps(x, neg, x, alpha);
-  }
   // Lane i of the result: lane idx[i] of the 2*kLanes lanes (a, b).
   static V Permute2(V a, const Index* idx, V b) {
     return _mm512_permutex2var_ps(a, _mm512_loadu_si512(idx), b);
@@ -90,6 +85,7 @@ struct Simd<float> {
 template <>
 struct Simd<double> {
   using V = __m512d;
+  using P = vec::Lanes<double>::Part;
   using Index = int64_t;
   static constexpr int kLanes = 8;
   static constexpr bool kHasPermute = true;
@@ -98,13 +94,6 @@ struct Simd<double> {
   static void Store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V Add(V a, V b) { return _mm512_add_pd(a, b); }
-  static V Relu(V x) {
-    return _mm512_mask_max_pd(x, 0xFF, _mm512_setzero_pd(), x);
-  }
-  static V Leaky(V x, V alpha) {
-    const __mmask8 neg = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ);
-    return _mm512_mask_mul_pd(x, neg, x, alpha);
-  }
   static V Permute2(V a, const Index* idx, V b) {
     return _mm512_permutex2var_pd(a, _mm512_loadu_si512(idx), b);
   }
@@ -133,6 +122,7 @@ struct Simd;
 template <>
 struct Simd<float> {
   using V = __m256;
+  using P = vec::Lanes<float>::Part;
   using Index = int32_t;
   static constexpr int kLanes = 8;
   static constexpr bool kHasPermute = false;
@@ -142,16 +132,12 @@ struct Simd<float> {
   static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V Add(V a, V b) { return _mm256_add_ps(a, b); }
-  static V Relu(V x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
-  static V Leaky(V x, V alpha) {
-    const V neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-    return _mm256_blendv_ps(x, _mm256_mul_ps(x, alpha), neg);
-  }
 };
 
 template <>
 struct Simd<double> {
   using V = __m256d;
+  using P = vec::Lanes<double>::Part;
   using Index = int64_t;
   static constexpr int kLanes = 4;
   static constexpr bool kHasPermute = false;
@@ -161,11 +147,6 @@ struct Simd<double> {
   static void Store(double* p, V v) { _mm256_storeu_pd(p, v); }
   static V Fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V Add(V a, V b) { return _mm256_add_pd(a, b); }
-  static V Relu(V x) { return _mm256_max_pd(_mm256_setzero_pd(), x); }
-  static V Leaky(V x, V alpha) {
-    const V neg = _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_LT_OQ);
-    return _mm256_blendv_pd(x, _mm256_mul_pd(x, alpha), neg);
-  }
 };
 
 #else
@@ -175,6 +156,7 @@ struct Simd<double> {
 template <typename T>
 struct Simd {
   using V = T;
+  using P = T;
   using Index = int64_t;
   static constexpr int kLanes = 1;
   static constexpr bool kHasPermute = false;
@@ -184,8 +166,6 @@ struct Simd {
   static void Store(T* p, V v) { *p = v; }
   static V Fma(V a, V b, V c) { return std::fma(a, b, c); }
   static V Add(V a, V b) { return a + b; }
-  static V Relu(V x) { return x < T(0) ? T(0) : x; }
-  static V Leaky(V x, V alpha) { return x < T(0) ? x * alpha : x; }
 };
 
 #endif

@@ -12,8 +12,10 @@
 #ifndef ROWFLOW_OPS_VEC64_H_
 #define ROWFLOW_OPS_VEC64_H_
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -175,35 +177,41 @@ RF_VEC_INLINE Vec<T> operator-(Vec<T> a) {
   return r;
 }
 
+// a * b + c with one rounding, for one register of any width: a GCC vector
+// of float or double lanes (a Vec part, a tiny-path register) or a scalar.
+template <typename R>
+RF_VEC_INLINE R FmaReg(R a, R b, R c) {
+  if constexpr (std::is_floating_point_v<R>) {
+    return std::fma(a, b, c);  // fmaf for float: no double rounding
+  } else {
+    using E = std::remove_cvref_t<decltype(a[0])>;
+#if defined(__AVX512F__)
+    if constexpr (sizeof(R) == 64 && sizeof(E) == 4) {
+      return (R)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+    } else if constexpr (sizeof(R) == 64) {
+      return (R)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+    }
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+    if constexpr (sizeof(R) == 32 && sizeof(E) == 4) {
+      return (R)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+    } else if constexpr (sizeof(R) == 32) {
+      return (R)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+    }
+#endif
+    R r;
+    RF_VEC_UNROLL for (size_t j = 0; j < sizeof(R) / sizeof(E); ++j) {
+      r[j] = std::fma(a[j], b[j], c[j]);
+    }
+    return r;
+  }
+}
+
 // a * b + c with one rounding.
 template <typename T>
 RF_VEC_INLINE Vec<T> Fma(Vec<T> a, Vec<T> b, Vec<T> c) {
   Vec<T> r;
-#if defined(__AVX512F__)
-  if constexpr (sizeof(T) == 4) {
-    r.p[0] = (typename Vec<T>::Part)_mm512_fmadd_ps(
-        (__m512)a.p[0], (__m512)b.p[0], (__m512)c.p[0]);
-  } else {
-    r.p[0] = (typename Vec<T>::Part)_mm512_fmadd_pd(
-        (__m512d)a.p[0], (__m512d)b.p[0], (__m512d)c.p[0]);
-  }
-#elif defined(__AVX2__) && defined(__FMA__)
-  RF_VEC_PARTS(i) {
-    if constexpr (sizeof(T) == 4) {
-      r.p[i] = (typename Vec<T>::Part)_mm256_fmadd_ps(
-          (__m256)a.p[i], (__m256)b.p[i], (__m256)c.p[i]);
-    } else {
-      r.p[i] = (typename Vec<T>::Part)_mm256_fmadd_pd(
-          (__m256d)a.p[i], (__m256d)b.p[i], (__m256d)c.p[i]);
-    }
-  }
-#else
-  RF_VEC_PARTS(i) {
-    RF_VEC_UNROLL for (int j = 0; j < Vec<T>::kPartLanes; ++j) {
-      r.p[i][j] = __builtin_fma(a.p[i][j], b.p[i][j], c.p[i][j]);
-    }
-  }
-#endif
+  RF_VEC_PARTS(i) r.p[i] = FmaReg(a.p[i], b.p[i], c.p[i]);
   return r;
 }
 
@@ -335,6 +343,26 @@ RF_VEC_INLINE T ReduceMax(Vec<T> v) {
   RF_VEC_UNROLL for (int i = 1; i < Vec<T>::kLanes; ++i) m =
       a[i] > m ? a[i] : m;
   return m;
+}
+
+// Lanes [0, 8) and [8, 16) of x as doubles (exact).
+RF_VEC_INLINE void Widen(Vec<float> x, Vec<double>* lo, Vec<double>* hi) {
+  float f[16];
+  Store(f, x);
+  double d[16];
+  RF_VEC_UNROLL for (int i = 0; i < 16; ++i) d[i] = f[i];
+  *lo = Load(d);
+  *hi = Load(d + 8);
+}
+
+// The inverse of Widen, each lane rounded to float once.
+RF_VEC_INLINE Vec<float> Narrow(Vec<double> lo, Vec<double> hi) {
+  double d[16];
+  Store(d, lo);
+  Store(d + 8, hi);
+  float f[16];
+  RF_VEC_UNROLL for (int i = 0; i < 16; ++i) f[i] = static_cast<float>(d[i]);
+  return Load<float>(f);
 }
 
 #undef RF_VEC_PARTS

@@ -5,6 +5,7 @@
 
 #include "graph/error.h"
 #include "graph/op_schema.h"
+#include "ops/activation.h"
 #include "ops/tiny_mlp.h"
 
 namespace rowflow::plan_internal {
@@ -106,6 +107,7 @@ std::optional<Group> MatchContraction(const Graph& g, const Uses& uses,
   if (next >= 0 && g.nodes[next].op == OpKind::kActivation) {
     layer.activation = g.nodes[next].activation;
     layer.alpha = g.nodes[next].alpha;
+    layer.beta = g.nodes[next].beta;
     group.nodes.push_back(next);
     out = g.nodes[next].output;
   }
@@ -116,7 +118,7 @@ std::optional<Group> MatchContraction(const Graph& g, const Uses& uses,
 
 bool SameLayerKind(const DenseLayer& a, const DenseLayer& b) {
   return a.width == b.width && a.activation == b.activation &&
-         (a.activation != Activation::kLeakyRelu || a.alpha == b.alpha) &&
+         a.alpha == b.alpha && a.beta == b.beta &&
          a.bias.empty() == b.bias.empty();
 }
 
@@ -170,6 +172,7 @@ bool MergeUnits(const Graph& g, const Uses& uses, int concat_index,
       g.nodes[next].op == OpKind::kActivation) {
     layer.activation = g.nodes[next].activation;
     layer.alpha = g.nodes[next].alpha;
+    layer.beta = g.nodes[next].beta;
     merged.nodes.push_back(next);
     merged.output = g.nodes[next].output;
   }
@@ -190,8 +193,8 @@ std::optional<ElementwiseStep> AsStep(const Graph& g, const Uses& uses,
     *in = node.inputs[0];
     step.activation = node.activation;
     step.alpha = node.alpha;
-    if (node.activation == Activation::kSoftmax)
-      step.softmax_len = out_shape.back();
+    step.beta = node.beta;
+    if (ops::IsLastAxis(node.activation)) step.softmax_len = out_shape.back();
     return step;
   }
   if (node.op != OpKind::kAdd && node.op != OpKind::kMultiply)
@@ -321,7 +324,7 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
       for (;;) {
         // Softmax couples a layer's units, so the fused loop ends there.
         if (uses.IsOutput(head.output) ||
-            head.layers.back().activation == Activation::kSoftmax) {
+            ops::IsLastAxis(head.layers.back().activation)) {
           break;
         }
         const std::vector<int>& readers = uses.Consumers(head.output);

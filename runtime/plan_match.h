@@ -20,7 +20,8 @@ struct DenseLayer {
   std::vector<double> weights;  // (units, width) row-major
   std::vector<double> bias;     // units entries, or empty
   ir::Activation activation = ir::Activation::kIdentity;
-  double alpha = 0.01;
+  double alpha = 0.01;  // the activation's parameters (ops/activation.h)
+  double beta = 0.5;
 };
 
 // One elementwise step of a fused chain: an activation, or ADD / MULTIPLY
@@ -29,8 +30,9 @@ struct ElementwiseStep {
   ir::OpKind op = ir::OpKind::kActivation;
   ir::Activation activation = ir::Activation::kIdentity;
   double alpha = 0.01;
+  double beta = 0.5;
   std::vector<double> operand;  // kAdd/kMultiply: NumElements(shape) entries
-  int64_t softmax_len = 0;      // kSoftmax: length of the last axis
+  int64_t softmax_len = 0;      // last-axis activations: the axis' length
 };
 
 // A set of nodes computed by one stage.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "graph/error.h"
+#include "ops/activation.h"
 #include "ops/registry.h"
 
 namespace rowflow {
@@ -19,6 +20,33 @@ void CheckInput(const ir::Graph& graph, const RowMatrix<T>& input) {
     throw MakeError(ErrorKind::kInput,
                     "graph '{}': expected {} columns per row, got {}",
                     graph.name, graph.InputWidth(), input.cols);
+  }
+}
+
+// An ACTIVATION node by the activation's scalar definition in long double
+// (ops::ActivationReference), never by the vector kernels the plan runs, so
+// that a wrong kernel cannot agree with itself. Parameters are rounded to T
+// as the kernels round them.
+template <typename T>
+void ReferenceActivation(const ir::Node& node, const ops::Operand<T>& in,
+                         const ir::Shape& out_shape, int64_t rows, T* out) {
+  const ops::ActivationParams params{
+      static_cast<double>(static_cast<T>(node.alpha)),
+      static_cast<double>(static_cast<T>(node.beta))};
+  const int64_t n = ir::NumElements(out_shape);
+  const int64_t len = ops::IsLastAxis(node.activation) && !out_shape.empty()
+                          ? out_shape.back()
+                          : 1;
+  std::vector<long double> x(len), y(len);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* src = in.data + (in.per_row ? r * n : 0);
+    for (int64_t g = 0; g < n; g += len) {
+      std::copy_n(src + g, len, x.begin());
+      ops::ActivationReferenceGroup(node.activation, params, x.data(), len,
+                                    y.data());
+      for (int64_t i = 0; i < len; ++i)
+        out[r * n + g + i] = static_cast<T>(y[i]);
+    }
   }
 }
 
@@ -55,8 +83,12 @@ std::vector<std::vector<T>> EvaluateAllValues(const ir::Graph& graph,
     const ir::Shape& out_shape = graph.values[node.output].shape;
     std::vector<T>& out = values[node.output];
     out.resize(rows * ir::NumElements(out_shape));
-    ops::GetOp(node.op).kernel<T>()(node, operands, out_shape, rows,
-                                    out.data());
+    if (node.op == ir::OpKind::kActivation) {
+      ReferenceActivation(node, operands[0], out_shape, rows, out.data());
+    } else {
+      ops::GetOp(node.op).kernel<T>()(node, operands, out_shape, rows,
+                                      out.data());
+    }
   }
   return values;
 }

@@ -37,7 +37,7 @@ class DenseStage final : public StageKernel<T> {
       : w_(Cast<T>(l.weights)),
         b_(Cast<T>(l.bias)),
         dense_(w_.data(), l.units, l.width, b_.empty() ? nullptr : b_.data(),
-               l.activation, l.alpha),
+               l.activation, {l.alpha, l.beta}),
         x_(x),
         y_(y) {}
   void Run(T* const* buffers, int64_t rows) const override {
@@ -62,7 +62,7 @@ class TinyStage final : public StageKernel<T> {
     std::vector<ops::TinyLayer<T>> out;
     for (const DenseLayer& l : layers) {
       out.push_back({l.units, l.width, Cast<T>(l.weights), Cast<T>(l.bias),
-                     l.activation, l.alpha});
+                     l.activation, l.alpha, l.beta});
     }
     return out;
   }
@@ -103,10 +103,11 @@ class ElementwiseStage final : public StageKernel<T> {
   void Apply(size_t s, T* out, int64_t rows) const {
     const ElementwiseStep& step = steps_[s];
     const T* c = operands_[s].data();
+    const ops::ActivationParams params{step.alpha, step.beta};
     if (step.op == ir::OpKind::kActivation &&
-        step.activation != ir::Activation::kSoftmax &&
+        !ops::IsLastAxis(step.activation) &&
         out_.ld == width_) {  // contiguous: one vectorized call for the block
-      ops::ActivateInPlace(step.activation, step.alpha, out, width_ * rows);
+      ops::ActivateInPlace(step.activation, params, out, width_ * rows);
       return;
     }
     for (int64_t r = 0; r < rows; ++r) {
@@ -115,10 +116,11 @@ class ElementwiseStage final : public StageKernel<T> {
         for (int64_t j = 0; j < width_; ++j) p[j] = p[j] + c[j];
       } else if (step.op == ir::OpKind::kMultiply) {
         for (int64_t j = 0; j < width_; ++j) p[j] = p[j] * c[j];
-      } else if (step.activation == ir::Activation::kSoftmax) {
-        ops::SoftmaxInPlace(p, width_ / step.softmax_len, step.softmax_len);
+      } else if (ops::IsLastAxis(step.activation)) {
+        ops::ActivateGroupsInPlace(step.activation, params, p,
+                                   width_ / step.softmax_len, step.softmax_len);
       } else {
-        ops::ActivateInPlace(step.activation, step.alpha, p, width_);
+        ops::ActivateInPlace(step.activation, params, p, width_);
       }
     }
   }

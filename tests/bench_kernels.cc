@@ -1,13 +1,16 @@
 // Google Benchmark of the ops/ kernels: PackedDense::Forward on the layer
 // shapes of real networks (GFLOP/s counter, 2 * rows * width * units per
-// call) and ActivateInPlace (elements/s).
+// call) and every activation of ops/activation.h (elements/s).
 //
 //   bench_kernels --benchmark_filter=Dense --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
+//   bench_kernels --benchmark_filter=Activate --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ops/activation.h"
@@ -35,7 +38,7 @@ void BM_Dense(benchmark::State& state) {
   const std::vector<T> x = Random<T>(rows * width, 1, 3);
   std::vector<T> y(rows * units);
   const PackedDense<T> dense(w.data(), units, width, b.data(),
-                             ir::Activation::kRelu, 0);
+                             ir::Activation::kRelu, {});
   for (auto _ : state) {
     dense.Forward(x.data(), width, rows, y.data(), units);
     benchmark::DoNotOptimize(y.data());
@@ -66,27 +69,47 @@ void DenseShapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_TEMPLATE(BM_Dense, float)->Apply(DenseShapes);
 BENCHMARK_TEMPLATE(BM_Dense, double)->Apply(DenseShapes);
 
-template <typename T, ir::Activation kAct>
-void BM_Activate(benchmark::State& state) {
+// Elements/s of one activation over n values in [-8, 8] (last-axis kinds
+// in groups of 64), copied in each time so that every pass sees the same
+// values.
+template <typename T>
+void BM_Activate(benchmark::State& state, ir::Activation act) {
   const int64_t n = state.range(0);
-  // Repeated in place: the kernels take the same time for every value.
-  std::vector<T> y = Random<T>(n, 8, 4);
+  const std::vector<T> x = Random<T>(n, 8, 4);
+  std::vector<T> y(n);
+  const int64_t len = IsLastAxis(act) ? std::min<int64_t>(64, n) : n;
   for (auto _ : state) {
-    ActivateInPlace(kAct, 0.01, y.data(), n);
+    std::copy(x.begin(), x.end(), y.begin());
+    ActivateGroupsInPlace(act, {}, y.data(), n / len, len);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
 
-BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kTanh)
-    ->Arg(4096)
-    ->Arg(7);
-BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kSigmoid)->Arg(4096);
-BENCHMARK_TEMPLATE(BM_Activate, float, ir::Activation::kSoftplus)->Arg(4096);
-BENCHMARK_TEMPLATE(BM_Activate, double, ir::Activation::kTanh)->Arg(4096);
-BENCHMARK_TEMPLATE(BM_Activate, double, ir::Activation::kSigmoid)->Arg(4096);
+// One BM_Activate<T>/NAME per activation of the table.
+void RegisterActivations() {
+  for (ir::Activation act : AllActivations()) {
+    const std::string name(ir::ActivationName(act));
+    benchmark::RegisterBenchmark(("BM_Activate<float>/" + name).c_str(),
+                                 BM_Activate<float>, act)
+        ->Arg(4096);
+    benchmark::RegisterBenchmark(("BM_Activate<double>/" + name).c_str(),
+                                 BM_Activate<double>, act)
+        ->Arg(4096);
+  }
+  benchmark::RegisterBenchmark("BM_Activate<float>/TANH", BM_Activate<float>,
+                               ir::Activation::kTanh)
+      ->Arg(7);
+}
 
 }  // namespace
 }  // namespace rowflow::ops
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  rowflow::ops::RegisterActivations();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

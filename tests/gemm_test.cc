@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -20,26 +21,13 @@ namespace {
 
 using ir::Activation;
 
-constexpr Activation kAll[] = {Activation::kIdentity,  Activation::kRelu,
-                               Activation::kTanh,      Activation::kSigmoid,
-                               Activation::kLeakyRelu, Activation::kSoftplus,
-                               Activation::kSoftmax};
+const std::span<const Activation> kAll = AllActivations();
 
-long double ExactActivation(Activation act, double alpha, long double x) {
-  switch (act) {
-    case Activation::kRelu:
-      return x > 0 ? x : 0.0L;
-    case Activation::kTanh:
-      return std::tanh(x);
-    case Activation::kSigmoid:
-      return 1 / (1 + std::exp(-x));
-    case Activation::kLeakyRelu:
-      return x >= 0 ? x : alpha * x;
-    case Activation::kSoftplus:
-      return std::fmax(x, 0.0L) + std::log1p(std::exp(-std::fabs(x)));
-    default:
-      return x;
-  }
+// The test's parameters for `act` (ONNX's defaults; LEAKY_RELU 0.1).
+ActivationParams ParamsFor(Activation act, double alpha) {
+  if (act == Activation::kElu) return {1.0, 0.5};
+  if (act == Activation::kHardSigmoid) return {0.2, 0.5};
+  return {alpha, 0.5};
 }
 
 // One dense layer with random contents, its inputs, and strided buffers.
@@ -75,7 +63,7 @@ struct Layer {
   }
   PackedDense<T> Pack() const {
     return PackedDense<T>(w.data(), units, width, has_bias ? b.data() : nullptr,
-                          act, alpha);
+                          act, ParamsFor(act, alpha));
   }
   // y, (rows, ldy), with its padding filled with a sentinel.
   std::vector<T> Run(const PackedDense<T>& d) const {
@@ -108,23 +96,34 @@ void ExpectNearReference(const Layer<T>& l, const std::vector<T>& y) {
                  std::sqrt(static_cast<double>(std::max<int64_t>(l.width, 1))) *
                  eps * a;
     }
-    if (l.act == Activation::kSoftmax) {
-      const long double m = *std::max_element(z.begin(), z.end());
+    const ActivationParams params = ParamsFor(l.act, l.alpha);
+    if (IsLastAxis(l.act)) {
       const long double zerr = *std::max_element(scale.begin(), scale.end());
-      long double sum = 0;
-      for (long double& v : z) sum += v = std::exp(v - m);
+      std::vector<long double> ref(l.units);
+      ActivationReferenceGroup(l.act, params, z.data(), l.units, ref.data());
       for (int64_t u = 0; u < l.units; ++u) {
-        const long double ref = z[u] / sum;
-        // Below the normal range only absolute accuracy is left.
-        ASSERT_LE(std::fabs(y[r * l.ldy + u] - ref),
-                  ref * (2 * zerr + 8 * eps) + std::numeric_limits<T>::min())
-            << "row " << r << " unit " << u;
+        // Softmax is relative to its value (below the normal range only
+        // absolute accuracy is left); log-softmax moves with z (absolute).
+        const long double tol =
+            l.act == Activation::kSoftmax
+                ? ref[u] * (2 * zerr + 8 * eps) + std::numeric_limits<T>::min()
+                : 2 * zerr + 8 * eps * std::fabs(ref[u]);
+        ASSERT_LE(std::fabs(y[r * l.ldy + u] - ref[u]), tol)
+            << "row " << r << " unit " << u << " " << ir::ActivationName(l.act);
       }
     } else {
       for (int64_t u = 0; u < l.units; ++u) {
-        const long double ref = ExactActivation(l.act, l.alpha, z[u]);
-        ASSERT_LE(std::fabs(y[r * l.ldy + u] - ref),
-                  scale[u] + 4 * eps * std::fabs(ref))
+        const long double ref = ActivationReference(l.act, params, z[u]);
+        // z's error moves the result by at most the activation's spread
+        // over z +- scale (scale itself for slopes up to 1).
+        const long double spread = std::max(
+            std::fabs(ActivationReference(l.act, params, z[u] + scale[u]) -
+                      ref),
+            std::fabs(ActivationReference(l.act, params, z[u] - scale[u]) -
+                      ref));
+        ASSERT_LE(
+            std::fabs(y[r * l.ldy + u] - ref),
+            std::max<long double>(scale[u], spread) + 4 * eps * std::fabs(ref))
             << "row " << r << " unit " << u << " of (" << l.units << ", "
             << l.width << ") " << ir::ActivationName(l.act);
       }
@@ -149,10 +148,11 @@ TYPED_TEST(GemmTest, SeedIntegerExampleIsExact) {
   using T = TypeParam;
   const T w[] = {2, 4, 4, -5}, x[] = {3, 5};
   T y[2];
-  PackedDense<T>(w, 2, 2, nullptr, Activation::kRelu, 0).Forward(x, 2, 1, y, 2);
+  PackedDense<T>(w, 2, 2, nullptr, Activation::kRelu, {})
+      .Forward(x, 2, 1, y, 2);
   EXPECT_EQ(y[0], 26);
   EXPECT_EQ(y[1], 0);
-  PackedDense<T>(w, 2, 2, nullptr, Activation::kIdentity, 0)
+  PackedDense<T>(w, 2, 2, nullptr, Activation::kIdentity, {})
       .Forward(x, 2, 1, y, 2);
   EXPECT_EQ(y[1], -13);
 }
@@ -163,7 +163,7 @@ TYPED_TEST(GemmTest, RandomShapesMatchReference) {
   std::uniform_int_distribution<int64_t> units(1, 300), width(1, 300),
       rows(1, 100);
   for (int iter = 0; iter < 60; ++iter) {
-    const Activation act = kAll[iter % 7];
+    const Activation act = kAll[iter % kAll.size()];
     const Layer<T> l(units(rng), width(rng), rows(rng), act, iter % 3 != 0, rng,
                      1 + iter % 4, 1 + iter % 5);
     ExpectNearReference(l, l.Run(l.Pack()));
@@ -188,7 +188,7 @@ TYPED_TEST(GemmTest, ZeroWidthGivesActivatedBias) {
   using T = TypeParam;
   const T b[] = {-1, 2, 3};
   T y[3];
-  PackedDense<T>(nullptr, 3, 0, b, Activation::kRelu, 0)
+  PackedDense<T>(nullptr, 3, 0, b, Activation::kRelu, {})
       .Forward(nullptr, 0, 1, y, 3);
   EXPECT_EQ(y[0], 0);
   EXPECT_EQ(y[1], 2);
@@ -279,12 +279,17 @@ TYPED_TEST(GemmTest, OutputBitsAreTheSameOnEveryTarget) {
   uint64_t h = 1469598103934665603ull;
   for (int64_t units : {1, 3, 10, 16, 17, 40, 300}) {
     for (int64_t width : {5, 64, 300}) {
-      for (Activation act : kAll) {
+      // The activations these checksums were taken on, in this order.
+      for (Activation act :
+           {Activation::kIdentity, Activation::kRelu, Activation::kTanh,
+            Activation::kSigmoid, Activation::kLeakyRelu, Activation::kSoftplus,
+            Activation::kSoftmax}) {
         const int64_t rows = 19;
         const std::vector<T> w = Portable<T>(units * width, units + width, 0.3);
         const std::vector<T> b = Portable<T>(units, 7, 0.5),
                              x = Portable<T>(rows * width, 11, 2);
-        const PackedDense<T> d(w.data(), units, width, b.data(), act, 0.01);
+        const PackedDense<T> d(w.data(), units, width, b.data(), act,
+                               {0.01, 0.5});
         std::vector<T> y(rows * units);
         d.Forward(x.data(), width, rows, y.data(), units);
         h = Fnv(h, y);

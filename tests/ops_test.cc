@@ -3,6 +3,7 @@
 // reference written from the op's definition, element by element.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -74,22 +75,18 @@ std::vector<double> ReferenceRow(const OpCase& c,
       }
       break;
     }
-    case OpKind::kActivation:
-      if (c.act == Activation::kSoftmax) {
-        const int64_t len = a.back();
-        for (int64_t g = 0; g < n / len; ++g) {
-          double m = -INFINITY, s = 0;
-          for (int64_t j = 0; j < len; ++j) m = std::max(m, in[0][g * len + j]);
-          for (int64_t j = 0; j < len; ++j)
-            s += std::exp(in[0][g * len + j] - m);
-          for (int64_t j = 0; j < len; ++j)
-            out[g * len + j] = std::exp(in[0][g * len + j] - m) / s;
-        }
-      } else {
-        for (int64_t j = 0; j < n; ++j)
-          out[j] = ActivationReference(c.act, 0.1, in[0][j]);
+    case OpKind::kActivation: {
+      // The table's scalar definition, group by group for the last-axis kinds.
+      const int64_t len =
+          IsLastAxis(c.act) ? a.back() : std::max<int64_t>(n, 1);
+      std::vector<long double> x(in[0], in[0] + n), y(n);
+      for (int64_t g = 0; g < n; g += len) {
+        ActivationReferenceGroup(c.act, {0.1, 0.5}, x.data() + g, len,
+                                 y.data() + g);
       }
+      for (int64_t j = 0; j < n; ++j) out[j] = static_cast<double>(y[j]);
       break;
+    }
     case OpKind::kConcat: {
       if (a.empty()) {  // scalars stack
         for (size_t k = 0; k < in.size(); ++k) out[k] = in[k][0];
@@ -195,10 +192,7 @@ const std::vector<OpCase>& Cases() {
 
 std::vector<OpCase> ActivationCases() {
   std::vector<OpCase> cases;
-  for (Activation act :
-       {Activation::kIdentity, Activation::kRelu, Activation::kTanh,
-        Activation::kSigmoid, Activation::kLeakyRelu, Activation::kSoftplus,
-        Activation::kSoftmax}) {
+  for (Activation act : AllActivations()) {
     for (Shape s : {Shape{5}, Shape{3, 4}, Shape{37}}) {
       cases.push_back(
           {std::string(ir::ActivationName(act)) + " " + ir::ShapeToString(s),

@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "ops/activation.h"
+
 namespace rowflow::ops {
 namespace {
 
@@ -90,7 +92,10 @@ template <typename T>
 std::vector<TinyLayer<T>> RandomNetwork(std::mt19937& rng, int depth,
                                         A last_act, int max_dim) {
   std::uniform_int_distribution<int> dim(1, max_dim);
-  std::uniform_int_distribution<int> act(0, static_cast<int>(A::kSoftplus));
+  std::vector<A> elementwise;
+  for (A a : AllActivations())
+    if (!IsLastAxis(a)) elementwise.push_back(a);
+  std::uniform_int_distribution<size_t> act(0, elementwise.size() - 1);
   std::uniform_real_distribution<double> val(-1, 1);
   std::vector<TinyLayer<T>> layers;
   int64_t width = dim(rng);
@@ -102,7 +107,7 @@ std::vector<TinyLayer<T>> RandomNetwork(std::mt19937& rng, int depth,
     if (rng() % 2) {
       for (int64_t i = 0; i < l.units; ++i) l.bias.push_back(T(val(rng)));
     }
-    l.act = k + 1 == depth ? last_act : static_cast<A>(act(rng));
+    l.act = k + 1 == depth ? last_act : elementwise[act(rng)];
     l.alpha = 0.25 * (val(rng) + 1);
     layers.push_back(l);
     width = l.units;
@@ -130,35 +135,12 @@ void Reference(const std::vector<TinyLayer<T>>& layers, const T* x,
         zm[u] += std::fabs(double(l.bias[u]));
       }
     }
-    double max = z[0], sum = 0;
-    for (double e : z) max = std::max(max, e);
-    for (double e : z) sum += std::exp(e - max);
-    const double a = static_cast<T>(l.alpha);
-    for (int64_t u = 0; u < l.units; ++u) {
-      const double s = z[u];
-      switch (l.act) {
-        case A::kIdentity:
-          break;
-        case A::kRelu:
-          z[u] = s < 0 ? 0 : s;
-          break;
-        case A::kLeakyRelu:
-          z[u] = s < 0 ? a * s : s;
-          break;
-        case A::kTanh:
-          z[u] = std::tanh(s);
-          break;
-        case A::kSigmoid:
-          z[u] = 1 / (1 + std::exp(-s));
-          break;
-        case A::kSoftplus:
-          z[u] = std::log1p(std::exp(s));
-          break;
-        case A::kSoftmax:
-          z[u] = std::exp(s - max) / sum;
-          break;
-      }
-    }
+    // The table's definition of the activation, in long double.
+    const ActivationParams params{static_cast<T>(l.alpha),
+                                  static_cast<T>(l.beta)};
+    std::vector<long double> zl(z.begin(), z.end()), yl(z.size());
+    ActivationReferenceGroup(l.act, params, zl.data(), l.units, yl.data());
+    for (int64_t u = 0; u < l.units; ++u) z[u] = static_cast<double>(yl[u]);
     v = z;
     m = zm;
   }
@@ -174,7 +156,7 @@ TYPED_TEST(TinyMlpTest, RandomNetworksMatchDoubleReference) {
   double worst = 0;  // largest error, in units of the tolerance
   for (int trial = 0; trial < 400; ++trial) {
     const int depth = 1 + trial / 2 % 4;
-    const A last = static_cast<A>(trial / 8 % 7);
+    const A last = AllActivations()[trial / 8 % AllActivations().size()];
     // Half the networks are small enough for fused kernels.
     const int max_dim = trial % 2 ? 4 : TinyMlp<T>::kMaxUnits;
     const std::vector<TinyLayer<T>> layers =
