@@ -110,6 +110,7 @@ void ActivationKernel(const ir::Node& node, std::span<const Operand<T>> in,
                       const Shape& out_shape, int64_t rows, T* out) {
   const Operand<T>& a = in[0];
   const int64_t n = ir::NumElements(out_shape);
+  if (rows == 0) return;  // memcpy of nothing from a null buffer is UB
   if (a.per_row) {
     std::memcpy(out, a.data, sizeof(T) * n * rows);
   } else {
