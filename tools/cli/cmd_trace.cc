@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "graph/dense_match.h"
 #include "graph/error.h"
 #include "runtime/reference.h"
 #include "tools/cli/cli_util.h"
@@ -68,34 +69,14 @@ struct Grouping {
   std::vector<bool> absorbed;  // by node id: printed as part of another line
 };
 
-bool HasConstantInput(const ir::Graph& g, const ir::Node& n) {
-  for (int v : n.inputs) {
-    if (g.values[v].kind == ir::ValueKind::kConstant) return true;
-  }
-  return false;
-}
-
-// Marks the dot-product chain feeding node `n` (ADD bias <- SUM <- MULTIPLY
-// by weights) as absorbed into n's line, as far as it is used only there.
-void AbsorbChain(const ir::Graph& g, Grouping& gr, int n) {
-  for (;;) {
-    const ir::Node& node = g.nodes[n];
-    int next = -1;
-    if (node.op == ir::OpKind::kSum) {
-      next = gr.producer[node.inputs[0]];
-      if (next >= 0 && !(g.nodes[next].op == ir::OpKind::kMultiply &&
-                         HasConstantInput(g, g.nodes[next]))) {
-        next = -1;
-      }
-    } else if (node.op == ir::OpKind::kAdd && HasConstantInput(g, node)) {
-      for (int v : node.inputs) {
-        if (g.values[v].kind != ir::ValueKind::kConstant) next = gr.producer[v];
-      }
-      if (next >= 0 && g.nodes[next].op != ir::OpKind::kSum) next = -1;
-    }
-    if (next < 0 || gr.consumers[g.nodes[next].output] != 1) return;
-    gr.absorbed[next] = true;
-    n = next;
+// Marks each contraction's MULTIPLY, and its SUM when a bias ADD follows,
+// as absorbed into the line of its last node: a unit's "(x * w).sum()" and
+// bias print as one value (graph/dense_match.h).
+void AbsorbContractions(const ir::Graph& g, Grouping& gr) {
+  for (const ir::DenseMatch& match : ir::FindContractions(g)) {
+    const ir::DenseUnit& unit = match.parts[0];
+    gr.absorbed[unit.multiply] = true;
+    if (unit.bias_add >= 0) gr.absorbed[unit.sum] = true;
   }
 }
 
@@ -135,11 +116,8 @@ std::string Trace(const ir::Graph& g, const RowMatrix<T>& row, bool all) {
     if (p < 0 || gr.consumers[g.nodes[p].output] != 1) continue;
     pre[n] = p;
     gr.absorbed[p] = true;
-    if (g.nodes[p].op != ir::OpKind::kConcat) AbsorbChain(g, gr, p);
   }
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
-    if (pre[n] < 0 && !gr.absorbed[n]) AbsorbChain(g, gr, static_cast<int>(n));
-  }
+  AbsorbContractions(g, gr);
   auto is_output = [&](int v) {
     for (int o : g.outputs) {
       if (o == v) return true;
