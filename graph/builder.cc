@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "graph/error.h"
+#include "graph/text.h"
 #include "graph/validate.h"
-#include "graph/weights_file.h"
 
 namespace rowflow {
 

@@ -50,9 +50,18 @@ int64_t NumElements(const Shape& shape);
 // "[2, 3]" for messages; "[]" for a scalar.
 std::string ShapeToString(const Shape& shape);
 
-// Shortest round-trip text of `v` for messages; every NaN is "nan" (fmt and
-// std::to_chars write "-nan" when its sign bit is set).
+// The shortest text that reads back as `v`, as std::to_chars writes it
+// ("182", "0.1", "1e+06", "inf", "-inf"), except that every NaN is "nan"
+// (to_chars writes "-nan" when its sign bit is set). The one number printer
+// of messages, trace, dot and CSV output.
+std::string NumberToString(float v);
 std::string NumberToString(double v);
+
+// Writes NumberToString(v) at `out` and returns its end; `limit - out` must
+// be at least kMaxNumberChars.
+inline constexpr int kMaxNumberChars = 32;
+char* WriteNumber(char* out, char* limit, float v);
+char* WriteNumber(char* out, char* limit, double v);
 
 // Upper-case names as in the model file: "MULTIPLY", "RELU", "F32".
 std::string_view OpName(OpKind op);

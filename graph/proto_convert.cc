@@ -13,8 +13,8 @@
 
 #include "graph/error.h"
 #include "graph/op_schema.h"
+#include "graph/text.h"
 #include "graph/validate.h"
-#include "graph/weights_file.h"
 
 namespace rowflow::internal {
 namespace {
@@ -24,11 +24,6 @@ using ir::ValueKind;
 
 constexpr const char* kActivationList =
     "IDENTITY, RELU, TANH, SIGMOID, LEAKY_RELU, SOFTPLUS, SOFTMAX";
-
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
 
 // "SUM and CONCAT": the operators that read `attribute`, for messages.
 std::string OpsWith(unsigned attribute) {

@@ -43,10 +43,6 @@ class InputFile {
   int64_t size_ = -1;
 };
 
-// `text` made safe for a one-line message: at most `max_bytes` bytes, bytes
-// outside printable ASCII as \xNN, "..." appended when cut.
-std::string QuoteForMessage(const char* text, size_t n, size_t max_bytes = 40);
-
 }  // namespace rowflow
 
 #endif  // ROWFLOW_RUNTIME_INPUT_FILE_H_

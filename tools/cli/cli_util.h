@@ -19,12 +19,8 @@ namespace rowflow::cli {
 // code 3 means "no usable model", while 5 is kept for output files.
 ir::Graph LoadModel(const std::string& path);
 
-// `v` in the shortest form that reads back to the same value: 182, -13,
-// 0.9901095378334199, nan, inf.
-std::string FormatNumber(float v);
-std::string FormatNumber(double v);
-
-// One row of a value with per-row `shape`: "26" for a scalar, "[26, -13]"
+// One row of a value with per-row `shape`, each number as
+// ir::NumberToString writes it: "26" for a scalar, "[26, -13]"
 // for a vector, "[[1, 2], [3, 4]]" for a matrix.
 template <typename T>
 std::string FormatValue(const T* data, const ir::Shape& shape);

@@ -146,7 +146,7 @@ std::string Trace(const ir::Graph& g, const RowMatrix<T>& row, bool all) {
     // A one-element output prints as the number, as `run` writes it.
     const bool single = ir::NumElements(g.values[v].shape) == 1;
     out += fmt::format("{}: {}\n", g.values[v].name,
-                       single ? FormatNumber(values[v][0]) : value(v));
+                       single ? ir::NumberToString(values[v][0]) : value(v));
   }
   return out;
 }

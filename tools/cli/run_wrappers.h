@@ -52,7 +52,7 @@ class FiniteCheckSource final : public RowSource<T> {
         throw MakeError(
             ErrorKind::kInput,
             "{}: column {} is {}; expected finite values (--check-finite)",
-            where_(rows_ + i / cols), i % cols + 1, FormatNumber(out[i]));
+            where_(rows_ + i / cols), i % cols + 1, ir::NumberToString(out[i]));
       }
     }
     rows_ += n;
@@ -80,7 +80,7 @@ class FiniteCheckSink final : public RowSink<T> {
                         "{}: output column {} is {}; expected finite values "
                         "(--check-finite)",
                         where_(rows_ + i / cols_), i % cols_ + 1,
-                        FormatNumber(rows[i]));
+                        ir::NumberToString(rows[i]));
       }
     }
     inner_.Write(rows, n);

@@ -21,7 +21,6 @@ namespace rowflow {
 namespace {
 
 using ir::OpKind;
-using onnx_internal::Fail;
 
 constexpr int64_t kOpset = 13;
 constexpr int64_t kIrVersion = 7;  // the IR version of opset 13

@@ -20,12 +20,6 @@
 
 namespace rowflow::onnx_internal {
 
-// Throws Error(kModel) with a fmt-formatted message.
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
-
 // Model metadata key prefix under which the exporter saves a LeakyRelu's
 // slope exactly (ONNX's attribute is a float), followed by the node output.
 inline constexpr std::string_view kExactAlphaPrefix =
