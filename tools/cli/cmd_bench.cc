@@ -189,14 +189,18 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("--workload", args->workload,
                   "Built-in workload: seed, mid, wide, tanh");
   cmd->add_option("--rows", args->rows,
-                  "Input rows (default: the workload's, or 1 M)");
+                  "Input rows (default: the workload's, or 1 M)")
+      ->check(NumberCheck<int64_t>());
   cmd->add_option("--threads", args->threads,
                   "Thread counts, comma-separated (default 1,all)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(NumberCheck<int>());
   cmd->add_option("--tile", args->tiles,
                   "Tile sizes, comma-separated (default: the plan's)")
-      ->delimiter(',');
-  cmd->add_option("--repeat", args->repeat, "Timed runs per point (default 5)");
+      ->delimiter(',')
+      ->check(NumberCheck<int64_t>());
+  cmd->add_option("--repeat", args->repeat, "Timed runs per point (default 5)")
+      ->check(NumberCheck<int>());
   cmd->add_flag("--json", args->json, "One JSON object per point");
   cmd->footer(
       "Example:\n  rowflow bench --workload mid --threads 1,2 --tile 256,1024 "

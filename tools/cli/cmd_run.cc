@@ -151,17 +151,21 @@ void AddRunCommand(CLI::App& app) {
   cmd->add_option("-o,--output", a->output,
                   "Output rows: .csv, .npy or - (stdout)")
       ->required();
-  a->threads_opt = cmd->add_option(
-      "--threads", a->threads, "Worker threads, 1..1024 (default: all cores)");
+  a->threads_opt =
+      cmd->add_option("--threads", a->threads,
+                      "Worker threads, 1..1024 (default: all cores)")
+          ->check(NumberCheck<int64_t>());
   a->tile_opt = cmd->add_option("--tile", a->tile,
-                                "Rows per tile (default: the plan's choice)");
+                                "Rows per tile (default: the plan's choice)")
+                    ->check(NumberCheck<int64_t>());
   cmd->add_option("--format", a->format,
                   "Row format of input and output, overriding the "
                   "extension (- is csv)")
       ->check(CLI::IsMember({"csv", "npy"}));
   cmd->add_flag("--header", a->header, "Skip the first line of CSV input");
   cmd->add_option("--max-line-bytes", a->max_line_bytes,
-                  "Longest accepted CSV input line (default 1 MiB)");
+                  "Longest accepted CSV input line (default 1 MiB)")
+      ->check(NumberCheck<int64_t>());
   cmd->add_flag("--check-finite", a->check_finite,
                 "Fail at the first NaN or infinity in the input or output, "
                 "naming row and column");
