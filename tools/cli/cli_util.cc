@@ -55,35 +55,23 @@ std::string FormatSi(double v) {
   return fmt::format("{:.{}f}{}", v, *prefix ? decimals : 0, prefix);
 }
 
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04x}", c);
-    } else if (c >= 0x80) {
-      const size_t n = Utf8Length(s, i);
-      if (n == 0) {
-        out += "\\ufffd";
-        ++i;
-        continue;
-      }
-      out.append(s.substr(i, n));
-      i += n;
-      continue;
-    } else {
-      out += static_cast<char>(c);
+std::string JsonLine(const Json& value) {
+  std::string out;
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      out += out.empty() ? "{" : ", ";
+      out += JsonLine(key) + ": " + JsonLine(item);
     }
-    ++i;
+    return out.empty() ? "{}" : out + "}";
   }
-  return out + "\"";
+  if (value.is_array()) {
+    for (const Json& item : value) {
+      out += out.empty() ? "[" : ", ";
+      out += JsonLine(item);
+    }
+    return out.empty() ? "[]" : out + "]";
+  }
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string DotQuote(std::string_view s) {

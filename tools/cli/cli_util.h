@@ -1,12 +1,13 @@
 // Helpers shared by the rowflow subcommands: loading a model with the CLI's
-// error mapping, printing numbers and per-row values the way the seed
-// notebook does, and quoting strings for JSON and Graphviz DOT.
+// error mapping, printing per-row values the way the seed notebook does,
+// laying out JSON and quoting strings for Graphviz DOT.
 //
 // Thread-safety: free functions without shared state.
 #ifndef ROWFLOW_TOOLS_CLI_CLI_UTIL_H_
 #define ROWFLOW_TOOLS_CLI_CLI_UTIL_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -32,9 +33,13 @@ std::string FormatSi(double v);
 // BrokenPipeError when the reader went away (`| head`).
 void WriteStdout(std::string_view text);
 
-// `s` as a JSON string literal, quotes included; invalid UTF-8 bytes become
-// U+FFFD so the output always parses.
-std::string JsonQuote(std::string_view s);
+// JSON documents keep their keys in the order they were added.
+using Json = nlohmann::ordered_json;
+
+// `value` on one line with ", " and ": " separators (as Python's json.dumps
+// writes it); invalid UTF-8 in strings becomes U+FFFD so the output always
+// parses.
+std::string JsonLine(const Json& value);
 
 // `s` as a double-quoted DOT string usable as an ID or a label: quotes and
 // backslashes escaped, newlines as "\n", other control bytes as '?'.
