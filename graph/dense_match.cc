@@ -5,40 +5,10 @@
 #include <utility>
 
 #include "graph/op_schema.h"
+#include "graph/uses.h"
 
 namespace rowflow::ir {
 namespace {
-
-// Who reads each value, and which values leave the graph.
-class Uses {
- public:
-  explicit Uses(const Graph& g)
-      : g_(g), consumers_(g.values.size()), output_(g.values.size()) {
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      for (int v : g.nodes[i].inputs)
-        consumers_[v].push_back(static_cast<int>(i));
-    }
-    for (int v : g.outputs) output_[v] = true;
-  }
-  // The node defining `value`, or -1 for inputs and constants.
-  int Producer(int value) const {
-    const Value& v = g_.values[value];
-    return v.kind == ValueKind::kNode ? v.index : -1;
-  }
-  // The one node that reads `value`, when it is read once and not an output.
-  int SoleConsumer(int value) const {
-    const auto& c = consumers_[value];
-    return c.size() == 1 && !output_[value] ? c[0] : -1;
-  }
-  bool IsConstant(int value) const {
-    return g_.values[value].kind == ValueKind::kConstant;
-  }
-
- private:
-  const Graph& g_;
-  std::vector<std::vector<int>> consumers_;
-  std::vector<bool> output_;
-};
 
 // SUM(MULTIPLY(x, W)) at node `sum_index`, with the bias ADD and the
 // ACTIVATION that only it feeds.

@@ -76,4 +76,10 @@ size_t InputFile::ReadFull(char* dst, size_t n) {
   return done;
 }
 
+void CheckCols(int64_t cols) {
+  if (cols < 1)
+    throw MakeError(ErrorKind::kUsage, "rows need at least 1 column, got {}",
+                    cols);
+}
+
 }  // namespace rowflow

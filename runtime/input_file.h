@@ -1,5 +1,6 @@
 // InputFile: an unbuffered byte stream read from a path or stdin ("-"), for
-// the row sources. Read errors throw Error(kInput) "<name>: <strerror>".
+// the row sources, and their shared column check. Read errors throw
+// Error(kInput) "<name>: <strerror>".
 //
 // Thread-safety: one thread at a time per object.
 #ifndef ROWFLOW_RUNTIME_INPUT_FILE_H_
@@ -42,6 +43,10 @@ class InputFile {
   int fd_ = -1;
   int64_t size_ = -1;
 };
+
+// Throws Error(kUsage) unless rows of `cols` numbers have a column; the
+// row files' Open* functions check it first.
+void CheckCols(int64_t cols);
 
 }  // namespace rowflow
 

@@ -6,6 +6,7 @@
 #include "graph/dense_match.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
+#include "graph/uses.h"
 #include "ops/tiny_mlp.h"
 
 namespace rowflow::plan_internal {
@@ -15,40 +16,8 @@ using ir::Activation;
 using ir::Graph;
 using ir::Node;
 using ir::OpKind;
+using ir::Uses;
 using ir::ValueKind;
-
-// Who reads each value, and which values leave the graph.
-class Uses {
- public:
-  explicit Uses(const Graph& g)
-      : g_(g), consumers_(g.values.size()), output_(g.values.size()) {
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      for (int v : g.nodes[i].inputs)
-        consumers_[v].push_back(static_cast<int>(i));
-    }
-    for (int v : g.outputs) output_[v] = true;
-  }
-  // The one node that reads `value`, when it is read once and not an output.
-  int SoleConsumer(int value) const {
-    const auto& c = consumers_[value];
-    return c.size() == 1 && !output_[value] ? c[0] : -1;
-  }
-  const std::vector<int>& Consumers(int value) const {
-    return consumers_[value];
-  }
-  bool IsOutput(int value) const { return output_[value]; }
-  bool IsConstant(int value) const {
-    return g_.values[value].kind == ValueKind::kConstant;
-  }
-  const ir::Tensor& Constant(int value) const {
-    return g_.constants[g_.values[value].index];
-  }
-
- private:
-  const Graph& g_;
-  std::vector<std::vector<int>> consumers_;
-  std::vector<bool> output_;
-};
 
 // The planner's form of a dense layer the graph matcher found.
 Group DenseGroup(const Graph& g, const ir::DenseMatch& match) {

@@ -474,12 +474,6 @@ class CsvSink final : public RowSink<T> {
   std::vector<int64_t> piece_ends_;  // bytes each piece took
 };
 
-void CheckCols(int64_t cols) {
-  if (cols < 1)
-    throw MakeError(ErrorKind::kUsage, "rows need at least 1 column, got {}",
-                    cols);
-}
-
 }  // namespace
 
 template <typename T>

@@ -211,12 +211,6 @@ class NpySink final : public RowSink<T> {
       nullptr;  // rows waiting for the header, when not seekable
 };
 
-void CheckCols(int64_t cols) {
-  if (cols < 1)
-    throw MakeError(ErrorKind::kUsage, "rows need at least 1 column, got {}",
-                    cols);
-}
-
 }  // namespace
 
 template <typename T>
