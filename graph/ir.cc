@@ -3,9 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <charconv>
 #include <cmath>
-#include <cstring>
 
 #include "graph/op_schema.h"
 
@@ -24,28 +22,13 @@ std::string ShapeToString(const Shape& shape) {
 namespace {
 
 template <typename T>
-char* WriteShortest(char* out, char* limit, T v) {
-  if (std::isnan(v)) [[unlikely]] {
-    std::memcpy(out, "nan", 3);
-    return out + 3;
-  }
-  return std::to_chars(out, limit, v).ptr;
-}
-
-template <typename T>
 std::string Shortest(T v) {
   char buf[kMaxNumberChars];
-  return std::string(buf, WriteShortest(buf, buf + sizeof(buf), v));
+  return std::string(buf, WriteNumber(buf, buf + sizeof(buf), v));
 }
 
 }  // namespace
 
-char* WriteNumber(char* out, char* limit, float v) {
-  return WriteShortest(out, limit, v);
-}
-char* WriteNumber(char* out, char* limit, double v) {
-  return WriteShortest(out, limit, v);
-}
 std::string NumberToString(float v) { return Shortest(v); }
 std::string NumberToString(double v) { return Shortest(v); }
 

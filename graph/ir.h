@@ -9,10 +9,14 @@
 #ifndef ROWFLOW_GRAPH_IR_H_
 #define ROWFLOW_GRAPH_IR_H_
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace rowflow::ir {
@@ -58,10 +62,17 @@ std::string NumberToString(float v);
 std::string NumberToString(double v);
 
 // Writes NumberToString(v) at `out` and returns its end; `limit - out` must
-// be at least kMaxNumberChars.
+// be at least kMaxNumberChars. Inline: CSV output calls it per value.
 inline constexpr int kMaxNumberChars = 32;
-char* WriteNumber(char* out, char* limit, float v);
-char* WriteNumber(char* out, char* limit, double v);
+template <typename T>
+inline char* WriteNumber(char* out, char* limit, T v) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+  if (std::isnan(v)) [[unlikely]] {
+    std::memcpy(out, "nan", 3);
+    return out + 3;
+  }
+  return std::to_chars(out, limit, v).ptr;
+}
 
 // Upper-case names as in the model file: "MULTIPLY", "RELU", "F32".
 std::string_view OpName(OpKind op);
