@@ -89,9 +89,10 @@ std::optional<DenseMatch> MergeUnits(const Graph& g, const Uses& uses,
   std::vector<int> picked;
   for (int v : concat.inputs) {
     const int u = unit_of_value[v];
+    // A value read twice by the CONCAT has two consumers, so no unit is
+    // picked twice.
     if (!g.values[v].shape.empty() || u < 0 || units[u].units != 1 ||
-        uses.SoleConsumer(v) != concat_index ||
-        std::find(picked.begin(), picked.end(), u) != picked.end()) {
+        uses.SoleConsumer(v) != concat_index) {
       return std::nullopt;
     }
     if (!picked.empty()) {

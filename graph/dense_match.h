@@ -41,8 +41,9 @@ struct DenseMatch {
   int64_t width = 0;
   std::vector<DenseUnit> parts;  // layer form: one; per-node: one per unit
   int concat = -1;               // per-node form: the CONCAT node
-  int activation = -1;  // the layer's ACTIVATION node (parts' or after the
-                        // CONCAT), or -1
+  // The ACTIVATION node the layer ends in (the parts', or one after the
+  // CONCAT), or -1 for none.
+  int activation = -1;
   // Every node of the layer, ascending.
   std::vector<int> Nodes() const;
 };

@@ -226,5 +226,18 @@ TEST(DenseMatchTest, LikeUnitsWithAnActivationParameterMerge) {
             (std::vector<double>{1, 2, 2, 2, 3, 2}));
 }
 
+TEST(DenseMatchTest, AUnitConcatenatedTwiceStaysAContraction) {
+  GraphBuilder b("twice");
+  ValueRef x = b.Input("x", {2});
+  ValueRef w = b.Constant("w", {2}, {1, 2});
+  ValueRef u = b.Sum(b.Multiply(x, w, "mul"), -1, "u");
+  b.Output(b.Concat({u, u}, -1, "cat"));
+  const ir::Graph g = b.Build();
+  const std::vector<DenseMatch> layers = ir::FindDenseLayers(g);
+  ASSERT_EQ(layers.size(), 1u);
+  EXPECT_EQ(layers[0].concat, -1);
+  EXPECT_EQ(layers[0].output, Value(g, "u"));
+}
+
 }  // namespace
 }  // namespace rowflow

@@ -1,11 +1,10 @@
 // rowflow trace MODEL --row 3,5: every node's value for one input row, in
 // topological order, printed the way the seed notebook prints them.
 //
-// Lines group what the notebook computes as one value: a unit's
-// "(x * w).sum()" plus its bias and activation print as
-// "node_0_0: input 26, output 26"; a layer-form layer as
-// "node_0: input [26, -13], output [26, 0]"; other nodes as "name: value".
-// The graph's outputs come last ("output: 182"). --all prints every node.
+// Lines group what the notebook computes as one value (graph/trace_lines.h):
+// "node_0_0: input 26, output 26" for a unit, "node_0: input [26, -13],
+// output [26, 0]" for a layer, "name: value" for other nodes. The graph's
+// outputs come last ("output: 182"). --all prints every node.
 #include <fmt/format.h>
 
 #include <memory>
