@@ -6,8 +6,8 @@
 
 #include "graph/activation.h"
 #include "graph/error.h"
+#include "graph/text.h"
 #include "graph/validate.h"
-#include "graph/weights_file.h"
 
 namespace rowflow {
 

@@ -48,6 +48,13 @@ Error MakeError(ErrorKind kind, fmt::format_string<Args...> format,
   return Error(kind, fmt::format(format, std::forward<Args>(args)...));
 }
 
+// Throws MakeError(kModel, ...): the model file, layer spec or weights are
+// invalid. The one Fail of the model loaders and checkers.
+template <typename... Args>
+[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
+}
+
 namespace internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* what);
 }  // namespace internal

@@ -20,9 +20,18 @@ std::string ShapeToString(const Shape& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
-std::string NumberToString(double v) {
-  return std::isnan(v) ? "nan" : fmt::format("{}", v);
+namespace {
+
+template <typename T>
+std::string Shortest(T v) {
+  char buf[kMaxNumberChars];
+  return std::string(buf, WriteNumber(buf, buf + sizeof(buf), v));
 }
+
+}  // namespace
+
+std::string NumberToString(float v) { return Shortest(v); }
+std::string NumberToString(double v) { return Shortest(v); }
 
 std::string_view OpName(OpKind op) {
   return IsKnownOp(op) ? GetOpSchema(op).name : "?";

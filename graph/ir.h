@@ -9,10 +9,14 @@
 #ifndef ROWFLOW_GRAPH_IR_H_
 #define ROWFLOW_GRAPH_IR_H_
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace rowflow::ir {
@@ -51,9 +55,25 @@ int64_t NumElements(const Shape& shape);
 // "[2, 3]" for messages; "[]" for a scalar.
 std::string ShapeToString(const Shape& shape);
 
-// Shortest round-trip text of `v` for messages; every NaN is "nan" (fmt and
-// std::to_chars write "-nan" when its sign bit is set).
+// The shortest text that reads back as `v`, as std::to_chars writes it
+// ("182", "0.1", "1e+06", "inf", "-inf"), except that every NaN is "nan"
+// (to_chars writes "-nan" when its sign bit is set). The one number printer
+// of messages, trace, dot and CSV output.
+std::string NumberToString(float v);
 std::string NumberToString(double v);
+
+// Writes NumberToString(v) at `out` and returns its end; `limit - out` must
+// be at least kMaxNumberChars. Inline: CSV output calls it per value.
+inline constexpr int kMaxNumberChars = 32;
+template <typename T>
+inline char* WriteNumber(char* out, char* limit, T v) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+  if (std::isnan(v)) [[unlikely]] {
+    std::memcpy(out, "nan", 3);
+    return out + 3;
+  }
+  return std::to_chars(out, limit, v).ptr;
+}
 
 // Upper-case names as in the model file: "MULTIPLY", "RELU", "F32".
 std::string_view OpName(OpKind op);

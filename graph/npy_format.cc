@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "graph/error.h"
+#include "graph/text.h"
 
 namespace rowflow {
 namespace {
@@ -38,7 +41,7 @@ class DictParser {
         seen = &have_shape;
         header.shape = Shape();
       } else {
-        Fail(key_at, "unknown key '" + Quote(key) + "'");
+        Fail(key_at, "unknown key '" + EscapeForMessage(key, 40) + "'");
       }
       if (*seen) Fail(key_at, "duplicate key '" + std::string(key) + "'");
       *seen = true;
@@ -74,18 +77,6 @@ class DictParser {
   [[noreturn]] void Fail(size_t at, const std::string& what) {
     throw MakeError(ErrorKind::kInput, "{}: bad .npy header at byte {}: {}",
                     file_, at, what);
-  }
-
-  // At most 40 bytes of `s`, control and non-ASCII bytes as \xNN (graph/
-  // cannot use runtime's QuoteForMessage).
-  static std::string Quote(std::string_view s) {
-    std::string out;
-    for (char ch : s.substr(0, 40)) {
-      const auto c = static_cast<unsigned char>(ch);
-      out += c >= 0x20 && c < 0x7f && c != '\\' ? std::string(1, ch)
-                                                : fmt::format("\\x{:02x}", c);
-    }
-    return s.size() > 40 ? out + "..." : out;
   }
 
   char Peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
@@ -130,7 +121,7 @@ class DictParser {
     }
     throw MakeError(ErrorKind::kInput,
                     "{}: unsupported .npy dtype '{}'; expected '<f4' or '<f8'",
-                    file_, Quote(d));
+                    file_, EscapeForMessage(d, 40));
   }
 
   bool Bool() {
@@ -184,6 +175,46 @@ NpyHeader ParseNpyHeader(std::string_view text, const std::string& file) {
                     text.size(), kNpyMaxHeaderBytes);
   }
   return DictParser(text, file).Parse();
+}
+
+NpyHeader ReadNpyHeader(const std::function<size_t(char*, size_t)>& read,
+                        const std::string& file, ErrorKind kind) {
+  unsigned char pre[12];
+  char* p = reinterpret_cast<char*>(pre);
+  const size_t got = read(p, 8);
+  if (got < 6 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
+    throw MakeError(kind, "{}: not a .npy file (no \\x93NUMPY magic)", file);
+  if (got < 8) throw MakeError(kind, "{}: truncated .npy header", file);
+  if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
+    throw MakeError(
+        kind, "{}: unsupported .npy version {}.{}; expected 1.0, 2.0 or 3.0",
+        file, int{pre[6]}, int{pre[7]});
+  }
+  const size_t len_bytes = pre[6] == 1 ? 2 : 4;
+  if (read(p + 8, len_bytes) < len_bytes)
+    throw MakeError(kind, "{}: truncated .npy header", file);
+  uint64_t len = 0;
+  for (size_t i = 0; i < len_bytes; ++i) len |= uint64_t{pre[8 + i]} << (8 * i);
+  if (len > static_cast<uint64_t>(kNpyMaxHeaderBytes)) {
+    throw MakeError(kind, "{}: .npy header is {} bytes; expected at most {}",
+                    file, len, kNpyMaxHeaderBytes);
+  }
+  std::string dict(len, '\0');
+  const size_t dict_got = read(dict.data(), len);
+  if (dict_got < len) {
+    throw MakeError(kind,
+                    "{}: truncated .npy header; expected {} bytes, got {}",
+                    file, len, dict_got);
+  }
+  NpyHeader header;
+  try {
+    header = ParseNpyHeader(dict, file);
+  } catch (const Error& e) {
+    if (kind == ErrorKind::kInput) throw;
+    throw Error(kind, e.what());
+  }
+  header.data_offset = static_cast<int64_t>(8 + len_bytes + len);
+  return header;
 }
 
 std::string FormatNpyHeader(int itemsize, int64_t rows, int64_t cols) {

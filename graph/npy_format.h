@@ -6,16 +6,21 @@
 // named by layer specs (graph/spec.h) are .npy.
 //
 // The parser accepts any bytes: it never reads out of bounds, never
-// recurses, allocates at most O(text size), and throws Error(kInput).
+// recurses, allocates at most O(text size), and throws Error(kInput) (or
+// the kind ReadNpyHeader is given).
 //
 // Thread-safety: plain functions over values.
 #ifndef ROWFLOW_GRAPH_NPY_FORMAT_H_
 #define ROWFLOW_GRAPH_NPY_FORMAT_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "graph/error.h"
 
 namespace rowflow {
 
@@ -31,7 +36,16 @@ struct NpyHeader {
   bool big_endian = false;  // descr '>f4' / '>f8'
   bool fortran_order = false;
   std::vector<int64_t> shape;  // each >= 0; product * itemsize fits int64
+  int64_t data_offset = 0;     // ReadNpyHeader: where the data starts
 };
+
+// Reads a .npy file's preamble (the \x93NUMPY magic, version 1.0, 2.0 or
+// 3.0, the dict's length) and header dict through `read(dst, n)`, which
+// returns the bytes it read (fewer than n only at the end), and parses the
+// dict. Every error is Error(`kind`) naming `file`, e.g. "<file>: not a .npy
+// file (no \x93NUMPY magic)"; the data follows the header.
+NpyHeader ReadNpyHeader(const std::function<size_t(char*, size_t)>& read,
+                        const std::string& file, ErrorKind kind);
 
 // Parses the header dict `text`; errors name `file`, e.g.
 // "<file>: unsupported .npy dtype '<i4'; expected '<f4' or '<f8'".

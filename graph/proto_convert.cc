@@ -15,9 +15,11 @@
 #include "graph/activation.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
+#include "graph/text.h"
 #include "graph/validate.h"
 #include "graph/validate_structure.h"
 #include "graph/weights_file.h"
+#include "graph/text.h"
 
 namespace rowflow::internal {
 namespace {
@@ -41,11 +43,6 @@ constexpr bool ActivationTableMatchesProto() {
 static_assert(ActivationTableMatchesProto(),
               "graph/activation.h's kActivations must have one row per value "
               "of proto/rowflow.proto's Activation, in order");
-
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
 
 // "SUM and CONCAT": the operators that read `attribute`, for messages.
 std::string OpsWith(unsigned attribute) {

@@ -16,6 +16,7 @@
 #include "graph/error.h"
 #include "graph/npy_format.h"
 #include "graph/proto_convert.h"
+#include "graph/text.h"
 #include "graph/validate_structure.h"
 #include "graph/weight_init.h"
 #include "proto/rowflow.pb.h"

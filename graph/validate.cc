@@ -29,11 +29,6 @@ using ir::ValueKind;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
-
 // Element count of `shape`, or -1 when a dim is negative or the count does
 // not fit int64.
 int64_t CheckedElements(const Shape& shape) {

@@ -13,6 +13,7 @@
 #include "graph/error.h"
 #include "graph/op_schema.h"
 #include "graph/validate.h"
+#include "graph/text.h"
 
 namespace rowflow::internal {
 
@@ -32,28 +33,8 @@ bool IsValidName(std::string_view s, bool multiline) {
       ++i;
       continue;
     }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3, cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (len > s.size() - i) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
-    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) {
-      return false;
-    }
-    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return false;
+    const size_t len = Utf8Length(s, i);
+    if (len == 0) return false;
     i += len;
   }
   return true;
@@ -62,11 +43,6 @@ bool IsValidName(std::string_view s, bool multiline) {
 namespace {
 
 constexpr const char* kPrintable = "expected printable UTF-8 text";
-
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
 
 std::string DescribeKind(ValueKind kind, int index) {
   switch (kind) {

@@ -1,6 +1,7 @@
 // Decoding of .npy and CSV weight files (declared in graph/weights_file.h).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cstring>
@@ -10,15 +11,11 @@
 
 #include "graph/error.h"
 #include "graph/npy_format.h"
+#include "graph/text.h"
 #include "graph/weights_file.h"
 
 namespace rowflow {
 namespace {
-
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
 
 template <typename T>
 double LoadElement(const char* p, bool swap) {
@@ -34,46 +31,21 @@ double LoadElement(const char* p, bool swap) {
   return static_cast<double>(value);
 }
 
-uint64_t ReadLittle(const unsigned char* p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v |= uint64_t{p[i]} << (8 * i);
-  return v;
-}
-
 }  // namespace
 
 std::vector<double> DecodeNpyWeights(std::string_view bytes,
                                      const std::string& path,
                                      const std::vector<int64_t>& shape) {
-  const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() < 6 || std::memcmp(u, "\x93NUMPY", 6) != 0) {
-    Fail("{}: not a .npy file (no \\x93NUMPY magic)", path);
-  }
-  if (bytes.size() < 8) Fail("{}: truncated .npy header", path);
-  if (u[6] < 1 || u[6] > 3 || u[7] != 0) {
-    Fail("{}: unsupported .npy version {}.{}; expected 1.0, 2.0 or 3.0", path,
-         int{u[6]}, int{u[7]});
-  }
-  const int len_bytes = u[6] == 1 ? 2 : 4;
-  if (bytes.size() < static_cast<size_t>(8 + len_bytes)) {
-    Fail("{}: truncated .npy header", path);
-  }
-  const uint64_t len = ReadLittle(u + 8, len_bytes);
-  if (len > static_cast<uint64_t>(kNpyMaxHeaderBytes)) {
-    Fail("{}: .npy header is {} bytes; expected at most {}", path, len,
-         kNpyMaxHeaderBytes);
-  }
-  const size_t data_start = 8 + static_cast<size_t>(len_bytes) + len;
-  if (bytes.size() < data_start) {
-    Fail("{}: truncated .npy header; expected {} bytes, got {}", path, len,
-         bytes.size() - 8 - len_bytes);
-  }
-  NpyHeader header;
-  try {
-    header = ParseNpyHeader(bytes.substr(8 + len_bytes, len), path);
-  } catch (const Error& e) {
-    throw Error(ErrorKind::kModel, e.what());  // a weight file is the model's
-  }
+  size_t at = 0;  // the cursor ReadNpyHeader reads with
+  const NpyHeader header = ReadNpyHeader(
+      [&](char* dst, size_t n) {
+        const size_t got = std::min(n, bytes.size() - at);
+        std::memcpy(dst, bytes.data() + at, got);
+        at += got;
+        return got;
+      },
+      path, ErrorKind::kModel);
+  const auto data_start = static_cast<size_t>(header.data_offset);
   if (header.shape != shape) {
     Fail("{}: expected shape {}, got {}", path, NpyShapeString(shape),
          NpyShapeString(header.shape));

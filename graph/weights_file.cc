@@ -16,14 +16,10 @@
 #include <utility>
 
 #include "graph/error.h"
+#include "graph/text.h"
 
 namespace rowflow {
 namespace {
-
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
 
 std::string ErrnoText(int err) {
   return std::error_code(err, std::generic_category()).message();
@@ -79,20 +75,6 @@ std::string ReadFromFolder(const std::string& dir, const std::string& path,
 }
 
 }  // namespace
-
-std::string EscapeForMessage(std::string_view text, size_t max_bytes) {
-  std::string out;
-  for (char ch : text.substr(0, max_bytes)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += ch;
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  if (text.size() > max_bytes) out += "...";
-  return out;
-}
 
 std::string ReadRegularFile(const std::string& path, const std::string& shown,
                             int64_t max_bytes, bool no_follow) {

@@ -30,10 +30,6 @@ inline constexpr int64_t kMaxWeightFileBytes = int64_t{1} << 30;
 std::string ReadRegularFile(const std::string& path, const std::string& shown,
                             int64_t max_bytes, bool no_follow);
 
-// `text` (at most `max_bytes` of it) with control, non-ASCII and '\\'
-// bytes written as \xNN, for one-line messages.
-std::string EscapeForMessage(std::string_view text, size_t max_bytes = 200);
-
 // Returns the bytes of the weight file at `path` (relative, already passed
 // CheckWeightPath); refuses files over `max_bytes`; throws Error(kModel).
 using WeightFileReader =

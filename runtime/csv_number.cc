@@ -8,6 +8,8 @@
 #include <cmath>
 #include <string>
 
+#include "graph/ir.h"
+
 namespace rowflow::csv {
 namespace {
 
@@ -185,27 +187,13 @@ bool ParseOutOfRange(const char* begin, const char* end, T* value) {
 template bool ParseOutOfRange<float>(const char*, const char*, float*);
 template bool ParseOutOfRange<double>(const char*, const char*, double*);
 
-namespace {
-
-// "nan" for every NaN: std::to_chars writes "-nan" for one with the sign
-// bit set (inf * 0, for one), and README promises nan, inf, -inf.
-char* FormatNan(char* out) {
-  std::memcpy(out, "nan", 3);
-  return out + 3;
-}
-
-}  // namespace
-
 char* FormatValue(char* out, char* limit, float value) {
   char* end = ShortestFloat(out, value);
-  if (end != nullptr) return end;  // finite: never NaN
-  if (std::isnan(value)) return FormatNan(out);
-  return std::to_chars(out, limit, value).ptr;
+  if (end != nullptr) return end;  // the fast path's finite floats
+  return ir::WriteNumber(out, limit, value);
 }
 char* FormatValue(char* out, char* limit, double value) {
-  if (std::isnan(value)) [[unlikely]]
-    return FormatNan(out);
-  return std::to_chars(out, limit, value).ptr;
+  return ir::WriteNumber(out, limit, value);
 }
 
 }  // namespace rowflow::csv

@@ -9,8 +9,8 @@
 //   FastFields4 (AVX-512): four f32 fields at once.
 // - CommaMask / ForEachComma: a line's commas, 64 bytes at a time.
 // - ParseOutOfRange: overflow vs. underflow, which from_chars does not tell.
-// - FormatValue: the shortest form (ShortestFloat for f32, else to_chars;
-//   "nan" for any NaN).
+// - FormatValue: ir::WriteNumber (graph/ir.h), with ShortestFloat as the
+//   fast path for f32.
 #pragma once
 
 #if defined(__SSE4_1__)
@@ -435,9 +435,8 @@ bool FastFields4(const char* const* starts, const char* const* ends,
 template <typename T>
 bool ParseOutOfRange(const char* begin, const char* end, T* value);
 
-// Writes the shortest round-trip form of `value` at `out` ([out, limit)
-// has room for it, and 16 bytes for floats); returns its end. Every NaN is
-// "nan", whatever its sign bit; infinities are "inf" and "-inf".
+// Writes ir::NumberToString(value) at `out` ([out, limit) has room for it,
+// at least ir::kMaxNumberChars bytes); returns its end.
 char* FormatValue(char* out, char* limit, float value);
 char* FormatValue(char* out, char* limit, double value);
 

@@ -76,21 +76,10 @@ size_t InputFile::ReadFull(char* dst, size_t n) {
   return done;
 }
 
-std::string QuoteForMessage(const char* text, size_t n, size_t max_bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n && i < max_bytes; ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  if (n > max_bytes) out += "...";
-  return out;
+void CheckCols(int64_t cols) {
+  if (cols < 1)
+    throw MakeError(ErrorKind::kUsage, "rows need at least 1 column, got {}",
+                    cols);
 }
 
 }  // namespace rowflow

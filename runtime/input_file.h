@@ -1,5 +1,6 @@
 // InputFile: an unbuffered byte stream read from a path or stdin ("-"), for
-// the row sources. Read errors throw Error(kInput) "<name>: <strerror>".
+// the row sources, and their shared column check. Read errors throw
+// Error(kInput) "<name>: <strerror>".
 //
 // Thread-safety: one thread at a time per object.
 #ifndef ROWFLOW_RUNTIME_INPUT_FILE_H_
@@ -43,9 +44,9 @@ class InputFile {
   int64_t size_ = -1;
 };
 
-// `text` made safe for a one-line message: at most `max_bytes` bytes, bytes
-// outside printable ASCII as \xNN, "..." appended when cut.
-std::string QuoteForMessage(const char* text, size_t n, size_t max_bytes = 40);
+// Throws Error(kUsage) unless rows of `cols` numbers have a column; the
+// row files' Open* functions check it first.
+void CheckCols(int64_t cols);
 
 }  // namespace rowflow
 

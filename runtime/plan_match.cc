@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <optional>
 
+#include "graph/dense_match.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
 #include "ops/activation.h"
+#include "graph/uses.h"
 #include "ops/tiny_mlp.h"
 
 namespace rowflow::plan_internal {
@@ -15,171 +17,29 @@ using ir::Activation;
 using ir::Graph;
 using ir::Node;
 using ir::OpKind;
+using ir::Uses;
 using ir::ValueKind;
 
-// Who reads each value, and which values leave the graph.
-class Uses {
- public:
-  explicit Uses(const Graph& g)
-      : g_(g), consumers_(g.values.size()), output_(g.values.size()) {
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      for (int v : g.nodes[i].inputs)
-        consumers_[v].push_back(static_cast<int>(i));
-    }
-    for (int v : g.outputs) output_[v] = true;
-  }
-  // The node defining `value`, or nullptr for inputs and constants.
-  const Node* Producer(int value) const {
-    const ir::Value& v = g_.values[value];
-    return v.kind == ValueKind::kNode ? &g_.nodes[v.index] : nullptr;
-  }
-  // The one node that reads `value`, when it is read once and not an output.
-  int SoleConsumer(int value) const {
-    const auto& c = consumers_[value];
-    return c.size() == 1 && !output_[value] ? c[0] : -1;
-  }
-  const std::vector<int>& Consumers(int value) const {
-    return consumers_[value];
-  }
-  bool IsOutput(int value) const { return output_[value]; }
-  bool IsConstant(int value) const {
-    return g_.values[value].kind == ValueKind::kConstant;
-  }
-  const ir::Tensor& Constant(int value) const {
-    return g_.constants[g_.values[value].index];
-  }
-
- private:
-  const Graph& g_;
-  std::vector<std::vector<int>> consumers_;
-  std::vector<bool> output_;
-};
-
-int NodeIndex(const Graph& g, const Node* n) {
-  return static_cast<int>(n - g.nodes.data());
-}
-
-// SUM(MULTIPLY(x[n], W[k,n] or w[n])) -> a dense layer; then absorbs a bias
-// ADD and an ACTIVATION that only it feeds.
-std::optional<Group> MatchContraction(const Graph& g, const Uses& uses,
-                                      int sum_index) {
-  const Node& sum = g.nodes[sum_index];
-  const Node* mul = uses.Producer(sum.inputs[0]);
-  if (mul == nullptr || mul->op != OpKind::kMultiply ||
-      uses.SoleConsumer(sum.inputs[0]) != sum_index) {
-    return std::nullopt;
-  }
-  int x = mul->inputs[0], w = mul->inputs[1];
-  if (uses.IsConstant(x)) std::swap(x, w);
-  if (uses.IsConstant(x) || !uses.IsConstant(w)) return std::nullopt;
-  const ir::Shape& xs = g.values[x].shape;
-  const ir::Shape& ws = g.values[w].shape;
-  if (xs.size() != 1 || ws.empty() || ws.back() != xs[0]) return std::nullopt;
-  const int64_t rank = static_cast<int64_t>(ws.size());
-  if (ir::NormalizeAxis(sum.axis, rank) != rank - 1) return std::nullopt;
-
+// The planner's form of a dense layer the graph matcher found.
+Group DenseGroup(const Graph& g, const ir::DenseMatch& match) {
   Group group;
   group.kind = StageKind::kDense;
-  group.input = x;
-  group.nodes = {NodeIndex(g, mul), sum_index};
+  group.input = match.input;
+  group.output = match.output;
+  group.nodes = match.Nodes();
   DenseLayer layer;
-  layer.width = xs[0];
-  layer.units = rank == 2 ? ws[0] : 1;
-  layer.weights = uses.Constant(w).data;
-  int out = sum.output;
-  const ir::Shape& out_shape = g.values[out].shape;
-  int next = uses.SoleConsumer(out);
-  if (next >= 0 && g.nodes[next].op == OpKind::kAdd) {
-    const Node& add = g.nodes[next];
-    const int b = add.inputs[0] == out ? add.inputs[1] : add.inputs[0];
-    if (uses.IsConstant(b) && add.inputs[0] != add.inputs[1] &&
-        g.values[add.output].shape == out_shape) {
-      const ir::Tensor& bias = uses.Constant(b);
-      layer.bias.assign(layer.units, 0);
-      for (int64_t i = 0; i < layer.units; ++i) {
-        layer.bias[i] = bias.data.size() == 1 ? bias.data[0] : bias.data[i];
-      }
-      group.nodes.push_back(next);
-      out = add.output;
-      next = uses.SoleConsumer(out);
-    }
+  layer.units = match.units;
+  layer.width = match.width;
+  layer.weights = ir::DenseWeights(g, match);
+  layer.bias = ir::DenseBias(g, match);
+  if (match.activation >= 0) {
+    const Node& act = g.nodes[match.activation];
+    layer.activation = act.activation;
+    layer.alpha = act.alpha;
+    layer.beta = act.beta;
   }
-  if (next >= 0 && g.nodes[next].op == OpKind::kActivation) {
-    layer.activation = g.nodes[next].activation;
-    layer.alpha = g.nodes[next].alpha;
-    layer.beta = g.nodes[next].beta;
-    group.nodes.push_back(next);
-    out = g.nodes[next].output;
-  }
-  group.output = out;
   group.layers.push_back(std::move(layer));
   return group;
-}
-
-bool SameLayerKind(const DenseLayer& a, const DenseLayer& b) {
-  return a.width == b.width && a.activation == b.activation &&
-         a.alpha == b.alpha && a.beta == b.beta &&
-         a.bias.empty() == b.bias.empty();
-}
-
-// The per-node form: CONCAT of scalar units that are one-unit dense layers
-// over the same input -> one dense layer with the units' weights stacked.
-bool MergeUnits(const Graph& g, const Uses& uses, int concat_index,
-                std::vector<int>& group_of_value, std::vector<Group>& groups) {
-  const Node& concat = g.nodes[concat_index];
-  if (g.values[concat.inputs[0]].shape.size() != 0) return false;
-  std::vector<int> unit_groups;
-  for (int v : concat.inputs) {
-    const int gi = group_of_value[v];
-    // A value listed twice has two consumers, so each unit appears once.
-    if (gi < 0 || groups[gi].kind != StageKind::kDense ||
-        groups[gi].layers[0].units != 1 ||
-        uses.SoleConsumer(v) != concat_index) {
-      return false;
-    }
-    if (!unit_groups.empty()) {
-      const Group& first = groups[unit_groups[0]];
-      if (groups[gi].input != first.input ||
-          !SameLayerKind(groups[gi].layers[0], first.layers[0])) {
-        return false;
-      }
-    }
-    unit_groups.push_back(gi);
-  }
-  Group merged;
-  merged.kind = StageKind::kDense;
-  merged.input = groups[unit_groups[0]].input;
-  DenseLayer layer = groups[unit_groups[0]].layers[0];
-  layer.units = static_cast<int64_t>(unit_groups.size());
-  layer.weights.clear();
-  layer.bias.clear();
-  for (int gi : unit_groups) {
-    Group& unit = groups[gi];
-    const DenseLayer& u = unit.layers[0];
-    layer.weights.insert(layer.weights.end(), u.weights.begin(),
-                         u.weights.end());
-    if (!u.bias.empty()) layer.bias.push_back(u.bias[0]);
-    merged.nodes.insert(merged.nodes.end(), unit.nodes.begin(),
-                        unit.nodes.end());
-    group_of_value[unit.output] = -1;
-    unit.nodes.clear();  // emptied groups are dropped at the end
-  }
-  merged.nodes.push_back(concat_index);
-  merged.output = concat.output;
-  // A softmax over the concatenated units folds into the epilogue too.
-  const int next = uses.SoleConsumer(merged.output);
-  if (layer.activation == Activation::kIdentity && next >= 0 &&
-      g.nodes[next].op == OpKind::kActivation) {
-    layer.activation = g.nodes[next].activation;
-    layer.alpha = g.nodes[next].alpha;
-    layer.beta = g.nodes[next].beta;
-    merged.nodes.push_back(next);
-    merged.output = g.nodes[next].output;
-  }
-  merged.layers.push_back(std::move(layer));
-  groups.push_back(std::move(merged));
-  group_of_value[groups.back().output] = static_cast<int>(groups.size()) - 1;
-  return true;
 }
 
 // An elementwise step for `node` applied to its per-row operand `in`, if
@@ -249,23 +109,10 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
   };
 
   if (options.fuse_dense) {
-    // Contractions first, so their MULTIPLYs are not taken as generic or
-    // elementwise nodes; then per-node units merge at their CONCATs.
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      if (!live[i] || group_of_node[i] >= 0 || g.nodes[i].op != OpKind::kSum)
-        continue;
-      if (auto group = MatchContraction(g, uses, static_cast<int>(i))) {
-        add_group(std::move(*group));
-      }
-    }
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      if (!live[i] || group_of_node[i] >= 0 || g.nodes[i].op != OpKind::kConcat)
-        continue;
-      if (MergeUnits(g, uses, static_cast<int>(i), group_of_value, groups)) {
-        for (int n : groups.back().nodes) {
-          group_of_node[n] = static_cast<int>(groups.size()) - 1;
-        }
-      }
+    // Dense layers first, so their MULTIPLYs are not taken as generic or
+    // elementwise nodes. A layer's nodes are all live or all dead.
+    for (const ir::DenseMatch& match : ir::FindDenseLayers(g)) {
+      if (live[g.values[match.output].index]) add_group(DenseGroup(g, match));
     }
   }
   for (size_t i = 0; i < g.nodes.size(); ++i) {

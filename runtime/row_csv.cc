@@ -31,6 +31,7 @@
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
+#include "graph/text.h"
 #include "runtime/csv_number.h"
 #include "runtime/input_file.h"
 #include "runtime/row_io.h"
@@ -346,8 +347,8 @@ class CsvSource final : public RowSource<T> {
     if (field_end == nullptr) field_end = e;
     const char* trimmed_end = field_end;
     while (trimmed_end > num && IsBlank(trimmed_end[-1])) --trimmed_end;
-    std::string text =
-        QuoteForMessage(field, static_cast<size_t>(field_end - field));
+    std::string text = EscapeForMessage(
+        std::string_view(field, static_cast<size_t>(field_end - field)), 40);
     int64_t col = (num < trimmed_end ? num : field) - b + 1;
     if (*what == '\0')
       what = num == trimmed_end ? "empty field" : "not a number";
@@ -472,12 +473,6 @@ class CsvSink final : public RowSink<T> {
   std::unique_ptr<char[]> scratch_;  // pieces being formatted in parallel
   std::vector<int64_t> piece_ends_;  // bytes each piece took
 };
-
-void CheckCols(int64_t cols) {
-  if (cols < 1)
-    throw MakeError(ErrorKind::kUsage, "rows need at least 1 column, got {}",
-                    cols);
-}
 
 }  // namespace
 

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rowflow {
@@ -100,6 +101,13 @@ std::unique_ptr<RowSource<T>> OpenNpySource(const std::string& path,
 // Creates a .npy file ("-" = stdout) holding an (N, cols) array of T.
 template <typename T>
 std::unique_ptr<RowSink<T>> OpenNpySink(const std::string& path, int64_t cols);
+
+// One row of `cols` numbers written as CSV text ("3,5"), each field by the
+// CSV rules above. Error(kInput) when it does not parse: "expected 2
+// values, got 3", "value 2 is not a number: 'x'" or "value 1 is out of
+// range for f32: '1e39'".
+template <typename T>
+std::vector<T> ParseCsvRow(std::string_view text, int64_t cols);
 
 // Rows from caller-owned memory (rows, cols), which must outlive the source.
 template <typename T>

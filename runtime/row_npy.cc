@@ -97,41 +97,9 @@ class NpySource final : public RowSource<T> {
  private:
   void ReadHeader() {
     const std::string& name = in_.name();
-    unsigned char pre[12];
-    char* p = reinterpret_cast<char*>(pre);
-    size_t got = in_.ReadFull(p, 8);
-    if (got < 6 || std::memcmp(pre, "\x93NUMPY", 6) != 0) {
-      throw MakeError(ErrorKind::kInput,
-                      "{}: not a .npy file (no \\x93NUMPY magic)", name);
-    }
-    if (got < 8)
-      throw MakeError(ErrorKind::kInput, "{}: truncated .npy header", name);
-    if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
-      throw MakeError(
-          ErrorKind::kInput,
-          "{}: unsupported .npy version {}.{}; expected 1.0, 2.0 or 3.0", name,
-          int{pre[6]}, int{pre[7]});
-    }
-    size_t len_bytes = pre[6] == 1 ? 2 : 4;
-    if (in_.ReadFull(p + 8, len_bytes) < len_bytes) {
-      throw MakeError(ErrorKind::kInput, "{}: truncated .npy header", name);
-    }
-    uint64_t len = 0;
-    for (size_t i = 0; i < len_bytes; ++i)
-      len |= uint64_t{pre[8 + i]} << (8 * i);
-    if (len > static_cast<uint64_t>(kNpyMaxHeaderBytes)) {
-      throw MakeError(ErrorKind::kInput,
-                      "{}: .npy header is {} bytes; expected at most {}", name,
-                      len, kNpyMaxHeaderBytes);
-    }
-    std::string dict(len, '\0');
-    got = in_.ReadFull(dict.data(), len);
-    if (got < len) {
-      throw MakeError(ErrorKind::kInput,
-                      "{}: truncated .npy header; expected {} bytes, got {}",
-                      name, len, got);
-    }
-    NpyHeader h = ParseNpyHeader(dict, name);
+    const NpyHeader h =
+        ReadNpyHeader([&](char* dst, size_t n) { return in_.ReadFull(dst, n); },
+                      name, ErrorKind::kInput);
     std::string shape = NpyShapeString(h.shape);
     if (h.shape.size() == 2 && h.shape[1] != cols_) {
       throw MakeError(ErrorKind::kInput,
@@ -242,12 +210,6 @@ class NpySink final : public RowSink<T> {
   std::FILE* spool_ =
       nullptr;  // rows waiting for the header, when not seekable
 };
-
-void CheckCols(int64_t cols) {
-  if (cols < 1)
-    throw MakeError(ErrorKind::kUsage, "rows need at least 1 column, got {}",
-                    cols);
-}
 
 }  // namespace
 

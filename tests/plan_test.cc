@@ -98,6 +98,24 @@ TEST(PlanTest, TinyLayersChainIntoOneTinyStage) {
   }
 }
 
+// A per-node layer feeding two layer-form layers: the chain keeps all three
+// whatever order the layers were found in.
+TEST(PlanTest, TinyChainOfMixedFormsKeepsEveryLayer) {
+  GraphBuilder b("mixed");
+  ValueRef x = b.Input("x", {2});
+  ValueRef h = b.Dense(x, "a", 2, {1, 2, 3, -4}, {1, 2},
+                       {Activation::kRelu, 0.01, DenseForm::kPerNode});
+  h = b.Dense(h, "b", 2, {0.5, -1, 2, 1}, {0, 1},
+              {Activation::kTanh, 0.01, DenseForm::kLayer});
+  b.Output(b.Dense(h, "c", 1, {3, -2}, {0.25},
+                   {Activation::kIdentity, 0.01, DenseForm::kLayer}));
+  const ir::Graph g = b.Build();
+  const std::vector<StageInfo> stages = DescribePlan(g);
+  ASSERT_EQ(Kinds(stages), std::vector<StageKind>{StageKind::kTinyMlp});
+  EXPECT_EQ(stages[0].nodes.size(), g.nodes.size());
+  ExpectSameAsReference(g, {});
+}
+
 TEST(PlanTest, ElementwiseChainFusesIntoOnePass) {
   GraphBuilder b("chain");
   ValueRef x = b.Input("x", {2, 3});

@@ -2,59 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "graph/serialize.h"
+#include "graph/text.h"
 
 namespace rowflow::cli {
-namespace {
-
-// Shortest round-trip form; every NaN is "nan" (to_chars writes "-nan" when
-// the sign bit is set).
-template <typename T>
-std::string Shortest(T v) {
-  if (std::isnan(v)) return "nan";
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  (void)ec;  // 64 bytes hold any float or double
-  return std::string(buf, end);
-}
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3f);
-  }
-  // Overlong forms, surrogates and values past U+10FFFF are invalid.
-  const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
-  if (overlong || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return 0;
-  return n;
-}
-
-}  // namespace
 
 ir::Graph LoadModel(const std::string& path) { return LoadGraph(path); }
 
@@ -64,12 +19,9 @@ void WriteStdout(std::string_view text) {
   out.Commit();
 }
 
-std::string FormatNumber(float v) { return Shortest(v); }
-std::string FormatNumber(double v) { return Shortest(v); }
-
 template <typename T>
 std::string FormatValue(const T* data, const ir::Shape& shape) {
-  if (shape.empty()) return FormatNumber(data[0]);
+  if (shape.empty()) return ir::NumberToString(data[0]);
   const int64_t inner = shape.size() == 1 ? shape[0] : shape[1];
   const int64_t outer = shape.size() == 1 ? 1 : shape[0];
   std::string out = shape.size() == 1 ? "" : "[";
@@ -77,7 +29,7 @@ std::string FormatValue(const T* data, const ir::Shape& shape) {
     out += r == 0 ? "[" : ", [";
     for (int64_t c = 0; c < inner; ++c) {
       if (c > 0) out += ", ";
-      out += FormatNumber(data[r * inner + c]);
+      out += ir::NumberToString(data[r * inner + c]);
     }
     out += "]";
   }
@@ -103,35 +55,23 @@ std::string FormatSi(double v) {
   return fmt::format("{:.{}f}{}", v, *prefix ? decimals : 0, prefix);
 }
 
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04x}", c);
-    } else if (c >= 0x80) {
-      const size_t n = Utf8Length(s, i);
-      if (n == 0) {
-        out += "\\ufffd";
-        ++i;
-        continue;
-      }
-      out.append(s.substr(i, n));
-      i += n;
-      continue;
-    } else {
-      out += static_cast<char>(c);
+std::string JsonLine(const Json& value) {
+  std::string out;
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      out += out.empty() ? "{" : ", ";
+      out += JsonLine(key) + ": " + JsonLine(item);
     }
-    ++i;
+    return out.empty() ? "{}" : out + "}";
   }
-  return out + "\"";
+  if (value.is_array()) {
+    for (const Json& item : value) {
+      out += out.empty() ? "[" : ", ";
+      out += JsonLine(item);
+    }
+    return out.empty() ? "[]" : out + "]";
+  }
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string DotQuote(std::string_view s) {

@@ -1,12 +1,13 @@
 // Helpers shared by the rowflow subcommands: loading a model with the CLI's
-// error mapping, printing numbers and per-row values the way the seed
-// notebook does, and quoting strings for JSON and Graphviz DOT.
+// error mapping, printing per-row values the way the seed notebook does,
+// laying out JSON and quoting strings for Graphviz DOT.
 //
 // Thread-safety: free functions without shared state.
 #ifndef ROWFLOW_TOOLS_CLI_CLI_UTIL_H_
 #define ROWFLOW_TOOLS_CLI_CLI_UTIL_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -19,12 +20,8 @@ namespace rowflow::cli {
 // code 3 means "no usable model", while 5 is kept for output files.
 ir::Graph LoadModel(const std::string& path);
 
-// `v` in the shortest form that reads back to the same value: 182, -13,
-// 0.9901095378334199, nan, inf.
-std::string FormatNumber(float v);
-std::string FormatNumber(double v);
-
-// One row of a value with per-row `shape`: "26" for a scalar, "[26, -13]"
+// One row of a value with per-row `shape`, each number as
+// ir::NumberToString writes it: "26" for a scalar, "[26, -13]"
 // for a vector, "[[1, 2], [3, 4]]" for a matrix.
 template <typename T>
 std::string FormatValue(const T* data, const ir::Shape& shape);
@@ -36,9 +33,13 @@ std::string FormatSi(double v);
 // BrokenPipeError when the reader went away (`| head`).
 void WriteStdout(std::string_view text);
 
-// `s` as a JSON string literal, quotes included; invalid UTF-8 bytes become
-// U+FFFD so the output always parses.
-std::string JsonQuote(std::string_view s);
+// JSON documents keep their keys in the order they were added.
+using Json = nlohmann::ordered_json;
+
+// `value` on one line with ", " and ": " separators (as Python's json.dumps
+// writes it); invalid UTF-8 in strings becomes U+FFFD so the output always
+// parses.
+std::string JsonLine(const Json& value);
 
 // `s` as a double-quoted DOT string usable as an ID or a label: quotes and
 // backslashes escaped, newlines as "\n", other control bytes as '?'.

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -110,18 +112,26 @@ void BenchTyped(const BenchArgs& args, const Workload& w,
           scaling = p.median / (q.median * p.threads);
       }
       if (args.json) {
-        WriteStdout(fmt::format(
-            "{{\"workload\": {}, \"dtype\": \"{}\", \"rows\": {}, \"threads\": "
-            "{}, "
-            "\"tile_rows\": {}, "
-            "\"rows_per_s\": {:.0f}, \"rows_per_s_min\": {:.0f}, "
-            "\"rows_per_s_max\": {:.0f}, "
-            "\"gflops\": {:.2f}, \"p50_us\": {:.1f}, \"p99_us\": {:.1f}, "
-            "\"peak_rss_kb\": {}, "
-            "\"scaling\": {:.3f}, \"identical_output\": {}}}\n",
-            JsonQuote(name), dtype, rows, p.threads, p.tile, p.median, p.min,
-            p.max, p.median * flops / 1e9, p.p50_us, p.p99_us, p.peak_rss_kb,
-            scaling, p.identical ? "true" : "false"));
+        // Rates in whole rows/s and the rest at the precision the text
+        // table shows: the digits past it are timing noise.
+        auto rounded = [](double v, double scale) {
+          return std::round(v * scale) / scale;
+        };
+        const Json point = {{"workload", name},
+                            {"dtype", dtype},
+                            {"rows", rows},
+                            {"threads", p.threads},
+                            {"tile_rows", p.tile},
+                            {"rows_per_s", std::llround(p.median)},
+                            {"rows_per_s_min", std::llround(p.min)},
+                            {"rows_per_s_max", std::llround(p.max)},
+                            {"gflops", rounded(p.median * flops / 1e9, 100)},
+                            {"p50_us", rounded(p.p50_us, 10)},
+                            {"p99_us", rounded(p.p99_us, 10)},
+                            {"peak_rss_kb", p.peak_rss_kb},
+                            {"scaling", rounded(scaling, 1000)},
+                            {"identical_output", p.identical}};
+        WriteStdout(JsonLine(point) + "\n");
       } else {
         if (points.size() == 1) {
           WriteStdout(fmt::format(
@@ -189,14 +199,18 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("--workload", args->workload,
                   "Built-in workload: seed, mid, wide, tanh");
   cmd->add_option("--rows", args->rows,
-                  "Input rows (default: the workload's, or 1 M)");
+                  "Input rows (default: the workload's, or 1 M)")
+      ->check(NumberCheck<int64_t>());
   cmd->add_option("--threads", args->threads,
                   "Thread counts, comma-separated (default 1,all)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(NumberCheck<int>());
   cmd->add_option("--tile", args->tiles,
                   "Tile sizes, comma-separated (default: the plan's)")
-      ->delimiter(',');
-  cmd->add_option("--repeat", args->repeat, "Timed runs per point (default 5)");
+      ->delimiter(',')
+      ->check(NumberCheck<int64_t>());
+  cmd->add_option("--repeat", args->repeat, "Timed runs per point (default 5)")
+      ->check(NumberCheck<int>());
   cmd->add_flag("--json", args->json, "One JSON object per point");
   cmd->footer(
       "Example:\n  rowflow bench --workload mid --threads 1,2 --tile 256,1024 "

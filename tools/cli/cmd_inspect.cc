@@ -1,6 +1,5 @@
 // rowflow inspect MODEL [--json]: what a model is and how it would run.
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <map>
 #include <memory>
@@ -93,62 +92,63 @@ std::string Text(const std::string& path, const ir::Graph& g,
   return out;
 }
 
-std::string JsonValues(const ir::Graph& g, const std::vector<int>& ids) {
-  std::string out = "[";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const ir::Value& v = g.values[ids[i]];
-    out += fmt::format("{}{{\"name\": {}, \"shape\": [{}]}}", i ? ", " : "",
-                       JsonQuote(v.name), fmt::join(v.shape, ", "));
-  }
-  return out + "]";
-}
-
-std::string JsonCounts(const std::map<std::string, int64_t>& counts) {
+// `doc` one key a line, and the plan one stage a line.
+std::string JsonText(const Json& doc) {
   std::string out = "{";
-  for (const auto& [name, n] : counts) {
-    out +=
-        fmt::format("{}{}: {}", out.size() > 1 ? ", " : "", JsonQuote(name), n);
+  for (const auto& [key, value] : doc.items()) {
+    out += out.size() == 1 ? "\n  " : ",\n  ";
+    out += JsonLine(key) + ": ";
+    if (key != "plan" || value.empty()) {
+      out += JsonLine(value);
+      continue;
+    }
+    for (size_t i = 0; i < value.size(); ++i)
+      out += (i == 0 ? "[\n    " : ",\n    ") + JsonLine(value[i]);
+    out += "\n  ]";
   }
-  return out + "}";
+  return out + "\n}\n";
 }
 
-std::string Json(const std::string& path, const ir::Graph& g,
-                 const Summary& s) {
-  std::string out = "{\n";
-  out += fmt::format("  \"file\": {},\n  \"valid\": true,\n", JsonQuote(path));
-  out += fmt::format("  \"name\": {},\n  \"dtype\": \"{}\",\n",
-                     JsonQuote(g.name), ir::DTypeName(g.dtype));
-  out += fmt::format("  \"inputs\": {},\n  \"outputs\": {},\n",
-                     JsonValues(g, g.inputs), JsonValues(g, g.outputs));
-  out += fmt::format("  \"input_width\": {},\n  \"output_width\": {},\n",
-                     g.InputWidth(), g.OutputWidth());
-  out +=
-      fmt::format("  \"nodes\": {},\n  \"ops\": {},\n  \"activations\": {},\n",
-                  g.nodes.size(), JsonCounts(s.ops), JsonCounts(s.activations));
-  out += fmt::format("  \"parameters\": {},\n  \"constants\": {},\n",
-                     s.parameters, g.constants.size());
-  out += fmt::format("  \"flops_per_row\": {},\n  \"tile_rows\": {},\n",
-                     s.flops_per_row, s.tile_rows);
-  std::string meta;
-  for (const auto& [key, value] : g.metadata) {
-    meta += fmt::format("{}{}: {}", meta.empty() ? "" : ", ", JsonQuote(key),
-                        JsonQuote(value));
+Json JsonValues(const ir::Graph& g, const std::vector<int>& ids) {
+  Json out = Json::array();
+  for (int id : ids) {
+    const ir::Value& v = g.values[id];
+    out.push_back({{"name", v.name}, {"shape", v.shape}});
   }
-  out += fmt::format("  \"metadata\": {{{}}},\n  \"plan\": [", meta);
-  for (size_t i = 0; i < s.stages.size(); ++i) {
-    const StageInfo& st = s.stages[i];
-    std::string nodes;
-    for (int n : st.nodes)
-      nodes += (nodes.empty() ? "" : ", ") + JsonQuote(g.nodes[n].name);
-    out += fmt::format(
-        "{}\n    {{\"kind\": \"{}\", \"label\": {}, \"flops_per_row\": {}, "
-        "\"deps\": [{}], "
-        "\"nodes\": [{}]}}",
-        i ? "," : "", StageKindName(st.kind), JsonQuote(st.label),
-        st.flops_per_row, fmt::join(st.deps, ", "), nodes);
-  }
-  out += s.stages.empty() ? "]\n}\n" : "\n  ]\n}\n";
   return out;
+}
+
+std::string JsonSummary(const std::string& path, const ir::Graph& g,
+                        const Summary& s) {
+  Json doc;
+  doc["file"] = path;
+  doc["valid"] = true;
+  doc["name"] = g.name;
+  doc["dtype"] = ir::DTypeName(g.dtype);
+  doc["inputs"] = JsonValues(g, g.inputs);
+  doc["outputs"] = JsonValues(g, g.outputs);
+  doc["input_width"] = g.InputWidth();
+  doc["output_width"] = g.OutputWidth();
+  doc["nodes"] = g.nodes.size();
+  doc["ops"] = Json(s.ops);
+  doc["activations"] = Json(s.activations);
+  doc["parameters"] = s.parameters;
+  doc["constants"] = g.constants.size();
+  doc["flops_per_row"] = s.flops_per_row;
+  doc["tile_rows"] = s.tile_rows;
+  doc["metadata"] = Json(g.metadata);
+  Json plan = Json::array();
+  for (const StageInfo& st : s.stages) {
+    Json nodes = Json::array();
+    for (int n : st.nodes) nodes.push_back(g.nodes[n].name);
+    plan.push_back({{"kind", StageKindName(st.kind)},
+                    {"label", st.label},
+                    {"flops_per_row", st.flops_per_row},
+                    {"deps", st.deps},
+                    {"nodes", std::move(nodes)}});
+  }
+  doc["plan"] = std::move(plan);
+  return JsonText(doc);
 }
 
 void Inspect(const std::string& path, bool json) {
@@ -158,14 +158,14 @@ void Inspect(const std::string& path, bool json) {
   } catch (const Error& e) {
     // The verdict goes to stdout like every other answer; main still prints
     // the error on stderr and exits 3.
-    WriteStdout(json ? fmt::format("{{\n  \"file\": {},\n  \"valid\": false,\n "
-                                   " \"error\": {}\n}}\n",
-                                   JsonQuote(path), JsonQuote(e.what()))
-                     : fmt::format("verdict:     invalid: {}\n", e.what()));
+    WriteStdout(
+        json ? JsonText({{"file", path}, {"valid", false}, {"error", e.what()}})
+             : fmt::format("verdict:     invalid: {}\n", e.what()));
     throw;
   }
   const Summary summary = Summarize(graph);
-  WriteStdout(json ? Json(path, graph, summary) : Text(path, graph, summary));
+  WriteStdout(json ? JsonSummary(path, graph, summary)
+                   : Text(path, graph, summary));
 }
 
 }  // namespace

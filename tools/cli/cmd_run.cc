@@ -10,11 +10,12 @@
 #include <utility>
 
 #include "graph/error.h"
+#include "runtime/row_check.h"
 #include "runtime/row_io.h"
 #include "runtime/session.h"
 #include "tools/cli/cli_util.h"
 #include "tools/cli/commands.h"
-#include "tools/cli/run_wrappers.h"
+#include "tools/cli/progress_line.h"
 
 namespace rowflow::cli {
 namespace {
@@ -110,36 +111,6 @@ void Run(const RunArgs& a) {
 
 }  // namespace
 
-ProgressLine::ProgressLine(bool enabled, std::function<double()> fraction)
-    : enabled_(enabled), fraction_(std::move(fraction)) {}
-
-void ProgressLine::Update(int64_t rows_done) {
-  if (!enabled_) return;
-  const Clock::time_point now = Clock::now();
-  if (now - last_ < std::chrono::milliseconds(200)) return;
-  last_ = now;
-  const double seconds = std::chrono::duration<double>(now - start_).count();
-  const double rate =
-      seconds > 0 ? static_cast<double>(rows_done) / seconds : 0;
-  std::string line =
-      fmt::format("rowflow: {} rows, {} rows/s", rows_done, FormatSi(rate));
-  // The share of the input read so far; the source runs at most the
-  // tiles in flight ahead of rows_done.
-  const double done = fraction_ ? fraction_() : -1;
-  if (done > 0) {
-    line += fmt::format(", {:.0f}%, ETA {:.1f} s", 100.0 * done,
-                        seconds * (1 - done) / done);
-  }
-  // \r returns to the line start; ESC[K erases what a longer line left.
-  std::fprintf(stderr, "\r%s\033[K", line.c_str());
-  drawn_ = true;
-}
-
-void ProgressLine::Clear() {
-  if (drawn_) std::fputs("\r\033[K", stderr);
-  drawn_ = false;
-}
-
 void AddRunCommand(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run",
@@ -151,17 +122,21 @@ void AddRunCommand(CLI::App& app) {
   cmd->add_option("-o,--output", a->output,
                   "Output rows: .csv, .npy or - (stdout)")
       ->required();
-  a->threads_opt = cmd->add_option(
-      "--threads", a->threads, "Worker threads, 1..1024 (default: all cores)");
+  a->threads_opt =
+      cmd->add_option("--threads", a->threads,
+                      "Worker threads, 1..1024 (default: all cores)")
+          ->check(NumberCheck<int64_t>());
   a->tile_opt = cmd->add_option("--tile", a->tile,
-                                "Rows per tile (default: the plan's choice)");
+                                "Rows per tile (default: the plan's choice)")
+                    ->check(NumberCheck<int64_t>());
   cmd->add_option("--format", a->format,
                   "Row format of input and output, overriding the "
                   "extension (- is csv)")
       ->check(CLI::IsMember({"csv", "npy"}));
   cmd->add_flag("--header", a->header, "Skip the first line of CSV input");
   cmd->add_option("--max-line-bytes", a->max_line_bytes,
-                  "Longest accepted CSV input line (default 1 MiB)");
+                  "Longest accepted CSV input line (default 1 MiB)")
+      ->check(NumberCheck<int64_t>());
   cmd->add_flag("--check-finite", a->check_finite,
                 "Fail at the first NaN or infinity in the input or output, "
                 "naming row and column");

@@ -5,8 +5,26 @@
 #define ROWFLOW_TOOLS_CLI_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
+#include <string>
+#include <type_traits>
 
 namespace rowflow::cli {
+
+// A CLI11 check that refuses text CLI11 cannot convert to `T`, so that the
+// refusal reads "--threads: expected an integer, got 'abc'" (CLI11's own
+// ConversionError would read "Could not convert: --threads = abc").
+template <typename T>
+CLI::Validator NumberCheck() {
+  const char* what = std::is_integral_v<T> ? "an integer" : "a number";
+  return CLI::Validator(
+      [what](std::string& text) {
+        T value;
+        return CLI::detail::lexical_cast(text, value)
+                   ? std::string()
+                   : "expected " + std::string(what) + ", got '" + text + "'";
+      },
+      "");
+}
 
 void AddBuildCommand(CLI::App& app);    // rowflow build SPEC -o MODEL
 void AddRunCommand(CLI::App& app);      // rowflow run MODEL -i IN -o OUT

@@ -70,11 +70,13 @@ std::string CommandList(const CLI::App& app) {
   return list;
 }
 
-// One line for a refusal of the argument parser: CLI11's message (which may
-// span lines or read "A subcommand is required" for an unknown command),
-// rephrased where it misleads, with a pointer to the right --help.
-std::string UsageMessage(const CLI::App& app, const CLI::ParseError& e,
-                         int argc, char** argv) {
+// The line CLI11 prints for a refusal of the argument parser (installed
+// as its failure_message): CLI11's message, or for an unknown command or
+// option (which CLI11 reports as "A subcommand is required" or as extras)
+// one built from the parse state, with a pointer to the right --help.
+// Numeric options word their own refusals (NumberCheck in commands.h).
+std::string UsageMessage(const CLI::App& app, const CLI::Error& e, int argc,
+                         char** argv) {
   const std::vector<CLI::App*> parsed = app.get_subcommands();
   const CLI::App* sub = parsed.empty() ? nullptr : parsed.back();
   std::string what = e.what();
@@ -106,24 +108,6 @@ std::string UsageMessage(const CLI::App& app, const CLI::ParseError& e,
                                                   : "unexpected argument '") +
              first + "'";
     }
-  } else if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr &&
-             sub != nullptr) {
-    // "Could not convert: --threads = abc" -> "--threads: expected an
-    // integer, got 'abc'".
-    const std::string prefix = "Could not convert: ";
-    const size_t eq = what.find(" = ");
-    if (what.rfind(prefix, 0) == 0 && eq != std::string::npos) {
-      const std::string name = what.substr(prefix.size(), eq - prefix.size());
-      const CLI::Option* opt = sub->get_option_no_throw(name);
-      const std::string type = opt != nullptr ? opt->get_type_name() : "";
-      const char* expected = type == "INT" || type == "UINT" ? "an integer"
-                             : type == "FLOAT"               ? "a number"
-                                                             : nullptr;
-      if (expected != nullptr) {
-        what = name + ": expected " + expected + ", got '" +
-               what.substr(eq + 3) + "'";
-      }
-    }
   }
   for (char& c : what) {
     if (c == '\n') c = ' ';
@@ -135,6 +119,11 @@ std::string UsageMessage(const CLI::App& app, const CLI::ParseError& e,
   }
   return what + "; see 'rowflow " +
          (sub != nullptr ? sub->get_name() + " " : std::string()) + "--help'";
+}
+
+std::string FailureLine(const CLI::App& app, const CLI::Error& e, int argc,
+                        char** argv) {
+  return "rowflow: error: " + UsageMessage(app, e, argc, argv) + "\n";
 }
 
 }  // namespace
@@ -170,16 +159,17 @@ int main(int argc, char** argv) {
     argc = static_cast<int>(args.size());
     argv = args.data();
   }
+  app.failure_message([argc, argv](const CLI::App* top, const CLI::Error& e) {
+    return FailureLine(*top, e, argc, argv);
+  });
   try {
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version: printed, exit 0
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "rowflow: error: %s\n",
-                 UsageMessage(app, e, argc, argv).c_str());
-    return rowflow::ExitCode(rowflow::ErrorKind::kUsage);
+    const int code = app.exit(e);  // prints the failure_message line
+    return code == 0 ? 0 : rowflow::ExitCode(rowflow::ErrorKind::kUsage);
   } catch (const rowflow::BrokenPipeError&) {
     return 0;  // the reader has all it wanted (`| head`): see README
   } catch (const rowflow::Error& e) {

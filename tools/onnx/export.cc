@@ -13,6 +13,7 @@
 
 #include "graph/activation.h"
 #include "graph/atomic_file.h"
+#include "graph/dense_match.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
 #include "tools/onnx/activations.h"
@@ -22,7 +23,6 @@ namespace rowflow {
 namespace {
 
 using ir::OpKind;
-using onnx_internal::Fail;
 
 constexpr int64_t kOpset = 13;
 constexpr int64_t kIrVersion = 7;  // the IR version of opset 13
@@ -94,48 +94,25 @@ void AddIntAttr(onnx::NodeProto* node, const char* name, int64_t v) {
   a->set_i(v);
 }
 
-// The MatMul form of a SUM over the last axis of a MULTIPLY read by nothing
-// else: (x, w) with x a per-row vector [n] and w constant [n] or [k, n].
+// The MatMul form of each contraction (graph/dense_match.h) of a row value.
 void Exporter::Analyze() {
   const size_t nv = g_.values.size(), nn = g_.nodes.size();
   batched_.assign(nv, false);
   for (int id : g_.inputs) batched_[id] = true;
-  std::vector<int> readers(nv, 0);
-  std::vector<bool> is_output(nv, false);
-  for (int id : g_.outputs) is_output[id] = true;
   for (const ir::Node& node : g_.nodes) {
     for (int in : node.inputs) {
-      ++readers[in];
       if (batched_[in]) batched_[node.output] = true;
     }
   }
   matmul_.assign(nn, -1);
   absorbed_.assign(nn, false);
   plain_uses_.assign(nv, 0);
-  for (size_t i = 0; i < nn; ++i) {
-    const ir::Node& sum = g_.nodes[i];
-    const int v = sum.inputs[0];
-    if (sum.op != OpKind::kSum || g_.values[v].kind != ir::ValueKind::kNode)
-      continue;
-    const int m = g_.values[v].index;
-    const ir::Node& mul = g_.nodes[m];
-    const auto rank = static_cast<int64_t>(Rank(v));
-    if (mul.op != OpKind::kMultiply || readers[v] != 1 || is_output[v] ||
-        ir::NormalizeAxis(sum.axis, rank) != rank - 1) {
-      continue;
-    }
-    const int x = mul.inputs[0], w = mul.inputs[1];
-    for (auto [a, b] : {std::pair{x, w}, std::pair{w, x}}) {
-      const ir::Shape& xs = g_.values[a].shape;
-      const ir::Shape& ws = g_.values[b].shape;
-      if (batched_[a] && xs.size() == 1 &&
-          g_.values[b].kind == ir::ValueKind::kConstant &&
-          (ws.size() == 1 || ws.size() == 2) && ws.back() == xs[0]) {
-        matmul_[i] = m;
-        absorbed_[m] = true;
-        break;
-      }
-    }
+  // MatMul needs the batch dim, so x must depend on the rows.
+  for (const ir::DenseMatch& match : ir::FindContractions(g_)) {
+    if (!batched_[match.input]) continue;
+    const ir::DenseUnit& unit = match.parts[0];
+    matmul_[unit.sum] = unit.multiply;
+    absorbed_[unit.multiply] = true;
   }
   for (size_t i = 0; i < nn; ++i) {
     if (absorbed_[i]) continue;

@@ -17,6 +17,7 @@
 #include "graph/builder.h"
 #include "graph/error.h"
 #include "graph/serialize.h"
+#include "graph/text.h"
 #include "graph/weights_file.h"
 #include "tools/onnx/activations.h"
 #include "tools/onnx/lower.h"
@@ -26,7 +27,6 @@
 namespace rowflow {
 namespace {
 
-using onnx_internal::Fail;
 using onnx_internal::HostTensor;
 using onnx_internal::IsDefaultDomain;
 using onnx_internal::NodeWhere;

@@ -10,6 +10,7 @@
 
 #include "graph/activation.h"
 #include "graph/error.h"
+#include "graph/text.h"
 #include "graph/op_schema.h"
 #include "graph/weights_file.h"
 #include "tools/onnx/activations.h"

@@ -8,7 +8,7 @@
 #include <queue>
 
 #include "graph/error.h"
-#include "graph/weights_file.h"
+#include "graph/text.h"
 #include "tools/onnx/tensor.h"
 
 namespace rowflow::onnx_internal {

@@ -20,11 +20,6 @@
 
 namespace rowflow::onnx_internal {
 
-// Throws Error(kModel) with a fmt-formatted message.
-template <typename... Args>
-[[noreturn]] void Fail(fmt::format_string<Args...> format, Args&&... args) {
-  throw MakeError(ErrorKind::kModel, format, std::forward<Args>(args)...);
-}
 
 // A constant read from an initializer or a Constant node: floating-point
 // data as double (exact for FLOAT and DOUBLE), integer data (axes) as int64.

@@ -12,7 +12,7 @@ ROWFLOW_JOBS=${ROWFLOW_JOBS:-$(nproc)}
 rowflow_packages=(
   cmake g++ make pkg-config
   libtbb-dev libprotobuf-dev protobuf-compiler libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libonnx-dev python3-onnx python3-numpy
 )
 

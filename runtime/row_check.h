@@ -1,0 +1,70 @@
+// Row source and sink decorators that refuse NaN and infinity (`rowflow run
+// --check-finite`): rows pass through unchanged until the first non-finite
+// value, which throws Error(kInput) naming its input row and column.
+//
+// Thread-safety: as the source or sink they wrap, one thread at a time
+// (RowSource::progress() from any thread).
+#ifndef ROWFLOW_RUNTIME_ROW_CHECK_H_
+#define ROWFLOW_RUNTIME_ROW_CHECK_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "runtime/row_io.h"
+
+namespace rowflow {
+
+// Names input row `row` (0-based) in messages: "rows.csv:7" (1-based line,
+// after the header line if any) for CSV, "rows.npy: row 7" for .npy.
+struct RowLocator {
+  std::string name;  // "<stdin>" for "-"
+  bool csv = true;
+  bool header = false;
+
+  std::string operator()(int64_t row) const;
+};
+
+// Passes rows through from `inner`, failing with Error(kInput) at the first
+// NaN or infinity, named by its row and 1-based column.
+template <typename T>
+class FiniteCheckSource final : public RowSource<T> {
+ public:
+  // `inner` must outlive this source.
+  FiniteCheckSource(RowSource<T>& inner, RowLocator where)
+      : inner_(inner), where_(std::move(where)) {}
+
+  int64_t cols() const override { return inner_.cols(); }
+  int64_t total_rows() const override { return inner_.total_rows(); }
+  double progress() const override { return inner_.progress(); }
+  int64_t Read(T* out, int64_t max_rows) override;
+
+ private:
+  RowSource<T>& inner_;
+  RowLocator where_;
+  int64_t rows_ = 0;
+};
+
+// Passes rows on to `inner`, failing with Error(kInput) at the first NaN or
+// infinity, named by the input row that produced it (output row i comes
+// from input row i).
+template <typename T>
+class FiniteCheckSink final : public RowSink<T> {
+ public:
+  // `inner` must outlive this sink; rows are `cols` numbers.
+  FiniteCheckSink(RowSink<T>& inner, int64_t cols, RowLocator where)
+      : inner_(inner), cols_(cols), where_(std::move(where)) {}
+
+  void Write(const T* rows, int64_t n) override;
+  void Commit() override { inner_.Commit(); }
+
+ private:
+  RowSink<T>& inner_;
+  int64_t cols_;
+  RowLocator where_;
+  int64_t rows_ = 0;
+};
+
+}  // namespace rowflow
+
+#endif  // ROWFLOW_RUNTIME_ROW_CHECK_H_
