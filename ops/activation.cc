@@ -75,12 +75,23 @@ T StoreShiftedExp(T* p, int64_t len, T m) {
   return vec::ReduceAdd(sum);
 }
 
+// A group holding a NaN becomes the default NaN: which NaN would win the
+// maximum and the sum is not the same on every target.
+template <typename T>
+bool NanGroup(T* p, int64_t len, T sum) {
+  if (!std::isnan(sum)) return false;
+  std::fill_n(p, len, std::numeric_limits<T>::quiet_NaN());
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
 void Softmax::Group(T* p, int64_t len) {
   const T m = GroupMax(p, len);
-  const Vec<T> inv = K(T{1} / StoreShiftedExp(p, len, m));
+  const T sum = StoreShiftedExp(p, len, m);
+  if (NanGroup(p, len, sum)) return;
+  const Vec<T> inv = K(T{1} / sum);
   Apply(p, len, [inv](Vec<T> e) { return e * inv; });
 }
 
@@ -112,6 +123,7 @@ void LogSoftmax::Group(T* p, int64_t len) {
   for (; i + kL <= len; i += kL) add(vec::Load(p + i), kL);
   if (i < len) add(vec::LoadN(p + i, len - i), len - i);
   const T r = vec::ReduceAdd(rest), k = vec::ReduceAdd(count);
+  if (NanGroup(p, len, m + r)) return;
   Vec<T> l;
   if (k == 1 && r <= 1) {
     l = vmath::Log1pUnit(K(r));

@@ -253,6 +253,23 @@ RF_VEC_INLINE bool Visit(Activation act, F&& f) {
   return VisitIn(act, f, std::make_index_sequence<kNumRows>{});
 }
 
+template <typename F, size_t... I>
+RF_VEC_INLINE bool VisitRegisterIn(Activation act, F& f,
+                                   std::index_sequence<I...>) {
+  return ((std::tuple_element_t<I, Rows>::kForm == Form::kRegister &&
+                   static_cast<size_t>(act) == I
+               ? (f(std::tuple_element_t<I, Rows>{}), true)
+               : false) ||
+          ...);
+}
+
+// Visit restricted to the register rows (the others are not compared
+// against, for the tiny path's per-block dispatch); false for the others.
+template <typename F>
+RF_VEC_INLINE bool VisitRegister(Activation act, F&& f) {
+  return VisitRegisterIn(act, f, std::make_index_sequence<kNumRows>{});
+}
+
 // The form of `act`'s row; `act` must have one.
 Form FormOf(Activation act);
 

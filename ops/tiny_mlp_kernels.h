@@ -87,7 +87,7 @@ RF_TINY_INLINE typename S::V RegRow(typename S::V x,
 // registers; leaves v otherwise.
 template <typename S, int U, typename T>
 RF_TINY_INLINE void ActivateInline(const Layer<T>& layer, typename S::V* v) {
-  act::Visit(layer.act, [&](auto row) RF_TINY_LAMBDA {
+  act::VisitRegister(layer.act, [&](auto row) RF_TINY_LAMBDA {
     using Row = decltype(row);
     if constexpr (Row::kForm == act::Form::kRegister &&
                   Row::kAct != ir::Activation::kIdentity) {
