@@ -19,7 +19,6 @@
 #include "graph/validate.h"
 #include "graph/validate_structure.h"
 #include "graph/weights_file.h"
-#include "graph/text.h"
 
 namespace rowflow::internal {
 namespace {

@@ -12,8 +12,8 @@
 
 #include "graph/error.h"
 #include "graph/op_schema.h"
-#include "graph/validate.h"
 #include "graph/text.h"
+#include "graph/validate.h"
 
 namespace rowflow::internal {
 

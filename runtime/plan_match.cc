@@ -6,8 +6,8 @@
 #include "graph/dense_match.h"
 #include "graph/error.h"
 #include "graph/op_schema.h"
-#include "ops/activation.h"
 #include "graph/uses.h"
+#include "ops/activation.h"
 #include "ops/tiny_mlp.h"
 
 namespace rowflow::plan_internal {

@@ -10,8 +10,8 @@
 
 #include "graph/activation.h"
 #include "graph/error.h"
-#include "graph/text.h"
 #include "graph/op_schema.h"
+#include "graph/text.h"
 #include "graph/weights_file.h"
 #include "tools/onnx/activations.h"
 #include "tools/onnx/lower.h"

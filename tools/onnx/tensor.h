@@ -20,7 +20,6 @@
 
 namespace rowflow::onnx_internal {
 
-
 // A constant read from an initializer or a Constant node: floating-point
 // data as double (exact for FLOAT and DOUBLE), integer data (axes) as int64.
 struct HostTensor {
