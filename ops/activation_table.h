@@ -22,10 +22,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <tuple>
 #include <utility>
 
+#include "graph/activation.h"
 #include "graph/ir.h"
 #include "ops/activation.h"
 #include "ops/activation_math.h"
@@ -238,6 +240,8 @@ constexpr bool RowsInEnumOrder(std::index_sequence<I...>) {
 }
 static_assert(RowsInEnumOrder(std::make_index_sequence<kNumRows>{}),
               "row i of act::Rows must be the activation with value i");
+static_assert(kNumRows == std::size(ir::kActivations),
+              "every activation of graph/activation.h needs a row here");
 
 template <typename F, size_t... I>
 RF_VEC_INLINE bool VisitIn(Activation act, F& f, std::index_sequence<I...>) {

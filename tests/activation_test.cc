@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/activation.h"
 #include "ops/activation_table.h"
 #include "ops/gemm.h"
 #include "ops/tiny_mlp.h"
@@ -45,9 +46,11 @@ std::vector<Activation> LastAxis() {
 // The parameters tested: ONNX's defaults, rounded to T as the kernels do.
 template <typename T>
 ActivationParams ParamsFor(Activation act) {
-  ActivationParams p;
-  if (act == Activation::kElu) p.alpha = 1;
-  if (act == Activation::kHardSigmoid) p = {0.2, 0.5};
+  // The defaults of graph/activation.h, as a model without alpha/beta gets.
+  const ir::ActivationInfo& info = ir::GetActivation(act);
+  const ActivationParams p{
+      info.Default(ir::ActivationParam::kAlpha).value_or(0.01),
+      info.Default(ir::ActivationParam::kBeta).value_or(0.5)};
   return {static_cast<double>(static_cast<T>(p.alpha)),
           static_cast<double>(static_cast<T>(p.beta))};
 }

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "graph/activation.h"
 #include "ops/activation.h"
 
 namespace rowflow::ops {
@@ -24,10 +25,12 @@ using ir::Activation;
 const std::span<const Activation> kAll = AllActivations();
 
 // The test's parameters for `act` (ONNX's defaults; LEAKY_RELU 0.1).
+// The defaults of graph/activation.h; `alpha` for LEAKY_RELU.
 ActivationParams ParamsFor(Activation act, double alpha) {
-  if (act == Activation::kElu) return {1.0, 0.5};
-  if (act == Activation::kHardSigmoid) return {0.2, 0.5};
-  return {alpha, 0.5};
+  const ir::ActivationInfo& info = ir::GetActivation(act);
+  if (act == Activation::kLeakyRelu) return {alpha, 0.5};
+  return {info.Default(ir::ActivationParam::kAlpha).value_or(alpha),
+          info.Default(ir::ActivationParam::kBeta).value_or(0.5)};
 }
 
 // One dense layer with random contents, its inputs, and strided buffers.
