@@ -48,11 +48,11 @@ template <typename T>
 ActivationParams ParamsFor(Activation act) {
   // The defaults of graph/activation.h, as a model without alpha/beta gets.
   const ir::ActivationInfo& info = ir::GetActivation(act);
-  const ActivationParams p{
-      info.Default(ir::ActivationParam::kAlpha).value_or(0.01),
-      info.Default(ir::ActivationParam::kBeta).value_or(0.5)};
-  return {static_cast<double>(static_cast<T>(p.alpha)),
-          static_cast<double>(static_cast<T>(p.beta))};
+  const T alpha =
+      static_cast<T>(info.Default(ir::ActivationParam::kAlpha).value_or(0.01));
+  const T beta =
+      static_cast<T>(info.Default(ir::ActivationParam::kBeta).value_or(0.5));
+  return {static_cast<double>(alpha), static_cast<double>(beta)};
 }
 
 // Rows computed in registers are one IEEE rounding of the exact value (up
