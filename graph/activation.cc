@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <vector>
 
 #include "graph/error.h"
@@ -60,6 +61,25 @@ double ParamValue(const Node& node, ActivationParam param) {
 
 double& ParamValue(Node& node, ActivationParam param) {
   return param == ActivationParam::kAlpha ? node.alpha : node.beta;
+}
+
+std::string_view ParamProblem(const ActivationInfo& info, double value) {
+  switch (info.rule) {
+    case ParamRule::kFinite:
+      return std::isfinite(value) ? "" : "finite";
+    case ParamRule::kOrderedBounds:
+      return std::isnan(value) ? "a number or +-inf" : "";
+    case ParamRule::kNonNegative:
+      return std::isfinite(value) && value >= 0 ? "" : "finite and >= 0";
+  }
+  return "";
+}
+
+std::string BoundsProblem(const ActivationInfo& info, double alpha,
+                          double beta) {
+  if (info.rule != ParamRule::kOrderedBounds || !(alpha > beta)) return "";
+  return fmt::format("alpha {} is above beta {}; expected alpha <= beta",
+                     NumberToString(alpha), NumberToString(beta));
 }
 
 std::string ActivationNameList() {

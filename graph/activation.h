@@ -14,6 +14,7 @@
 #define ROWFLOW_GRAPH_ACTIVATION_H_
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,6 +35,13 @@ enum class ActivationParam : uint8_t { kAlpha, kBeta };
 inline constexpr ActivationParam kActivationParams[] = {ActivationParam::kAlpha,
                                                         ActivationParam::kBeta};
 
+// What values a parameter may take (every parameter is refused as NaN).
+enum class ParamRule : uint8_t {
+  kFinite,         // finite
+  kOrderedBounds,  // +-inf allowed; alpha <= beta (CLIP's min and max)
+  kNonNegative,    // finite and >= 0 (LAYER_NORM's epsilon)
+};
+
 // The static description of one activation.
 struct ActivationInfo {
   Activation act;
@@ -44,6 +52,7 @@ struct ActivationInfo {
   std::optional<double> beta;
   ActivationShape shape;
   std::string_view meaning;  // one line, for messages and docs
+  ParamRule rule = ParamRule::kFinite;
 
   // `param`'s default, unset when the activation does not take it.
   constexpr std::optional<double> Default(ActivationParam param) const {
@@ -81,6 +90,15 @@ inline constexpr ActivationInfo kActivations[] = {
      ActivationShape::kElementwise, "max(0, min(1, alpha * x + beta))"},
     {Activation::kLogSoftmax, "LOG_SOFTMAX", 12, kTakesNone, kTakesNone,
      ActivationShape::kLastAxis, "x - log(sum(exp(x))) along the last axis"},
+    {Activation::kClip, "CLIP", 13, -std::numeric_limits<double>::infinity(),
+     std::numeric_limits<double>::infinity(), ActivationShape::kElementwise,
+     "min(max(x, alpha), beta)", ParamRule::kOrderedBounds},
+    {Activation::kErf, "ERF", 14, kTakesNone, kTakesNone,
+     ActivationShape::kElementwise, "erf(x)"},
+    {Activation::kLayerNorm, "LAYER_NORM", 15, 1e-5, kTakesNone,
+     ActivationShape::kLastAxis,
+     "(x - mean(x)) / sqrt(var(x) + alpha) along the last axis",
+     ParamRule::kNonNegative},
 };
 
 // Every activation's row, in ir::Activation order.
@@ -101,6 +119,16 @@ std::string_view ParamName(ActivationParam param);
 // Node::alpha or Node::beta.
 double ParamValue(const Node& node, ActivationParam param);
 double& ParamValue(Node& node, ActivationParam param);
+
+// Empty when `value` is allowed for a parameter of `info` under its
+// ParamRule; else what it must be ("finite", "a number or +-inf", "finite
+// and >= 0"), for "alpha must be ...". The alpha <= beta order of
+// kOrderedBounds is BoundsProblem's.
+std::string_view ParamProblem(const ActivationInfo& info, double value);
+// For kOrderedBounds: "alpha 6 is above beta 0" when alpha > beta, else
+// empty.
+std::string BoundsProblem(const ActivationInfo& info, double alpha,
+                          double beta);
 
 // "IDENTITY, RELU, ..., LOG_SOFTMAX": every name, for messages.
 std::string ActivationNameList();

@@ -43,6 +43,9 @@ enum class Activation : uint8_t {
   kSilu,
   kHardSigmoid,
   kLogSoftmax,
+  kClip,
+  kErf,
+  kLayerNorm,
 };
 
 // Per-row shape (rank 0-2): the row dimension is implicit.

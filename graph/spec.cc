@@ -310,10 +310,14 @@ void SpecBuilder::PlanLayer(int i, DenseForm form, int64_t limit,
            fmt::format("{}: applies to {} only; activation is {}", field,
                        ir::ActivationsTaking(param), act->name));
     }
-    if (!std::isfinite(*v)) {
+    const std::string_view problem = ir::ParamProblem(*act, *v);
+    if (!problem.empty()) {
       Fail(LayerWhere(i, field),
-           fmt::format("{}: expected a finite number, got {}", field,
-                       ir::NumberToString(*v)));
+           problem == "finite"
+               ? fmt::format("{}: expected a finite number, got {}", field,
+                             ir::NumberToString(*v))
+               : fmt::format("{}: {} {} must be {}, got {}", field, act->name,
+                             field, problem, ir::NumberToString(*v)));
     }
   }
   p.alpha = given[0];

@@ -48,11 +48,15 @@ void CheckActivation(const Node& node) {
   }
   for (ir::ActivationParam param : ir::kActivationParams) {
     const double v = ir::ParamValue(node, param);
-    if (info->Default(param) && !std::isfinite(v)) {
-      Fail("{}: {} {} must be finite; got {}", NodeWhere(node), info->name,
-           ir::ParamName(param), ir::NumberToString(v));
+    if (!info->Default(param)) continue;
+    const std::string_view problem = ir::ParamProblem(*info, v);
+    if (!problem.empty()) {
+      Fail("{}: {} {} must be {}; got {}", NodeWhere(node), info->name,
+           ir::ParamName(param), problem, ir::NumberToString(v));
     }
   }
+  const std::string bounds = ir::BoundsProblem(*info, node.alpha, node.beta);
+  if (!bounds.empty()) Fail("{}: {} {}", NodeWhere(node), info->name, bounds);
 }
 
 void CheckAttributes(const Graph& graph) {

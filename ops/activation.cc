@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "graph/error.h"
 #include "ops/activation_table.h"
@@ -87,7 +88,7 @@ bool NanGroup(T* p, int64_t len, T sum) {
 }  // namespace
 
 template <typename T>
-void Softmax::Group(T* p, int64_t len) {
+void Softmax::Group(T* p, int64_t len, const ActivationParams&) {
   const T m = GroupMax(p, len);
   const T sum = StoreShiftedExp(p, len, m);
   if (NanGroup(p, len, sum)) return;
@@ -96,7 +97,7 @@ void Softmax::Group(T* p, int64_t len) {
 }
 
 template <typename T>
-void LogSoftmax::Group(T* p, int64_t len) {
+void LogSoftmax::Group(T* p, int64_t len, const ActivationParams&) {
   // sum e^(x - m) = k + rest, k the count of maxima: log1p(rest) when k = 1
   // keeps log(sum) accurate when the maximum dominates.
   constexpr int kL = Vec<T>::kLanes;
@@ -137,6 +138,32 @@ void LogSoftmax::Group(T* p, int64_t len) {
   });
 }
 
+// Two passes in index order, float in double and double in long double
+// (x87: the same on every target), so that no sum or square overflows or
+// loses the subnormal range and the bits are the same everywhere; the
+// result is rounded once to T. A NaN or infinity anywhere makes the group
+// the default NaN, as the mean is then undefined.
+template <typename T>
+void LayerNorm::Group(T* p, int64_t len, const ActivationParams& params) {
+  using A = std::conditional_t<sizeof(T) == 4, double, long double>;
+  A sum = 0;
+  for (int64_t i = 0; i < len; ++i) sum += static_cast<A>(p[i]);
+  const A mean = sum / static_cast<A>(len);
+  A sq = 0;
+  for (int64_t i = 0; i < len; ++i) {
+    const A d = static_cast<A>(p[i]) - mean;
+    sq += d * d;
+  }
+  if (!std::isfinite(sq)) {
+    std::fill_n(p, len, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
+  const A sd = std::sqrt(sq / static_cast<A>(len) +
+                         static_cast<A>(static_cast<T>(params.alpha)));
+  for (int64_t i = 0; i < len; ++i)
+    p[i] = static_cast<T>((static_cast<A>(p[i]) - mean) / sd);
+}
+
 void Softmax::ReferenceGroup(const long double* x, int64_t len,
                              const ActivationParams&, long double* y) {
   long double m = -std::numeric_limits<long double>::infinity(), sum = 0;
@@ -171,6 +198,21 @@ void LogSoftmax::ReferenceGroup(const long double* x, int64_t len,
   for (int64_t i = 0; i < len; ++i) {
     const long double d = x[i] == m ? 0.0L : x[i] - m;
     y[i] = nan ? std::numeric_limits<long double>::quiet_NaN() : d - l;
+  }
+}
+
+void LayerNorm::ReferenceGroup(const long double* x, int64_t len,
+                               const ActivationParams& params, long double* y) {
+  long double sum = 0;
+  for (int64_t i = 0; i < len; ++i) sum += x[i];
+  const long double mean = sum / len;
+  long double sq = 0;
+  for (int64_t i = 0; i < len; ++i) sq += (x[i] - mean) * (x[i] - mean);
+  const bool bad = !std::isfinite(sq);
+  const long double sd = std::sqrt(sq / len + params.alpha);
+  for (int64_t i = 0; i < len; ++i) {
+    y[i] = bad ? std::numeric_limits<long double>::quiet_NaN()
+               : (x[i] - mean) / sd;
   }
 }
 
@@ -232,7 +274,8 @@ void ActivateGroupsInPlace(Activation a, const ActivationParams& params,
   RF_CHECK(act::Visit(a, [&](auto row) {
     using Row = decltype(row);
     if constexpr (Row::kForm == act::Form::kLastAxis) {
-      for (int64_t g = 0; g < groups; ++g) Row::Group(data + g * len, len);
+      for (int64_t g = 0; g < groups; ++g)
+        Row::Group(data + g * len, len, params);
     } else {
       act::ApplyRow<T, Row>(params, data, groups * len);
     }

@@ -16,20 +16,28 @@
 //   SILU          x sigmoid(x)
 //   HARD_SIGMOID  max(0, min(1, alpha x + beta)), one fma  (alpha, beta)
 //   LOG_SOFTMAX   x - m - log(sum e^(x - m)) over the last axis
+//   CLIP          min(max(x, alpha), beta)            (alpha, beta: bounds)
+//   ERF           erf x
+//   LAYER_NORM    (x - mean) / sqrt(var + alpha) over the last axis (biased
+//                 variance; alpha: epsilon)
 //
 // Accuracy against the exact function (of the rounded parameters), in ulps
 // of the result (subnormal results: units of the subnormal spacing):
-//   IDENTITY, RELU            exact
+//   IDENTITY, RELU, CLIP      exact
 //   LEAKY_RELU, HARD_SIGMOID  correctly rounded (one multiply / one fma)
-//   GELU, GELU_TANH, SILU     f32 within 0.51 (computed in double, rounded
-//                             once); f64 within 3, GELU f64 within 7
+//   GELU, GELU_TANH, SILU,    f32 within 0.51 (computed in double, rounded
+//   ERF                       once); f64 within 3, GELU f64 within 7
 //   TANH, SIGMOID, SOFTPLUS,  within 3 (f32: checked on every 61st float,
 //   ELU                       all 2^32 with ROWFLOW_EXHAUSTIVE=1; f64 sampled)
 //   SOFTMAX, LOG_SOFTMAX      within 4 per element on groups of up to a few
 //                             hundred (the group sum's rounding grows with
 //                             its length)
-// No scalar libm in the kernels: polynomial exp/expm1/log1p, and for GELU a
-// Chebyshev series of erfcx, all in vector registers.
+//   LAYER_NORM                mean and variance in double, two passes; f32
+//                             rounded once, f64 within a few ulp of the
+//                             exact value for well-conditioned groups
+// No scalar libm in the kernels: polynomial exp/expm1/log1p, and for GELU
+// and ERF a Chebyshev series of erfcx (ERF near 0: its Taylor series), all
+// in vector registers; LAYER_NORM's one square root is IEEE's.
 //
 // Signed zero, NaN, infinity: NaN in gives NaN out (a NaN anywhere in a
 // group makes the whole group the default NaN). relu(-0) = +0, and
@@ -73,7 +81,8 @@ std::span<const ir::Activation> AllActivations();
 // True if `act` has a kernel (every name graph/ knows does).
 bool HasKernel(ir::Activation act);
 
-// True for the activations over the last axis (SOFTMAX, LOG_SOFTMAX); the
+// True for the activations over the last axis (SOFTMAX, LOG_SOFTMAX,
+// LAYER_NORM); the
 // others are elementwise.
 bool IsLastAxis(ir::Activation act);
 

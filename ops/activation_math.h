@@ -299,17 +299,14 @@ struct ErfcxF32 {
       -0x1.a5f172f2d2d2dp-40, 0x1.8fddea14b4b4bp-41};
 };
 
-// x Phi(x) = 0.5 x erfc(-x / sqrt2), in double. With a = |x|, E = 0.5
-// erfc(a / sqrt2) = 0.5 e^(-a^2 / 2) t H(u) (a^2 / 2 exact as hi + lo, t
-// compensated as hi + lo, since H amplifies t's error); then x Phi(x) is
-// x E for x < 0 and x - x E for x >= 0: no cancellation on either side.
+// 0.5 erfc(a / sqrt2) = E 2^n for a in [0, R::kMax]: returns E, sets n.
+// E = 0.5 e^(-a^2 / 2) t H(u) (a^2 / 2 exact as hi + lo, t compensated as
+// hi + lo, since H amplifies t's error).
 template <typename R>
-RF_VEC_INLINE Vec<double> GeluIn(Vec<double> x) {
-  const Vec<double> a = vec::Min(K(R::kMax), vec::Abs(x));
+RF_VEC_INLINE Vec<double> HalfErfcSplit(Vec<double> a, Vec<double>* n) {
   const Vec<double> sq = a * a;
   Vec<double> p;
-  const Vec<double> n =
-      ExpSplit(sq * K(-0.5), vec::Fma(a, a, -sq) * K(-0.5), &p);
+  *n = ExpSplit(sq * K(-0.5), vec::Fma(a, a, -sq) * K(-0.5), &p);
   const Vec<double> c = K(kErfcxT);
   const Vec<double> s = c + a;  // TwoSum: s + es = c + a
   const Vec<double> bb = s - c;
@@ -327,7 +324,17 @@ RF_VEC_INLINE Vec<double> GeluIn(Vec<double> x) {
     b1 = b;
   }
   const Vec<double> h = vec::Fma(u, b1, (K(R::kC[0]) - b2) + K(R::kC0Lo));
-  const Vec<double> pg = (p * vec::Fma(h, q, h * tl)) * K(0.5);
+  return (p * vec::Fma(h, q, h * tl)) * K(0.5);
+}
+
+// x Phi(x) = 0.5 x erfc(-x / sqrt2), in double. With a = |x| and E = 0.5
+// erfc(a / sqrt2), x Phi(x) is x E for x < 0 and x - x E for x >= 0: no
+// cancellation on either side.
+template <typename R>
+RF_VEC_INLINE Vec<double> GeluIn(Vec<double> x) {
+  const Vec<double> a = vec::Min(K(R::kMax), vec::Abs(x));
+  Vec<double> n;
+  const Vec<double> pg = HalfErfcSplit<R>(a, &n);
   const Vec<double> below = vec::ScaleBy2n(x * pg, n);  // x E, rounded once
   const Vec<double> above = vec::Fma(-x, vec::ScaleBy2n(pg, n), x);
   const vec::Mask<double> neg = vec::Lt(x, K(0.0));
@@ -337,6 +344,49 @@ RF_VEC_INLINE Vec<double> GeluIn(Vec<double> x) {
   r = vec::Select(big, vec::Select(neg, K(-0.0), x), r);
   r = vec::Select(vec::Eq(x, K(0.0)), x, r);
   return KeepNan(x, r);
+}
+
+// erf's Taylor series x sum c_k x^2k, c_k = 2/sqrt(pi) (-1)^k / (k! (2k +
+// 1)), for |x| < kErfSeriesMax: 14 terms leave a truncation below 1e-19.
+inline constexpr double kErfSeriesMax = 0.5;
+inline constexpr std::array<double, 14> ErfSeries() {
+  std::array<double, 14> c{};
+  double factorial = 1;
+  for (int k = 0; k < 14; ++k) {
+    if (k > 0) factorial *= k;
+    const double sign = k % 2 == 0 ? 1.0 : -1.0;
+    c[k] = sign * 0x1.20dd750429b6dp+0 / (factorial * (2 * k + 1));
+  }
+  return c;
+}
+
+// erf x in double: the series near 0; else 1 - erfc|x| with erfc|x| = 2 E
+// (HalfErfcSplit at a = |x| sqrt2, clamped to the series' range, where
+// erfc|x| is far below half an ulp of 1), the sign of x restored.
+template <typename R>
+RF_VEC_INLINE Vec<double> ErfIn(Vec<double> x) {
+  static constexpr auto kSeries = ErfSeries();
+  const Vec<double> ax = vec::Abs(x);
+  const Vec<double> a =
+      vec::Min(K(R::kMax), ax * K(0x1.6a09e667f3bcdp+0));  // |x| sqrt2
+  Vec<double> n;
+  const Vec<double> pg = HalfErfcSplit<R>(a, &n);
+  const Vec<double> far = vec::XorSign(K(1.0) - vec::ScaleBy2n(pg + pg, n), x);
+  const Vec<double> near = x * Horner(x * x, kSeries);  // keeps -0
+  const Vec<double> r = vec::Select(vec::Lt(ax, K(kErfSeriesMax)), near, far);
+  return KeepNan(x, r);
+}
+
+// f64 within 3 ulp; f32 computed in double and rounded once, within 0.51.
+template <typename T>
+RF_VEC_INLINE Vec<T> Erf(Vec<T> x) {
+  if constexpr (sizeof(T) == 8) {
+    return ErfIn<ErfcxF64>(x);
+  } else {
+    Vec<double> lo, hi;
+    vec::Widen(x, &lo, &hi);
+    return vec::Narrow(ErfIn<ErfcxF32>(lo), ErfIn<ErfcxF32>(hi));
+  }
 }
 
 // f64: within 7 ulp (the series' rounding dominates). f32: computed in

@@ -8,7 +8,8 @@
 //    vector operators only (so the same code runs on a vec::Vec part, a
 //    tiny-path register and a scalar); the tiny path computes these inline.
 //  - kVector: `Eval(x, p)` on a vec::Vec<T> (ops/activation_math.h).
-//  - kLastAxis: `Group(p, len)` over one contiguous group (softmax family).
+//  - kLastAxis: `Group(p, len, params)` over one contiguous group (softmax
+//    family, layer norm).
 // Elementwise rows also have `Reference<F>(x, params)`, the definition in F
 // = long double (the oracle) or double (a faster one for float) with libm;
 // last-axis rows `ReferenceGroup(x, len, params, y)`.
@@ -135,7 +136,7 @@ struct Softmax {
   static constexpr Activation kAct = Activation::kSoftmax;
   static constexpr Form kForm = Form::kLastAxis;
   template <typename T>
-  static void Group(T* p, int64_t len);
+  static void Group(T* p, int64_t len, const ActivationParams&);
   static void ReferenceGroup(const long double* x, int64_t len,
                              const ActivationParams&, long double* y);
 };
@@ -221,16 +222,57 @@ struct LogSoftmax {
   static constexpr Activation kAct = Activation::kLogSoftmax;
   static constexpr Form kForm = Form::kLastAxis;
   template <typename T>
-  static void Group(T* p, int64_t len);
+  static void Group(T* p, int64_t len, const ActivationParams&);
+  static void ReferenceGroup(const long double* x, int64_t len,
+                             const ActivationParams&, long double* y);
+};
+
+// min(max(x, alpha), beta), alpha <= beta (either may be infinite): exact;
+// NaN passes, -0 stays -0 unless a bound replaces it.
+struct Clip {
+  static constexpr Activation kAct = Activation::kClip;
+  static constexpr Form kForm = Form::kRegister;
+  template <typename R>
+  static RF_VEC_INLINE R Reg(R x, const RegParams<R>& p) {
+    const R y = x < p.alpha ? p.alpha : x;
+    return y > p.beta ? p.beta : y;
+  }
+  template <typename F>
+  static F Reference(F x, const ActivationParams& p) {
+    const F y = x < static_cast<F>(p.alpha) ? static_cast<F>(p.alpha) : x;
+    return y > static_cast<F>(p.beta) ? static_cast<F>(p.beta) : y;
+  }
+};
+
+struct Erf {
+  static constexpr Activation kAct = Activation::kErf;
+  static constexpr Form kForm = Form::kVector;
+  template <typename T>
+  static RF_VEC_INLINE Vec<T> Eval(Vec<T> x, const RegParams<Vec<T>>&) {
+    return vmath::Erf(x);
+  }
+  template <typename F>
+  static F Reference(F x, const ActivationParams&) {
+    return std::erf(x);
+  }
+};
+
+// (x - mean) / sqrt(var + alpha) over the group, mean and (biased)
+// variance in two passes in double (ops/activation.cc).
+struct LayerNorm {
+  static constexpr Activation kAct = Activation::kLayerNorm;
+  static constexpr Form kForm = Form::kLastAxis;
+  template <typename T>
+  static void Group(T* p, int64_t len, const ActivationParams&);
   static void ReferenceGroup(const long double* x, int64_t len,
                              const ActivationParams&, long double* y);
 };
 
 // ---- The table ------------------------------------------------------------
 
-using Rows =
-    std::tuple<Identity, Relu, Tanh, Sigmoid, LeakyRelu, Softplus, Softmax, Elu,
-               Gelu, GeluTanh, Silu, HardSigmoid, LogSoftmax>;
+using Rows = std::tuple<Identity, Relu, Tanh, Sigmoid, LeakyRelu, Softplus,
+                        Softmax, Elu, Gelu, GeluTanh, Silu, HardSigmoid,
+                        LogSoftmax, Clip, Erf, LayerNorm>;
 inline constexpr size_t kNumRows = std::tuple_size_v<Rows>;
 
 template <size_t... I>

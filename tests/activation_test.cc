@@ -317,6 +317,9 @@ TEST(ActivationTest, EveryActivationGivesTheSameBitsOnEveryTarget) {
       {Activation::kSilu, 0x45b864d13a141866ull},
       {Activation::kHardSigmoid, 0x91d3b8b36408dd80ull},
       {Activation::kLogSoftmax, 0xcf6cf51868aec48aull},
+      {Activation::kClip, 0x0f288a6e05e0251full},
+      {Activation::kErf, 0x64be45223548966eull},
+      {Activation::kLayerNorm, 0xa15cf8cbb47280c2ull},
   };
   std::vector<float> xf;
   std::vector<double> xd;
@@ -436,7 +439,8 @@ TEST(ActivationTableTest, EveryNamedActivationHasAKernel) {
   }
   EXPECT_EQ(named, static_cast<int>(AllActivations().size()));
   EXPECT_EQ(LastAxis(), (std::vector<Activation>{Activation::kSoftmax,
-                                                 Activation::kLogSoftmax}));
+                                                 Activation::kLogSoftmax,
+                                                 Activation::kLayerNorm}));
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -625,6 +629,63 @@ TYPED_TEST(ActivationTest, LogSoftmaxLimits) {
   v = {-inf, -inf};  // as softmax: uniform
   ActivateGroupsInPlace(Activation::kLogSoftmax, {}, v.data(), 1, 2);
   EXPECT_EQ(v, (std::vector<T>{-std::log(T{2}), -std::log(T{2})}));
+}
+
+// ReLU6 / Hardtanh bounds: exact, NaN passes, a bound replaces -0 only
+// where it is above it, and infinite bounds clip nothing.
+TYPED_TEST(ActivationTest, ClipBounds) {
+  using T = TypeParam;
+  const T inf = std::numeric_limits<T>::infinity();
+  std::vector<T> v = {-7, -0.0, 0, 2.5, 6, 7, inf, -inf};
+  ActivateInPlace(Activation::kClip, {0, 6}, v.data(), v.size());
+  EXPECT_EQ(v, (std::vector<T>{0, 0, 0, 2.5, 6, 6, 6, 0}));
+  v = {-0.0};
+  ActivateInPlace(Activation::kClip, {-1, 1}, v.data(), 1);
+  EXPECT_TRUE(std::signbit(v[0]));  // -0 is inside [-1, 1]: unchanged
+  v = {std::numeric_limits<T>::quiet_NaN(), -inf, 3};
+  ActivateInPlace(Activation::kClip, {-static_cast<double>(inf), 2}, v.data(),
+                  v.size());
+  EXPECT_TRUE(std::isnan(v[0]));
+  EXPECT_EQ(v[1], -inf);
+  EXPECT_EQ(v[2], 2);
+}
+
+// LayerNorm of [1, 2, 3, 6] (mean 3, biased variance 3.5) with epsilon 0.5:
+// (x - 3) / 2, exact; a constant group is 0 (eps > 0); a NaN or an
+// infinity makes the whole group NaN.
+TYPED_TEST(ActivationTest, LayerNormValues) {
+  using T = TypeParam;
+  std::vector<T> v = {1, 2, 3, 6, 5, 5, 5, 5};
+  ActivateGroupsInPlace(Activation::kLayerNorm, {0.5, 0}, v.data(), 2, 4);
+  EXPECT_EQ(v, (std::vector<T>{-1, -0.5, 0, 1.5, 0, 0, 0, 0}));
+  v = {1, std::numeric_limits<T>::infinity(), 2};
+  ActivateGroupsInPlace(Activation::kLayerNorm, {1e-5, 0}, v.data(), 1, 3);
+  for (T y : v) EXPECT_TRUE(std::isnan(y));
+  // Huge and tiny groups normalise like any other (no overflow of the
+  // squares, no loss in the subnormal range of the sums).
+  const T big = std::numeric_limits<T>::max() / 2;
+  v = {big, -big};
+  ActivateGroupsInPlace(Activation::kLayerNorm, {0, 0}, v.data(), 1, 2);
+  EXPECT_EQ(v, (std::vector<T>{1, -1}));
+  const T tiny = std::numeric_limits<T>::denorm_min() * 4;
+  v = {tiny, -tiny};
+  ActivateGroupsInPlace(Activation::kLayerNorm, {0, 0}, v.data(), 1, 2);
+  EXPECT_EQ(v, (std::vector<T>{1, -1}));
+}
+
+// erf is odd, erf(+-inf) = +-1, and it is 1 in T well before the erfc
+// series' range ends.
+TYPED_TEST(ActivationTest, ErfLimits) {
+  using T = TypeParam;
+  const T inf = std::numeric_limits<T>::infinity();
+  std::vector<T> v = {-0.0, inf, -inf, 30, -30, 0.25, -0.25};
+  ActivateInPlace(Activation::kErf, {}, v.data(), v.size());
+  EXPECT_TRUE(v[0] == 0 && std::signbit(v[0]));
+  EXPECT_EQ(v[1], 1);
+  EXPECT_EQ(v[2], -1);
+  EXPECT_EQ(v[3], 1);
+  EXPECT_EQ(v[4], -1);
+  EXPECT_EQ(v[5], -v[6]);
 }
 
 // The same special pre-activations through the tiny-layer path (fused and

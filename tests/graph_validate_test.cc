@@ -306,9 +306,10 @@ TEST(ActivationTableTest, RowsAreTheEnumWithTheDocumentedDefaults) {
     }
     EXPECT_EQ(ListedNames(ir::ActivationsTaking(param)), taking);
   }
-  for (const char* name : {"IDENTITY", "RELU", "TANH", "SIGMOID", "LEAKY_RELU",
-                           "SOFTPLUS", "SOFTMAX", "ELU", "GELU", "GELU_TANH",
-                           "SILU", "HARD_SIGMOID", "LOG_SOFTMAX"}) {
+  for (const char* name :
+       {"IDENTITY", "RELU", "TANH", "SIGMOID", "LEAKY_RELU", "SOFTPLUS",
+        "SOFTMAX", "ELU", "GELU", "GELU_TANH", "SILU", "HARD_SIGMOID",
+        "LOG_SOFTMAX", "CLIP", "ERF", "LAYER_NORM"}) {
     EXPECT_NE(ir::FindActivation(name), nullptr) << name;
   }
   for (Activation act :
@@ -324,7 +325,14 @@ TEST(ActivationTableTest, RowsAreTheEnumWithTheDocumentedDefaults) {
   EXPECT_EQ(ir::GetActivation(Activation::kElu).alpha, 1.0);
   EXPECT_EQ(ir::GetActivation(Activation::kHardSigmoid).alpha, 0.2);
   EXPECT_EQ(ir::GetActivation(Activation::kHardSigmoid).beta, 0.5);
-  for (Activation act : {Activation::kSoftmax, Activation::kLogSoftmax}) {
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(ir::GetActivation(Activation::kClip).alpha, -inf);
+  EXPECT_EQ(ir::GetActivation(Activation::kClip).beta, inf);
+  EXPECT_EQ(ir::GetActivation(Activation::kLayerNorm).alpha, 1e-5);
+  EXPECT_FALSE(ir::GetActivation(Activation::kLayerNorm).beta.has_value());
+  EXPECT_FALSE(ir::GetActivation(Activation::kErf).alpha.has_value());
+  for (Activation act : {Activation::kSoftmax, Activation::kLogSoftmax,
+                         Activation::kLayerNorm}) {
     EXPECT_EQ(ir::GetActivation(act).shape, ir::ActivationShape::kLastAxis);
   }
   const auto past = static_cast<Activation>(rows.size());
@@ -385,10 +393,25 @@ TEST(ActivationTableTest, ValidateRefusesNonFiniteParametersItReads) {
           EXPECT_NO_THROW(Validate(g)) << row.name;
           continue;
         }
+        if (row.rule == ir::ParamRule::kOrderedBounds && !std::isnan(bad)) {
+          // CLIP's bounds may be infinite (Clip with only a max): the
+          // order check alone applies.
+          const bool ordered = g.nodes[0].alpha <= g.nodes[0].beta;
+          if (ordered) {
+            EXPECT_NO_THROW(Validate(g)) << row.name;
+          } else {
+            EXPECT_THAT(Refusal(g), HasSubstr("is above beta"));
+          }
+          continue;
+        }
+        const char* must = row.rule == ir::ParamRule::kFinite ? "finite"
+                           : row.rule == ir::ParamRule::kNonNegative
+                               ? "finite and >= 0"
+                               : "a number or +-inf";
         EXPECT_EQ(Refusal(g),
-                  fmt::format("node 'act' (ACTIVATION): {} {} must be finite; "
+                  fmt::format("node 'act' (ACTIVATION): {} {} must be {}; "
                               "got {}",
-                              row.name, ir::ParamName(param),
+                              row.name, ir::ParamName(param), must,
                               ir::NumberToString(bad)));
       }
     }
@@ -398,6 +421,22 @@ TEST(ActivationTableTest, ValidateRefusesNonFiniteParametersItReads) {
             fmt::format("node 'act' (ACTIVATION): unknown activation {}; "
                         "expected one of {}",
                         next, ir::ActivationNameList()));
+}
+
+TEST(ActivationTableTest, ClipBoundsAndLayerNormEpsilonAreChecked) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto Validate = [](ir::Graph g) { rowflow::Validate(g); };
+  EXPECT_NO_THROW(Validate(OneActivation(Activation::kClip, 0, 6)));
+  EXPECT_NO_THROW(Validate(OneActivation(Activation::kClip, -inf, 6)));
+  EXPECT_NO_THROW(Validate(OneActivation(Activation::kClip, 2, 2)));
+  EXPECT_EQ(Refusal(OneActivation(Activation::kClip, 6, 0)),
+            "node 'act' (ACTIVATION): CLIP alpha 6 is above beta 0; expected "
+            "alpha <= beta");
+  EXPECT_NO_THROW(Validate(OneActivation(Activation::kClip, inf, inf)));
+  EXPECT_NO_THROW(Validate(OneActivation(Activation::kLayerNorm, 0, 0)));
+  EXPECT_EQ(Refusal(OneActivation(Activation::kLayerNorm, -1e-5, 0)),
+            "node 'act' (ACTIVATION): LAYER_NORM alpha must be finite and >= "
+            "0; got -1e-05");
 }
 
 TEST(ActivationTableTest,

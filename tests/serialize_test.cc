@@ -527,7 +527,7 @@ TEST(SerializeTest, EveryActivationRoundTripsWithItsParameters) {
     SCOPED_TRACE(std::string(row.name));
     std::string params;
     if (row.alpha) params += "alpha: 0.1 ";  // not a float: exact in F32 too
-    if (row.beta) params += "beta: -0.375";
+    if (row.beta) params += "beta: 0.375";   // CLIP: alpha <= beta
     for (const std::string& text :
          {ActivationModel(row.name, params), ActivationModel(row.name, "")}) {
       const bool given = text.find("alpha") != std::string::npos ||
@@ -539,7 +539,7 @@ TEST(SerializeTest, EveryActivationRoundTripsWithItsParameters) {
         EXPECT_EQ(n.alpha, given ? 0.1 : *row.alpha);
       }
       if (row.beta) {
-        EXPECT_EQ(n.beta, given ? -0.375 : *row.beta);
+        EXPECT_EQ(n.beta, given ? 0.375 : *row.beta);
       }
       for (Encoding encoding : {Encoding::kBinary, Encoding::kText}) {
         const std::string bytes = SerializeGraph(g, encoding);
@@ -584,12 +584,23 @@ TEST(ModelFileTest, Class14RefusesNonFiniteParameters) {
     for (ir::ActivationParam param : ir::kActivationParams) {
       if (!row.Default(param)) continue;
       for (const char* bad : {"nan", "-inf", "inf"}) {
-        ExpectRefused(
-            ActivationModel(row.name,
-                            fmt::format("{}: {}", ir::ParamName(param), bad)),
-            {fmt::format("node 'act' (ACTIVATION): {} {} must be finite; got "
-                         "{}",
-                         row.name, ir::ParamName(param), bad)});
+        // CLIP's bounds may be infinite (no bound); LAYER_NORM's epsilon
+        // must be >= 0 too.
+        const char* must = row.rule == ir::ParamRule::kFinite ? "finite"
+                           : row.rule == ir::ParamRule::kNonNegative
+                               ? "finite and >= 0"
+                               : "a number or +-inf";
+        const std::string model = ActivationModel(
+            row.name, fmt::format("{}: {}", ir::ParamName(param), bad));
+        if (row.rule == ir::ParamRule::kOrderedBounds &&
+            std::string_view(bad) != "nan") {
+          EXPECT_NO_THROW(ParseGraph(model, "model.pbtxt")) << row.name;
+          continue;
+        }
+        ExpectRefused(model,
+                      {fmt::format("node 'act' (ACTIVATION): {} {} "
+                                   "must be {}; got {}",
+                                   row.name, ir::ParamName(param), must, bad)});
       }
     }
   }

@@ -128,7 +128,7 @@ TEST(SpecTest, EveryActivationParsesWithItsParametersOrTheirDefaults) {
     SCOPED_TRACE(std::string(row.name));
     std::string params;
     if (row.alpha) params += " alpha: 0.75";
-    if (row.beta) params += " beta: -0.25";
+    if (row.beta) params += " beta: 1.25";  // CLIP: alpha <= beta
     for (DenseForm form : {DenseForm::kLayer, DenseForm::kPerNode}) {
       const ir::Node plain = FirstActivation(Build(
           ActivationSpec(fmt::format("activation: {}", row.name)), {}, form));
@@ -147,7 +147,7 @@ TEST(SpecTest, EveryActivationParsesWithItsParametersOrTheirDefaults) {
         EXPECT_EQ(given.alpha, 0.75);
       }
       if (row.beta) {
-        EXPECT_EQ(given.beta, -0.25);
+        EXPECT_EQ(given.beta, 1.25);
       }
     }
   }
@@ -169,11 +169,24 @@ TEST(SpecTest, RefusesParametersAnActivationDoesNotTakeOrNonFinite) {
         continue;
       }
       for (const char* bad : {"nan", "-inf", "inf"}) {
-        EXPECT_EQ(
-            BuildError(ActivationSpec(head + fmt::format("{}: {}", name, bad))),
-            fmt::format("spec.pbtxt:2:{}: layer 1 ('node_0'): {}: expected "
-                        "a finite number, got {}",
-                        column, name, bad));
+        const std::string spec =
+            ActivationSpec(head + fmt::format("{}: {}", name, bad));
+        if (row.rule == ir::ParamRule::kFinite) {
+          EXPECT_EQ(BuildError(spec),
+                    fmt::format("spec.pbtxt:2:{}: layer 1 ('node_0'): {}: "
+                                "expected a finite number, got {}",
+                                column, name, bad));
+        } else if (row.rule == ir::ParamRule::kNonNegative) {
+          EXPECT_EQ(BuildError(spec),
+                    fmt::format("spec.pbtxt:2:{}: layer 1 ('node_0'): {}: {} "
+                                "{} must be finite and >= 0, got {}",
+                                column, name, row.name, name, bad));
+        } else if (std::string_view(bad) == "nan") {  // CLIP: +-inf is none
+          EXPECT_EQ(BuildError(spec),
+                    fmt::format("spec.pbtxt:2:{}: layer 1 ('node_0'): {}: {} "
+                                "{} must be a number or +-inf, got nan",
+                                column, name, row.name, name));
+        }
       }
     }
   }

@@ -29,7 +29,7 @@ using ir::Activation;
 // Extend when the activation enum grows (the same range as
 // tests/differential_table_test.cc).
 constexpr Activation kFirstActivation = Activation::kIdentity;
-constexpr Activation kLastActivation = Activation::kLogSoftmax;
+constexpr Activation kLastActivation = Activation::kLayerNorm;
 constexpr int64_t kRows = 1000;
 
 class SplitMix64 {

@@ -112,6 +112,25 @@ def evaluate(model, feeds):
                 shape = x[0].shape
                 flat = x[0].reshape(int(np.prod(shape[:axis])), -1)
                 y = _softmax(flat, 1).reshape(shape)
+        elif op == "Sub":
+            y = x[0] - x[1]
+        elif op == "Sqrt":
+            y = np.sqrt(x[0])
+        elif op == "Clip":
+            if opset < 11:
+                lo, hi = a.get("min", -np.inf), a.get("max", np.inf)
+            else:
+                lo = x[1] if len(x) > 1 and x[1] is not None else -np.inf
+                hi = x[2] if len(x) > 2 and x[2] is not None else np.inf
+            y = np.minimum(np.maximum(x[0], lo), hi)
+        elif op == "ReduceMean":
+            axes = a.get("axes") if opset < 18 else x[1]
+            y = np.mean(x[0], axis=tuple(int(v) for v in axes),
+                        keepdims=bool(a.get("keepdims", 1)))
+        elif op == "LayerNormalization":
+            d = x[0] - x[0].mean(axis=-1, keepdims=True)
+            y = d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + a.get("epsilon", 1e-5))
+            y = y * x[1] + (x[2] if len(x) > 2 and x[2] is not None else 0)
         elif op == "Identity":
             y = x[0]
         elif op == "Flatten":

@@ -102,6 +102,7 @@ ACTS = {
     "Elu": ({"alpha": 0.5}, lambda x: np.where(x > 0, x, 0.5 * np.expm1(np.minimum(x, 0)))),
     "HardSigmoid": ({}, lambda x: np.clip(f32(0.2) * x + 0.5, 0, 1)),
     "LogSoftmax": ({}, log_softmax),
+    "Erf": ({}, erf),
 }
 
 
@@ -342,6 +343,65 @@ def fixed_batch(dt, rng):
     return model, lambda r: r @ W
 
 
+def clip(form):
+    """nn.ReLU6 / nn.Hardtanh as torch.onnx writes them: Clip with bounds as
+    inputs (opset 11+; either may be omitted) or attributes (before 11)."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        W, b = n.weight("W", 4, 5), n.weight("b", 4)
+        n.node("Gemm", ["x", "W", "b"], "h", transB=1)
+        lo, hi = -0.25, 0.75
+        opset = 13
+        if form == "inputs":
+            n.node("Clip", ["h", scalar(n, "lo", lo, True), scalar(n, "hi", hi, False)], "y")
+        elif form == "max_only":
+            lo = -np.inf
+            n.node("Clip", ["h", "", scalar(n, "hi", hi, False)], "y")
+        else:  # attributes, opset 9
+            opset = 9
+            n.node("Clip", ["h"], "y", min=lo, max=hi)
+            lo, hi = f32(lo), f32(hi)
+        return (n.model([("x", [5])], [("y", [4])], opset=opset),
+                lambda r: np.clip(r @ W.T + b, lo, hi))
+    return build
+
+
+def layer_norm(form):
+    """nn.LayerNorm(4) after a Linear: LayerNormalization (opset 17) or the
+    ReduceMean/Sub/Pow (or Mul)/ReduceMean/Add/Sqrt/Div pattern torch.onnx
+    writes below 17, then Mul by the scale and Add of the bias."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        W, b = n.weight("W", 4, 5), n.weight("b", 4)
+        g, beta = n.weight("g", 4), n.weight("beta", 4)
+        eps = 1e-3
+        n.node("Gemm", ["x", "W", "b"], "h", transB=1)
+        opset = 13
+        if form == "op":
+            opset = 17
+            n.node("LayerNormalization", ["h", "g", "beta"], "y", epsilon=eps)
+            eps = f32(eps)
+        else:
+            n.nodes.append(helper.make_node("ReduceMean", ["h"], ["m"], axes=[-1]))
+            n.node("Sub", ["h", "m"], "d")
+            if form == "pow":
+                n.node("Pow", ["d", scalar(n, "two", 2.0, True)], "d2")
+            else:
+                n.node("Mul", ["d", "d"], "d2")
+            n.nodes.append(helper.make_node("ReduceMean", ["d2"], ["v"], axes=[-1]))
+            n.node("Sqrt", [n.node("Add", ["v", scalar(n, "eps", eps, False)], "ve")], "s")
+            n.node("Add", [n.node("Mul", [n.node("Div", ["d", "s"], "z"), "g"], "zg"),
+                           "beta"], "y")
+            eps = float(NP[dt](eps))
+
+        def reference(r):
+            h = r @ W.T + b
+            d = h - h.mean(axis=-1, keepdims=True)
+            return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + eps) * g + beta
+        return n.model([("x", [5])], [("y", [4])], opset=opset), reference
+    return build
+
+
 _BUILDERS = [
     ("matmul_bias", matmul_bias),
     ("matmul", lambda dt, rng: matmul_bias(dt, rng, bias=False)),
@@ -365,6 +425,12 @@ _BUILDERS = [
     ("fixed_batch", fixed_batch),
     ("softmax_opset11", gemm_act("Softmax", opset=11)),
     ("hard_sigmoid_torch", hard_sigmoid_torch),
+    ("clip_inputs", clip("inputs")),
+    ("clip_max_only", clip("max_only")),
+    ("clip_attributes_opset9", clip("attributes")),
+    ("layer_norm_op", layer_norm("op")),
+    ("layer_norm_pow", layer_norm("pow")),
+    ("layer_norm_mul", layer_norm("mul")),
 ] + [(f"gemm_{act.lower()}", gemm_act(act)) for act in ACTS] + [
     (f"expansion_{kind}", expansion(kind))
     for kind in ("gelu", "gelu_mul", "gelu_tanh", "gelu_tanh_pow", "silu", "gelu_op_none",

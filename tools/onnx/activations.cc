@@ -84,6 +84,13 @@ std::span<const OnnxActivation> Rows() {
       {Activation::kSilu, "", 0, "", &Silu()},
       {Activation::kHardSigmoid, "HardSigmoid", 1, "", nullptr},
       {Activation::kLogSoftmax, "LogSoftmax", 1, "", nullptr},
+      // Clip's bounds are inputs from opset 11 and attributes min and max
+      // before; LayerNormalization has scale and bias inputs, and below
+      // opset 17 is the pattern of tools/onnx/norm_pattern.cc: both have
+      // lowerings of their own (tools/onnx/lower_norm.cc) and exports.
+      {Activation::kClip, "Clip", 1, "", nullptr},
+      {Activation::kErf, "Erf", 9, "", nullptr},
+      {Activation::kLayerNorm, "LayerNormalization", 17, "", nullptr},
   };
   static const bool in_order = [] {
     RF_CHECK(std::size(kRows) == ir::AllActivations().size());
@@ -363,10 +370,11 @@ FoundExpansions FindExpansions(const onnx::GraphProto& graph,
       for (int n : s.nodes) {
         if (n != *i) found.absorbed.insert(n);
       }
-      found.roots[*i] = {row.act, s.x};
+      found.roots[*i] = {row.act, s.x, std::nullopt, -1};
       break;
     }
   }
+  FindLayerNorms(graph, scalars, &found);
   return found;
 }
 

@@ -80,7 +80,9 @@ std::map<std::string, double> ScalarConstants(
 struct FoundExpansions {
   struct Found {
     ir::Activation act;
-    std::string x;  // the ONNX value it applies to
+    std::string x;                // the ONNX value it applies to
+    std::optional<double> alpha;  // a parameter read from the pattern
+    int64_t axis = -1;            // LAYER_NORM: the ReduceMeans' axis
   };
   std::map<int, Found> roots;  // by node index
   std::set<int> absorbed;      // node indices
@@ -88,6 +90,12 @@ struct FoundExpansions {
 FoundExpansions FindExpansions(const onnx::GraphProto& graph,
                                const std::vector<int>& order,
                                const std::map<std::string, double>& scalars);
+// Adds to `found` the layer norms PyTorch writes below opset 17 as
+// ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div (tools/onnx/norm_pattern.cc),
+// where none of their nodes is in `found` yet; FindExpansions calls it.
+void FindLayerNorms(const onnx::GraphProto& graph,
+                    const std::map<std::string, double>& scalars,
+                    FoundExpansions* found);
 
 }  // namespace rowflow::onnx_internal
 

@@ -48,6 +48,10 @@ class Exporter {
   void Emit(int index);
   void EmitConcat(const ir::Node& node);
   void EmitActivation(const ir::Node& node);
+  void EmitLayerNorm(const ir::Node& node, const std::string& x,
+                     const std::string& out);
+  void SaveExactParam(ir::ActivationParam param, double v,
+                      const std::string& out);
   std::string Expand(const onnx_internal::Expr& e, const std::string& x,
                      const std::string& out, const std::string& name,
                      bool root);
@@ -256,6 +260,20 @@ void Exporter::EmitActivation(const ir::Node& node) {
   const ir::ActivationInfo& info = ir::GetActivation(node.activation);
   const std::string x = Operand(node.inputs[0], 0);
   const std::string out = Name(node.output);
+  if (node.activation == ir::Activation::kClip) {
+    // Opset 13's Clip takes its bounds as inputs (in the graph's dtype, so
+    // exact), not as attributes.
+    AddNode("Clip", node.name, {x, Scalar(node.alpha), Scalar(node.beta)}, out);
+    if (g_.dtype == ir::DType::kF32) {
+      SaveExactParam(ir::ActivationParam::kAlpha, node.alpha, out);
+      SaveExactParam(ir::ActivationParam::kBeta, node.beta, out);
+    }
+    return;
+  }
+  if (node.activation == ir::Activation::kLayerNorm) {
+    EmitLayerNorm(node, x, out);
+    return;
+  }
   if (row.op.empty() || row.since_opset > kOpset) {
     RF_CHECK(row.expansion != nullptr);
     Expand(*row.expansion, x, out, node.name, /*root=*/true);
@@ -276,14 +294,50 @@ void Exporter::EmitActivation(const ir::Node& node) {
     a->set_name(std::string(ir::ParamName(param)));
     a->set_type(onnx::AttributeProto::FLOAT);
     a->set_f(static_cast<float>(v));
-    if (static_cast<double>(static_cast<float>(v)) == v) continue;
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    (void)ec;  // 32 bytes hold any double
-    auto* prop = model_.add_metadata_props();
-    prop->set_key(onnx_internal::ExactParamKey(param, out));
-    prop->set_value(std::string(buf, end));
+    SaveExactParam(param, v, out);
   }
+}
+
+// ONNX holds `v` as a float (an attribute, or a constant of an F32 graph):
+// the double itself goes to the metadata, where the importer finds it.
+void Exporter::SaveExactParam(ir::ActivationParam param, double v,
+                              const std::string& out) {
+  if (static_cast<double>(static_cast<float>(v)) == v) return;
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  (void)ec;  // 32 bytes hold any double
+  auto* prop = model_.add_metadata_props();
+  prop->set_key(onnx_internal::ExactParamKey(param, out));
+  prop->set_value(std::string(buf, end));
+}
+
+// LayerNormalization is an op of opset 17: at opset 13, the pattern
+// PyTorch's exporters write (tools/onnx/norm_pattern.cc), which the
+// importer reads back as one LAYER_NORM. (x - mean) is squared as Mul(d,
+// d), exact where Pow need not be.
+void Exporter::EmitLayerNorm(const ir::Node& node, const std::string& x,
+                             const std::string& out) {
+  const auto mean = [&](const std::string& in, const std::string& what) {
+    const std::string v = Fresh(out + "/" + what);
+    onnx::NodeProto* n = AddNode("ReduceMean", v, {in}, v);
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name("axes");
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(-1);
+    AddIntAttr(n, "keepdims", 1);
+    return v;
+  };
+  const auto op = [&](const char* type, const std::vector<std::string>& in) {
+    const std::string v = Fresh(out + "/" + type);
+    AddNode(type, v, in, v);
+    return v;
+  };
+  const std::string d = op("Sub", {x, mean(x, "mean")});
+  const std::string var = mean(op("Mul", {d, d}), "var");
+  const std::string sd = op("Sqrt", {op("Add", {var, Scalar(node.alpha)})});
+  AddNode("Div", node.name, {d, sd}, out);
+  if (g_.dtype == ir::DType::kF32)
+    SaveExactParam(ir::ActivationParam::kAlpha, node.alpha, out);
 }
 
 // Writes `e` of ONNX value `x` and returns the value it computes; the

@@ -220,8 +220,7 @@ ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
       }
       auto found = expansions.roots.find(i);
       if (found != expansions.roots.end()) {
-        lowering.LowerExpansion(node, opset, found->second.act,
-                                found->second.x);
+        lowering.LowerExpansion(node, opset, found->second);
       } else {
         lowering.Lower(node, opset);
       }

@@ -68,6 +68,8 @@ void Lowering::Lower(const onnx::NodeProto& node, int64_t opset) {
       {"Concat", [](Lowering& l) { l.Concat(); }},
       {"Unsqueeze", [](Lowering& l) { l.Unsqueeze(); }},
       {"Constant", [](Lowering& l) { l.Constant(); }},
+      {"Clip", [](Lowering& l) { l.Clip(); }},
+      {"LayerNormalization", [](Lowering& l) { l.LayerNormalization(); }},
   };
   node_ = &node;
   opset_ = opset;
@@ -87,19 +89,24 @@ void Lowering::Lower(const onnx::NodeProto& node, int64_t opset) {
 }
 
 void Lowering::LowerExpansion(const onnx::NodeProto& node, int64_t opset,
-                              ir::Activation act, const std::string& x) {
+                              const FoundExpansions::Found& found) {
   node_ = &node;
   opset_ = opset;
   out_ = node.output(0);
-  auto it = values_.find(x);
+  auto it = values_.find(found.x);
   RF_CHECK(it != values_.end());  // the importer checked every input first
   if (it->second.tensor) {
     Fail(
         "computes {} of '{}', a constant; expected a value computed from the "
         "rows (rowflow does not fold constant subgraphs)",
-        ir::ActivationName(act), x);
+        ir::ActivationName(found.act), found.x);
   }
-  Activate(it->second.row, act, std::nullopt, std::nullopt);
+  if (found.act == ir::Activation::kLayerNorm) {
+    CheckLastAxis(it->second.row, found.axis);
+  }
+  std::optional<double> alpha = found.alpha;
+  if (alpha) alpha = ExactParam(ir::ActivationParam::kAlpha, *alpha);
+  Activate(it->second.row, found.act, alpha, std::nullopt);
 }
 
 void Lowering::Output(const std::string& name) {

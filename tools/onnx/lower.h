@@ -25,8 +25,10 @@
 #include <string_view>
 #include <vector>
 
+#include "graph/activation.h"
 #include "graph/builder.h"
 #include "graph/ir.h"
+#include "tools/onnx/activations.h"
 #include "tools/onnx/tensor.h"
 
 namespace rowflow::onnx_internal {
@@ -73,7 +75,7 @@ class Lowering {
   // Lowers `node`, the last node of an activation's expansion, as `act` of
   // ONNX value `x` (FindExpansions).
   void LowerExpansion(const onnx::NodeProto& node, int64_t opset,
-                      ir::Activation act, const std::string& x);
+                      const FoundExpansions::Found& found);
   // Makes the ONNX value `name` a graph output (an IDENTITY node keeps its
   // name when it aliases another value). Throws Error(kModel).
   void Output(const std::string& name);
@@ -118,6 +120,13 @@ class Lowering {
   void Activation();
   void Activate(const RowValue& x, ir::Activation act,
                 std::optional<double> alpha, std::optional<double> beta);
+  // ONNX's float `v` for `param` of the current node, or the exact double
+  // rowflow's exporter saved for it (ReadExactParam) when that rounds to v.
+  double ExactParam(ir::ActivationParam param, double v) const;
+  void Clip();
+  void LayerNormalization();
+  // Refuses a normalization over `axis` of x other than its last.
+  void CheckLastAxis(const RowValue& x, int64_t axis) const;
   void Identity();
   void Flatten();
   void Concat();

@@ -237,13 +237,8 @@ void Lowering::Activation() {
     // ONNX's parameters are floats; an exact one saved by rowflow's
     // exporter wins.
     const std::string_view name = ir::ParamName(param);
-    double v = FloatAttr(name, static_cast<float>(*fallback));
-    auto it = exact_params_.find(fmt::format("{}/{}", name, out_));
-    if (it != exact_params_.end() &&
-        static_cast<float>(it->second) == static_cast<float>(v)) {
-      v = it->second;
-    }
-    params[static_cast<int>(param)] = v;
+    params[static_cast<int>(param)] =
+        ExactParam(param, FloatAttr(name, static_cast<float>(*fallback)));
   }
   const RowValue& x = Row(0);
   if (info.shape == ir::ActivationShape::kLastAxis) {
@@ -266,6 +261,16 @@ void Lowering::Activation() {
     }
   }
   Activate(x, info.act, params[0], params[1]);
+}
+
+double Lowering::ExactParam(ir::ActivationParam param, double v) const {
+  auto it =
+      exact_params_.find(fmt::format("{}/{}", ir::ParamName(param), out_));
+  if (it != exact_params_.end() &&
+      static_cast<float>(it->second) == static_cast<float>(v)) {
+    return it->second;
+  }
+  return v;
 }
 
 void Lowering::Activate(const RowValue& x, ir::Activation act,
