@@ -504,6 +504,20 @@ TEST(AffineFoldTest, BroadcastAlongANonFeatureAxisIsNotFolded) {
   }
 }
 
+TEST(AffineFoldTest, FoldThatWouldOverflowTheDtypeIsNotMade) {
+  // 1e30 * 1e10 is finite in the double the fold computes in, not in F32.
+  GraphBuilder b("overflow", ir::DType::kF32);
+  ValueRef y = b.Dense(b.Input("x", {2}), "d", 2, {1e30, 0, 0, 1e-30}, {});
+  b.Output(b.Multiply(y, b.Constant("s", {2}, {1e10, 1})));
+  const ir::Graph g = b.Build();
+  ExpectNotFolded(g, kElementwise);
+  // Past the refusal the same graph scaled within range folds.
+  GraphBuilder ok("in_range", ir::DType::kF32);
+  y = ok.Dense(ok.Input("x", {2}), "d", 2, {1e20, 0, 0, 1e-30}, {});
+  ok.Output(ok.Multiply(y, ok.Constant("s", {2}, {1e10, 1})));
+  EXPECT_EQ(Kinds(DescribePlan(ok.Build())), std::vector<StageKind>{kTiny});
+}
+
 TEST(AffineFoldTest, NeverFoldsThroughANonlinearity) {
   for (ir::DType dtype : {ir::DType::kF64, ir::DType::kF32}) {
     const Net net =
