@@ -2,8 +2,9 @@
 // one value for a whole tile of rows. The planner matches dense layers
 // (MULTIPLY+SUM contractions, per-node units meeting in a CONCAT) into GEMMs
 // over pre-packed weights with bias and activation in the epilogue, chains
-// of tiny layers into one fused loop, and chains of elementwise ops into one
-// pass; every other node runs its registry kernel.
+// of tiny layers into one fused loop, per-feature affine maps next to a
+// dense layer into its weights and bias, and chains of elementwise ops into
+// one pass; every other node runs its registry kernel.
 //
 // Thread-safety: a Plan is immutable once built; Stage::Run is reentrant and
 // is called concurrently for different tiles.
@@ -77,6 +78,10 @@ struct PlanOptions {
   bool fuse_dense = true;        // contractions -> packed GEMM
   bool fuse_tiny = true;         // chains of tiny layers -> one loop
   bool fuse_elementwise = true;  // elementwise chains -> one pass
+  // Per-feature affine maps (MULTIPLY / ADD by a constant) right before or
+  // after a dense layer -> its packed weights and bias (runtime/plan_fold.h);
+  // needs fuse_dense. Rounds differently from the graph as written.
+  bool fold_affine = true;
 };
 
 // Builds the plan of a validated graph whose dtype matches T.

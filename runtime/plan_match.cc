@@ -9,6 +9,7 @@
 #include "graph/uses.h"
 #include "ops/activation.h"
 #include "ops/tiny_mlp.h"
+#include "runtime/plan_fold.h"
 
 namespace rowflow::plan_internal {
 namespace {
@@ -113,6 +114,15 @@ std::vector<Group> MatchGroups(const Graph& g, const PlanOptions& options) {
     // elementwise nodes. A layer's nodes are all live or all dead.
     for (const ir::DenseMatch& match : ir::FindDenseLayers(g)) {
       if (live[g.values[match.output].index]) add_group(DenseGroup(g, match));
+    }
+    // Once every layer is known, so that no chain takes a layer's MULTIPLY.
+    const int layers =
+        options.fold_affine ? static_cast<int>(groups.size()) : 0;
+    for (int gi = 0; gi < layers; ++gi) {
+      group_of_value[groups[gi].output] = -1;
+      FoldAffine(g, uses, group_of_node, &groups[gi]);
+      for (int n : groups[gi].nodes) group_of_node[n] = gi;
+      group_of_value[groups[gi].output] = gi;
     }
   }
   for (size_t i = 0; i < g.nodes.size(); ++i) {

@@ -22,6 +22,8 @@ struct DenseLayer {
   ir::Activation activation = ir::Activation::kIdentity;
   double alpha = 0.01;  // the activation's parameters (ops/activation.h)
   double beta = 0.5;
+  // MULTIPLY / ADD nodes folded into weights and bias (runtime/plan_fold.h).
+  int folded = 0;
 };
 
 // One elementwise step of a fused chain: an activation, or ADD / MULTIPLY

@@ -46,9 +46,11 @@ namespace {
 
 std::string LayerLabel(const DenseLayer& l) {
   const bool identity = l.activation == ir::Activation::kIdentity;
-  return fmt::format("{}->{}{}{}{}", l.width, l.units, identity ? "" : " ",
-                     identity ? "" : ir::ActivationName(l.activation),
-                     l.bias.empty() ? "" : " +bias");
+  return fmt::format(
+      "{}->{}{}{}{}{}", l.width, l.units, identity ? "" : " ",
+      identity ? "" : ir::ActivationName(l.activation),
+      l.bias.empty() ? "" : " +bias",
+      l.folded == 0 ? "" : fmt::format(" +folded affine x{}", l.folded));
 }
 
 // What one stage reads and writes, before buffers are assigned.
