@@ -4,7 +4,8 @@
     from rowflow_sklearn import from_sklearn
     text = from_sklearn(pipeline, dtype="F64")   # the graph, protobuf text format
 
-    rowflow-sklearn model.pkl -o model.pb [--dtype F32|F64] [--rowflow PATH]
+    rowflow-sklearn model.pkl -o model.pb [--dtype F32|F64] [--to text|binary]
+                    [--rowflow PATH] [--name NAME] [-q]
 
 Reads a fitted MLPClassifier or MLPRegressor, alone or as the last step of a
 Pipeline whose other steps are StandardScalers, and writes the rowflow graph
@@ -274,11 +275,17 @@ class _Signal(BaseException):
         self.signum = signum
 
 
+# How pickles (protocol 2 and later: pickle.dump's default) and joblib.dump's
+# compressed files (zlib, gzip, bz2, xz, lzma, lz4) begin.
+_PICKLE_MAGIC = (b"\x80", b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00",
+                 b"\x04\x22\x4d\x18")
+
+
 def _load(path):
     """The object pickled in `path` (joblib's files too)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(1)
+            head = f.read(6)
     except OSError as e:
         raise _Fail(EXIT_MODEL, f"{path}: cannot open: {e.strerror}")
     if not head:
@@ -295,6 +302,11 @@ def _load(path):
                 with open(path, "rb") as f:
                     obj = pickle.load(f)
         except Exception as e:  # whatever unpickling raises: the file is bad
+            if not head.startswith(_PICKLE_MAGIC):
+                # The unpickler's own complaint about bytes that never were
+                # a pickle ("KeyError: 110") would only confuse.
+                raise _Fail(EXIT_MODEL, f"{path}: not a pickle (starts with {head!r}); "
+                                        "expected a pickled scikit-learn estimator")
             detail = " ".join(str(e).split()) or "no detail"
             raise _Fail(EXIT_MODEL, f"{path}: cannot unpickle ({type(e).__name__}: {detail}); "
                                     "expected a pickled scikit-learn estimator")
@@ -328,6 +340,15 @@ def _is_text(path):
 def _write_text(text, out):
     """Writes `text` to `out` through a temp file in its folder + rename."""
     target = os.path.realpath(out)  # a symlink stays a link
+    if os.path.exists(target) and not os.path.isfile(target):
+        # A device or a FIFO (/dev/stdout, /dev/full): written in place, as
+        # rowflow does; renaming over it would replace the device.
+        try:
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise _Fail(EXIT_OUTPUT, f"{out}: cannot write: {e.strerror}")
+        return
     folder = os.path.dirname(target) or "."
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".rowflow-sklearn-",
@@ -399,6 +420,8 @@ def _parse(argv):
                    help="model file to write: text when it ends in .pbtxt or .txt, else binary")
     p.add_argument("--dtype", default="F64", choices=["F32", "F64"],
                    help="element type of the graph (default F64: sklearn's own)")
+    p.add_argument("--to", choices=["text", "binary"],
+                   help="encoding to write, overriding OUTPUT's extension (as rowflow convert)")
     p.add_argument("--rowflow", metavar="PATH",
                    help="rowflow binary for writing .pb (default: next to this script, else PATH)")
     p.add_argument("--name", help="graph name (default: the output file's stem)")
@@ -423,7 +446,8 @@ def main(argv=None):
             raise _Fail(EXIT_OUTPUT, f"{out}: is a folder; expected a model file to write")
         if os.path.realpath(out) == os.path.realpath(args.model):
             raise _Fail(EXIT_USAGE, f"{out}: -o is the input file; expected another path")
-        rowflow = None if _is_text(out) else _find_rowflow(args.rowflow)
+        text_out = args.to == "text" if args.to else _is_text(out)
+        rowflow = None if text_out else _find_rowflow(args.rowflow)
         name = args.name or os.path.basename(out).split(".")[0] or "sklearn_mlp"
         estimator = _load(args.model)
         try:
