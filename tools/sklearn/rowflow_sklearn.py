@@ -464,13 +464,14 @@ def main(argv=None):
     except _Fail as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.code
-    except KeyboardInterrupt:
-        return 128 + signal.SIGINT
-    except _Signal as e:
-        # Temp files are gone (finally blocks); die by the same signal.
-        signal.signal(e.signum, signal.SIG_DFL)
-        os.kill(os.getpid(), e.signum)
-        return 128 + e.signum
+    except (KeyboardInterrupt, _Signal) as e:
+        # Temp files are gone (finally blocks); die by the same signal, so
+        # the exit status says which (as rowflow does).
+        signum = getattr(e, "signum", signal.SIGINT)
+        sys.stderr.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return 128 + signum
     except Exception as e:  # a bug here, not bad input
         print(f"{PROG}: error: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_INTERNAL
