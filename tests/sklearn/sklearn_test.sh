@@ -143,6 +143,18 @@ refusals() {
   refuse full_binary 5 "/dev/full: .*No space left on device" "$tmp/huge.pkl" -o /dev/full
   refuse out_folder 5 ".*/out: is a folder" "$tmp/huge.pkl" -o "$tmp/out"
 
+  # '-' is stdout, binary unless --to text, and the summary stays on stderr.
+  if "$convert" "$tmp/huge.pkl" -o - >"$tmp/stdout.pb" 2>"$tmp/err" &&
+    "$convert" "$tmp/huge.pkl" -o - --to text -q >"$tmp/stdout.pbtxt" 2>>"$tmp/err" &&
+    "$rowflow" convert "$tmp/stdout.pb" "$tmp/back.pbtxt" 2>>"$tmp/err" &&
+    "$rowflow" convert "$tmp/stdout.pbtxt" "$tmp/back2.pbtxt" 2>>"$tmp/err" &&
+    cmp -s "$tmp/back.pbtxt" "$tmp/back2.pbtxt" && grep -q '^format_version: 1$' "$tmp/stdout.pbtxt" &&
+    [[ $(wc -l <"$tmp/err") == 1 ]]; then
+    pass "stdout: binary and text, the same graph"
+  else
+    fail "stdout" "$(cat "$tmp/err")"
+  fi
+
   # An existing output stays as it was when the model is refused.
   echo keep >"$o"
   echo keep >"$t"

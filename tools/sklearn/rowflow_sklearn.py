@@ -339,6 +339,13 @@ def _is_text(path):
 
 def _write_text(text, out):
     """Writes `text` to `out` through a temp file in its folder + rename."""
+    if out == "-":
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as e:
+            raise _Fail(EXIT_OUTPUT, f"stdout: cannot write: {e.strerror}")
+        return
     target = os.path.realpath(out)  # a symlink stays a link
     if os.path.exists(target) and not os.path.isfile(target):
         # A device or a FIFO (/dev/stdout, /dev/full): written in place, as
@@ -382,7 +389,8 @@ def _write_binary(text, out, rowflow):
         with open(src, "w", encoding="utf-8") as f:
             f.write(text)
         proc = subprocess.Popen([rowflow, "convert", src, out, "--to", "binary"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL,
+                                stdout=None if out == "-" else subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         try:
             _, err = proc.communicate()
@@ -417,7 +425,8 @@ def _parse(argv):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="pickled estimator (pickle.dump or joblib.dump)")
     p.add_argument("-o", "--output", required=True,
-                   help="model file to write: text when it ends in .pbtxt or .txt, else binary")
+                   help="model file to write: text when it ends in .pbtxt or .txt, else "
+                        "binary; '-' is stdout")
     p.add_argument("--dtype", default="F64", choices=["F32", "F64"],
                    help="element type of the graph (default F64: sklearn's own)")
     p.add_argument("--to", choices=["text", "binary"],
@@ -442,7 +451,7 @@ def main(argv=None):
     try:
         args = _parse(sys.argv[1:] if argv is None else argv)
         out = args.output
-        if os.path.isdir(out):
+        if out != "-" and os.path.isdir(out):
             raise _Fail(EXIT_OUTPUT, f"{out}: is a folder; expected a model file to write")
         if os.path.realpath(out) == os.path.realpath(args.model):
             raise _Fail(EXIT_USAGE, f"{out}: -o is the input file; expected another path")
