@@ -402,6 +402,295 @@ def layer_norm(form):
     return build
 
 
+# --- Sub, Div, the tabular layers, reshapes, folding, old opsets ---------------
+
+
+def in_dtype(dt, f):
+    """A reference computed in the model's dtype (for the exact cases)."""
+    return lambda r: np.asarray(f(r.astype(NP[dt])), dtype=NP[dt]).astype(np.float64)
+
+
+def sub(kind):
+    """x - c, c - x and Relu(x) - x: rowflow adds the negation, exactly."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        c = n.weight("c", 4).astype(NP[dt])
+        if kind == "x_minus_c":
+            n.node("Sub", ["x", "c"], "y")
+            f = lambda r: r - c
+        elif kind == "c_minus_x":
+            n.node("Sub", ["c", "x"], "y")
+            f = lambda r: c - r
+        else:
+            n.node("Sub", [n.node("Relu", ["x"], "h"), "x"], "y")
+            f = lambda r: np.maximum(r, 0) - r
+        return n.model([("x", [4])], [("y", [4])]), in_dtype(dt, f), "exact"
+    return build
+
+
+def div_const(dt, rng):
+    """x / c as x * (1 / c): within 2 eps of numpy's division in float64."""
+    n = Net(dt, rng)
+    c = n.weight("c", 5)
+    n.node("Div", ["x", "c"], "y")
+    return n.model([("x", [5])], [("y", [5])]), lambda r: r / c, "ulps2"
+
+
+def div_pow2(dt, rng):
+    """x / 4 and x / 0.5: the reciprocal of a power of two is exact."""
+    n = Net(dt, rng)
+    n.inits.append(numpy_helper.from_array(np.array([4, 0.5, 2, 1], NP[dt]), "c"))
+    n.node("Div", ["x", "c"], "y")
+    f = lambda r: r / np.array([4, 0.5, 2, 1], NP[dt])
+    return n.model([("x", [4])], [("y", [4])]), in_dtype(dt, f), "exact"
+
+
+def standardise(dt, rng, folded=True):
+    """(x - mu) / sd then a Linear layer: scikit-learn's StandardScaler in
+    front of an MLP. Unfolded (do_constant_folding=False): sd = Sqrt(var),
+    and the mean behind Neg and Neg, computed on the host."""
+    n = Net(dt, rng)
+    mu, var = n.weight("mu", 4), np.abs(n.weight("var", 4)) + 0.5
+    var = var.astype(NP[dt]).astype(np.float64)
+    n.inits[-1] = numpy_helper.from_array(var.astype(NP[dt]), "var")
+    W, b = n.weight("W", 3, 4), n.weight("b", 3)
+    if folded:
+        sd = np.sqrt(var).astype(NP[dt]).astype(np.float64)
+        n.inits.append(numpy_helper.from_array(sd.astype(NP[dt]), "sd"))
+        centred = n.node("Sub", ["x", "mu"], "centred")
+        z = n.node("Div", [centred, "sd"], "z")
+    else:
+        sd = np.sqrt(var)
+        n.node("Sqrt", ["var"], "sd")
+        m = n.node("Neg", [n.node("Neg", ["mu"], "neg_mu")], "mu2")
+        centred = n.node("Sub", ["x", m], "centred")
+        z = n.node("Mul", [centred, n.node("Reciprocal", ["sd"], "inv_sd")], "z")
+    n.node("Gemm", [z, "W", "b"], "y", transB=1)
+    return n.model([("x", [4])], [("y", [3])]), lambda r: ((r - mu) / sd) @ W.T + b
+
+
+def bn_params(n, c, prefix="bn", shape=None):
+    shape = shape or (c,)
+    scale, bias, mean = (n.weight(f"{prefix}.{k}", *shape) for k in ("weight", "bias", "mean"))
+    var = (np.abs(n.weight(f"{prefix}.var", *shape)) + 0.1).astype(NP[n.dtype]).astype(np.float64)
+    n.inits[-1] = numpy_helper.from_array(var.astype(NP[n.dtype]), f"{prefix}.var")
+    names = [f"{prefix}.{k}" for k in ("weight", "bias", "mean", "var")]
+    return names, (scale, bias, mean, var)
+
+
+def bn_ref(x, p, eps, axis_shape):
+    scale, bias, mean, var = (v.reshape(axis_shape) for v in p)
+    return (x - mean) / np.sqrt(var + eps) * scale + bias
+
+
+def tabular(opset):
+    """Linear, BatchNorm1d, ReLU, Dropout, Linear(1), squeeze(-1): a
+    PyTorch tabular regressor, in each opset's spelling of the attributes."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        W1, b1 = n.weight("W1", 6, 4), n.weight("b1", 6)
+        names, p = bn_params(n, 6)
+        W2, b2 = n.weight("W2", 1, 6), n.weight("b2", 1)
+        legacy = {"consumed_inputs": [0]} if opset < 6 else {}
+        gemm = {"broadcast": 1} if opset < 7 else {}
+        h = n.node("Gemm", ["x", "W1", "b1"], "h", transB=1, **gemm)
+        bn = {"epsilon": 1e-3}
+        if opset < 7:
+            bn.update(is_test=1, spatial=1, **legacy)
+        elif opset < 9:
+            bn.update(spatial=1)
+        elif opset >= 14:
+            bn.update(training_mode=0)
+        h = n.node("BatchNormalization", [h] + names, "bn", **bn)
+        h = n.node("Relu", [h], "r", **legacy)
+        drop = {"is_test": 1, "ratio": 0.3} if opset < 7 else {"ratio": 0.3} if opset < 12 else {}
+        inputs = [h]
+        if opset >= 12:
+            n.inits.append(numpy_helper.from_array(np.array(0.3, NP[dt]), "ratio"))
+            inputs.append("ratio")
+        n.nodes.append(helper.make_node("Dropout", inputs, ["d", "mask"] if opset >= 7 else ["d"],
+                                        name="drop", **drop))
+        o = n.node("Gemm", ["d", "W2", "b2"], "o", transB=1, **gemm)
+        if opset < 13:
+            n.node("Squeeze", [o], "y", axes=[1])
+        else:
+            n.node("Squeeze", [o, n.ints("sq_axes", [-1])], "y")
+
+        def reference(r):
+            h = np.maximum(bn_ref(r @ W1.T + b1, p, f32(1e-3), (-1,)), 0)
+            return col(h @ W2.T + b2)
+        return n.model([("x", [4])], [("y", [])], opset=opset), reference
+    return build
+
+
+def bn_channels(opset, spatial=1):
+    """BatchNorm1d over [N, C, L] (per channel: constants [C, 1]), or
+    spatial=0 before opset 9 (per element), read straight off the input."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        shape = (3,) if spatial else (3, 2)
+        names, p = bn_params(n, 3, shape=shape)
+        attrs = {} if opset >= 9 else {"spatial": spatial}
+        n.node("BatchNormalization", ["x"] + names, "y", **attrs)
+        ref_shape = (3, 1) if spatial else (3, 2)
+
+        def reference(r):
+            return bn_ref(r.reshape(-1, 3, 2), p, f32(1e-5), ref_shape).reshape(len(r), -1)
+        return n.model([("x", [3, 2])], [("y", [3, 2])], opset=opset), reference
+    return build
+
+
+def prelu(kind):
+    """PRelu with one slope (LEAKY_RELU) or per channel (ReLUs, exactly)."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        dims = {"scalar": [1], "channel": [4], "channel_cl": [3, 1]}[kind]
+        x_dims = [3, 2] if kind == "channel_cl" else [4]
+        a = n.weight("a", *dims).astype(NP[dt])
+        n.node("PRelu", ["x", "a"], "y")
+
+        def f(r):
+            x = r.reshape([-1] + x_dims)
+            return np.where(x < 0, a * x, x).reshape(len(r), -1)
+        return n.model([("x", x_dims)], [("y", x_dims)]), in_dtype(dt, f), "exact"
+    return build
+
+
+def selu(attrs):
+    def build(dt, rng):
+        n = Net(dt, rng)
+        W = n.weight("W", 4, 3)
+        n.node("Selu", [n.node("MatMul", ["x", "W"], "h")], "y", **attrs)
+        alpha = f32(attrs.get("alpha", 1.67326319217681884765625))
+        gamma = f32(attrs.get("gamma", 1.05070102214813232421875))
+
+        def reference(r):
+            z = r @ W
+            return gamma * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+        return n.model([("x", [4])], [("y", [3])]), reference
+    return build
+
+
+def hard_swish(dt, rng):
+    n = Net(dt, rng)
+    W = n.weight("W", 4, 3)
+    n.node("HardSwish", [n.node("MatMul", ["x", "W"], "h")], "y")
+
+    def reference(r):
+        z = r @ W
+        return z * np.clip(z / 6 + 0.5, 0, 1)
+    return n.model([("x", [4])], [("y", [3])], opset=14), reference
+
+
+def reshapes(kind):
+    """Reshapes of row values that keep the layout: Squeeze of a unit dim
+    (a SUM over it, or a relabelling), Reshape with 0 and -1, Flatten of
+    [N, 1, 3], Transpose moving a unit dim, Cast to the model's type,
+    Identity; and Transpose and Cast of constant weights, on the host."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        x_dims, out_dims, opset = [1, 3], [3], 13
+        W = n.weight("W", 3, 2)
+        if kind == "squeeze_input":  # [N, 1, 3] -> [N, 3], axes as input
+            h = n.node("Squeeze", ["x", n.ints("axes", [1])], "h")
+        elif kind == "squeeze_attr":
+            h, opset = n.node("Squeeze", ["x"], "h", axes=[-2]), 11
+        elif kind == "squeeze_all":
+            h, opset = n.node("Squeeze", ["x"], "h"), 11
+        elif kind == "reshape":  # [N, 1, 3] -> [N, 3] -> [N, 1, 3] -> [N, 3]
+            t = n.node("Reshape", ["x", n.ints("s1", [0, -1])], "t")
+            t = n.node("Reshape", [t, n.ints("s2", [-1, 1, 3])], "t2")
+            h = n.node("Reshape", [t, n.ints("s3", [0, 3])], "h")
+        elif kind == "reshape_opset1":
+            h, opset = n.node("Reshape", ["x"], "h", shape=[0, 3]), 1
+        elif kind == "flatten":
+            h = n.node("Flatten", ["x"], "h", axis=1)
+        elif kind == "flatten_axis2":
+            h = n.node("Flatten", ["x"], "h", axis=2)
+        elif kind == "transpose":  # [N, 3, 1] -> [N, 1, 3] -> squeeze
+            x_dims = [3, 1]
+            t = n.node("Transpose", ["x"], "t", perm=[0, 2, 1])
+            h = n.node("Squeeze", [t, n.ints("axes", [1])], "h")
+        else:  # "cast": Cast of rows to their own type, of DOUBLE weights
+            x_dims = [3]
+            c = n.node("Cast", ["x"], "c", to=ELEM[dt])
+            h = n.node("Identity", [c], "h")
+        # The weights as (k, n), transposed on the host, through a Cast
+        # (whose type is a name before opset 6).
+        n.inits[0] = numpy_helper.from_array(W.T.astype(np.float64), "W")
+        to = ELEM[dt] if opset >= 6 else TensorProto.DataType.Name(ELEM[dt])
+        wt = n.node("Transpose", [n.node("Cast", ["W"], "Wc", to=to)], "Wt")
+        n.node("MatMul", [h, wt], "y")
+        Wd = W.astype(NP[dt]).astype(np.float64)
+        return (n.model([("x", x_dims)], [("y", [2])], opset=opset),
+                lambda r: r.reshape(len(r), 3) @ Wd)
+    return build
+
+
+def squeeze_units(opset):
+    """Gemm with one unit, squeezed to [N]: a SUM over the length-1 axis,
+    bitwise the identity."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        W, b = n.weight("W", 1, 4), n.weight("b", 1)
+        o = n.node("Gemm", ["x", "W", "b"], "o", transB=1)
+        if opset < 13:
+            n.node("Squeeze", [o], "y", axes=[1])
+        else:
+            n.node("Squeeze", [o, n.ints("axes", [1])], "y")
+        return n.model([("x", [4])], [("y", [])], opset=opset), lambda r: r @ W.T + b
+    return build
+
+
+def legacy_broadcast(dt, rng):
+    """Opset 6: Add and Mul with broadcast=1 and axis=1 line a [C] constant
+    up with dim 1 of [N, C, L] (numpy would line it up with L)."""
+    n = Net(dt, rng)
+    s, b = n.weight("s", 3), n.weight("b", 2)
+    h = n.node("Mul", ["x", "s"], "h", broadcast=1, axis=1)
+    n.node("Add", [h, "b"], "y", broadcast=1)  # no axis: trailing, as numpy
+    return (n.model([("x", [3, 2])], [("y", [3, 2])], opset=6),
+            lambda r: (r.reshape(-1, 3, 2) * s[:, None] + b).reshape(len(r), -1))
+
+
+def old_mlp(opset):
+    """An MLP in opset 1 or 6: Gemm(broadcast=1), Relu and Add with
+    consumed_inputs (opset 1), Concat without axis (opset 1), Softmax with
+    its default axis 1, ReduceSum with axes as an attribute."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        W, b, c = n.weight("W", 3, 4), n.weight("b", 3), n.weight("c", 3)
+        legacy = {"consumed_inputs": [0]} if opset < 6 else {}
+        h = n.node("Gemm", ["x", "W", "b"], "h", transB=1, broadcast=1)
+        h = n.node("Relu", [n.node("Add", [h, "c"], "hc", broadcast=1, **legacy)], "r", **legacy)
+        s = n.node("ReduceSum", [h], "s", axes=[1], keepdims=1)
+        cat = n.node("Concat", [h, s], "cat", **({} if opset < 4 else {"axis": 1}))
+        n.node("Softmax", [cat], "y")
+
+        def reference(r):
+            h = relu(r @ W.T + b + c)
+            return softmax(np.hstack([h, h.sum(axis=1, keepdims=True)]))
+        return n.model([("x", [4])], [("y", [4])], opset=opset), reference
+    return build
+
+
+def folded_weights(dt, rng):
+    """Weights exported without constant folding: W = Transpose(Reshape(w))
+    * 2 + Pow(v, 2) - Unsqueeze(Squeeze(u)), all on the host."""
+    n = Net(dt, rng)
+    w, v, u = n.weight("w", 12), n.weight("v", 4, 3), n.weight("u", 1, 3)
+    r = n.node("Reshape", ["w", n.ints("shape", [3, 4])], "wr")
+    t = n.node("Transpose", [r], "wt")
+    m = n.node("Mul", [t, n.node("Cast", [n.ints("two", [2])], "two_f", to=ELEM[dt])], "w2")
+    p = n.node("Pow", ["v", n.ints("e", [2])], "v2")
+    s = n.node("Unsqueeze", [n.node("Squeeze", ["u", n.ints("ax0", [0])], "us"),
+                             n.ints("ax0b", [0])], "uu")
+    W = n.node("Sub", [n.node("Add", [m, p], "wa"), s], "W")
+    n.node("MatMul", ["x", W], "y")
+    Wv = w.reshape(3, 4).T * 2 + v ** 2 - u
+    return n.model([("x", [4])], [("y", [3])]), lambda r: r @ Wv
+
+
 _BUILDERS = [
     ("matmul_bias", matmul_bias),
     ("matmul", lambda dt, rng: matmul_bias(dt, rng, bias=False)),
@@ -434,6 +723,26 @@ _BUILDERS = [
 ] + [(f"gemm_{act.lower()}", gemm_act(act)) for act in ACTS] + [
     (f"expansion_{kind}", expansion(kind))
     for kind in ("gelu", "gelu_mul", "gelu_tanh", "gelu_tanh_pow", "silu", "gelu_op_none",
-                 "gelu_op_tanh")]
+                 "gelu_op_tanh")] + [
+    (f"sub_{kind}", sub(kind)) for kind in ("x_minus_c", "c_minus_x", "rows")] + [
+    ("div_const", div_const),
+    ("div_pow2", div_pow2),
+    ("standardise", standardise),
+    ("standardise_unfolded", lambda dt, rng: standardise(dt, rng, folded=False)),
+    ("folded_weights", folded_weights),
+    ("selu", selu({})),
+    ("selu_attrs", selu({"alpha": 1.5, "gamma": 0.75})),
+    ("hard_swish", hard_swish),
+    ("legacy_broadcast", legacy_broadcast),
+    ("bn_channels_opset9", bn_channels(9)),
+    ("bn_channels_opset7", bn_channels(7)),
+    ("bn_elements_opset7", bn_channels(7, spatial=0)),
+] + [(f"prelu_{kind}", prelu(kind)) for kind in ("scalar", "channel", "channel_cl")] + [
+    (f"reshape_{kind}", reshapes(kind))
+    for kind in ("squeeze_input", "squeeze_attr", "squeeze_all", "reshape", "reshape_opset1",
+                 "flatten", "flatten_axis2", "transpose", "cast")] + [
+    (f"tabular_opset{o}", tabular(o)) for o in (1, 6, 7, 9, 11, 13, 17, 22)] + [
+    (f"squeeze_units_opset{o}", squeeze_units(o)) for o in (11, 13)] + [
+    (f"old_mlp_opset{o}", old_mlp(o)) for o in (1, 6)]
 
 CASES = [(name, dt, build) for name, build in _BUILDERS for dt in ("f32", "f64")]

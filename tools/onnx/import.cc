@@ -4,6 +4,7 @@
 #include "tools/onnx/import.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/stubs/logging.h>
 
@@ -31,7 +32,7 @@ using onnx_internal::HostTensor;
 using onnx_internal::IsDefaultDomain;
 using onnx_internal::NodeWhere;
 
-constexpr int64_t kMinOpset = 7;
+constexpr int64_t kMinOpset = 1;
 constexpr int64_t kMaxOpset = 22;
 // Model -> graph -> node -> attribute -> tensor is 5 deep; subgraphs add
 // more, but nothing rowflow imports nests past this.
@@ -162,6 +163,66 @@ ir::Shape InputShape(const onnx::ValueInfoProto& vi,
   return shape;
 }
 
+// Refuses the model when nodes have ops rowflow does not import, naming
+// them all at once (the first few, then a count) before anything is
+// lowered: one run of import-onnx tells what a model needs. A node is
+// imported when Lowering reads its op over rows, when it is folded on the
+// host (every input a constant, transitively), or when an expansion
+// (FindExpansions) covers it.
+void CheckOps(const onnx::GraphProto& g, const std::vector<int>& order,
+              const onnx_internal::FoundExpansions& expansions,
+              std::set<std::string> constants) {
+  constexpr size_t kNodesShown = 4, kTypesShown = 8, kNameBytes = 40;
+  int bad = 0;
+  std::vector<std::string> nodes, types;
+  size_t more_types = 0;
+  for (int i : order) {
+    const onnx::NodeProto& node = g.node(i);
+    if (expansions.absorbed.count(i) > 0) continue;
+    const std::string& op = node.op_type();
+    bool all_const = node.input_size() > 0;
+    for (const std::string& in : node.input()) {
+      if (!in.empty() && constants.count(in) == 0) all_const = false;
+    }
+    const bool ours = IsDefaultDomain(node.domain());
+    const bool folded = ours && all_const && onnx_internal::FoldsOnHost(op);
+    if (ours && node.output_size() > 0 && (folded || op == "Constant"))
+      constants.insert(node.output(0));
+    if (expansions.roots.count(i) > 0 || folded ||
+        (ours && onnx_internal::Lowering::LowersRows(op))) {
+      continue;
+    }
+    const std::string type =
+        EscapeForMessage(ours ? op : node.domain() + "." + op, kNameBytes);
+    if (++bad <= static_cast<int>(kNodesShown)) {
+      std::string name = node.name();
+      if (name.empty() && node.output_size() > 0) name = node.output(0);
+      // Ops folded on constants only have a reason worth a word.
+      const char* why =
+          ours && onnx_internal::FoldsOnHost(op) ? " on rows" : "";
+      nodes.push_back(fmt::format(
+          "'{}' ({}{})", EscapeForMessage(name, kNameBytes), type, why));
+    }
+    if (std::find(types.begin(), types.end(), type) != types.end()) continue;
+    if (types.size() < kTypesShown) {
+      types.push_back(type);
+    } else {
+      ++more_types;
+    }
+  }
+  if (bad == 0) return;
+  std::string text =
+      bad == 1 ? "1 node has an op" : fmt::format("{} nodes have ops", bad);
+  text += fmt::format(" rowflow does not import: {}", fmt::join(nodes, ", "));
+  if (bad > static_cast<int>(kNodesShown))
+    text += fmt::format(" and {} more", bad - static_cast<int>(kNodesShown));
+  if (bad > 1) {
+    text += fmt::format("; op types: {}", fmt::join(types, ", "));
+    if (more_types > 0) text += fmt::format(" and {} more", more_types);
+  }
+  Fail("{}; see README, \"What import-onnx reads\"", text);
+}
+
 ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
   const onnx::ModelProto model =
       Parse(bytes, std::min<int64_t>(options.max_file_bytes, INT_MAX));
@@ -206,6 +267,9 @@ ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
   const onnx_internal::FoundExpansions expansions =
       onnx_internal::FindExpansions(
           g, order, onnx_internal::ScalarConstants(g, initializers));
+  std::set<std::string> constants;
+  for (const HostTensor& t : initializers) constants.insert(t.name);
+  CheckOps(g, order, expansions, std::move(constants));
   onnx_internal::Lowering lowering(builder, *dtype, std::move(reserved),
                                    std::move(exact_params), budget);
   for (const auto& [name, shape] : inputs) lowering.AddInput(name, shape);
@@ -214,10 +278,6 @@ ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
     const onnx::NodeProto& node = g.node(i);
     if (expansions.absorbed.count(i) > 0) continue;
     try {
-      if (!IsDefaultDomain(node.domain())) {
-        Fail("not supported; rowflow imports {} (of the default domain)",
-             onnx_internal::SupportedOps());
-      }
       auto found = expansions.roots.find(i);
       if (found != expansions.roots.end()) {
         lowering.LowerExpansion(node, opset, found->second);

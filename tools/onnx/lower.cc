@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "graph/error.h"
@@ -47,44 +48,81 @@ void Lowering::AddConstant(HostTensor tensor) {
       Entry{std::make_shared<const HostTensor>(std::move(tensor)), {}};
 }
 
-std::string SupportedOps() {
-  return "MatMul, Gemm, Add, Mul, ReduceSum, Flatten (of a flat input), "
-         "Concat, Unsqueeze, Constant, " +
-         ActivationOpList();
+// The ops over row values: one handler each. Identity only renames (it is
+// no ACTIVATION node); the other activation ops are
+// tools/onnx/activations.h's.
+const std::map<std::string_view, Lowering::Handler>& Lowering::Ops() {
+  using L = Lowering;
+  static const std::map<std::string_view, Handler> kOps = {
+      {"Add", [](L& l) { l.Elementwise(BinaryOp::kAdd); }},
+      {"Sub", [](L& l) { l.Elementwise(BinaryOp::kSub); }},
+      {"Mul", [](L& l) { l.Elementwise(BinaryOp::kMul); }},
+      {"Div", [](L& l) { l.Elementwise(BinaryOp::kDiv); }},
+      {"MatMul", [](L& l) { l.MatMul(); }},
+      {"Gemm", [](L& l) { l.Gemm(); }},
+      {"ReduceSum", [](L& l) { l.ReduceSum(); }},
+      {"Identity", [](L& l) { l.Identity(); }},
+      {"Flatten", [](L& l) { l.Flatten(); }},
+      {"Concat", [](L& l) { l.Concat(); }},
+      {"Unsqueeze", [](L& l) { l.Unsqueeze(); }},
+      {"Squeeze", [](L& l) { l.Squeeze(); }},
+      {"Reshape", [](L& l) { l.Reshape(); }},
+      {"Transpose", [](L& l) { l.Transpose(); }},
+      {"Cast", [](L& l) { l.Cast(); }},
+      {"Dropout", [](L& l) { l.Dropout(); }},
+      {"Constant", [](L& l) { l.Constant(); }},
+      {"BatchNormalization", [](L& l) { l.BatchNormalization(); }},
+      {"PRelu", [](L& l) { l.PRelu(); }},
+      {"Selu", [](L& l) { l.Selu(); }},
+      {"HardSwish", [](L& l) { l.HardSwish(); }},
+      {"Clip", [](L& l) { l.Clip(); }},
+      {"LayerNormalization", [](L& l) { l.LayerNormalization(); }},
+  };
+  return kOps;
+}
+
+bool Lowering::LowersRows(std::string_view op) {
+  return Ops().count(op) > 0 || IsActivationOp(op);
 }
 
 void Lowering::Lower(const onnx::NodeProto& node, int64_t opset) {
-  using Handler = void (*)(Lowering&);
-  // Identity only renames (it is no ACTIVATION node); the other activation
-  // ops are tools/onnx/activations.h's.
-  static const std::map<std::string_view, Handler> kOps = {
-      {"Add", [](Lowering& l) { l.Elementwise(ir::OpKind::kAdd); }},
-      {"Mul", [](Lowering& l) { l.Elementwise(ir::OpKind::kMultiply); }},
-      {"MatMul", [](Lowering& l) { l.MatMul(); }},
-      {"Gemm", [](Lowering& l) { l.Gemm(); }},
-      {"ReduceSum", [](Lowering& l) { l.ReduceSum(); }},
-      {"Identity", [](Lowering& l) { l.Identity(); }},
-      {"Flatten", [](Lowering& l) { l.Flatten(); }},
-      {"Concat", [](Lowering& l) { l.Concat(); }},
-      {"Unsqueeze", [](Lowering& l) { l.Unsqueeze(); }},
-      {"Constant", [](Lowering& l) { l.Constant(); }},
-      {"Clip", [](Lowering& l) { l.Clip(); }},
-      {"LayerNormalization", [](Lowering& l) { l.LayerNormalization(); }},
-  };
   node_ = &node;
   opset_ = opset;
-  auto it = kOps.find(node.op_type());
-  const bool activation = it == kOps.end() && IsActivationOp(node.op_type());
-  if (it == kOps.end() && !activation)
-    Fail("not supported; rowflow imports {}", SupportedOps());
-  if (node.output_size() != 1 || node.output(0).empty()) {
+  const std::string& op = node.op_type();
+  // Optional outputs left out at the end do not count.
+  int outputs = node.output_size();
+  while (outputs > 1 && node.output(outputs - 1).empty()) --outputs;
+  if (op == "BatchNormalization" && outputs > 1) {
+    Fail(
+        "has {} outputs, the batch statistics of training mode; rowflow "
+        "imports the inference form (output Y only)",
+        outputs);
+  }
+  if (outputs < 1 || outputs > (op == "Dropout" ? 2 : 1) ||
+      node.output(0).empty()) {
     Fail("has {} outputs; expected 1", node.output_size());
   }
   out_ = node.output(0);
-  if (activation) {
-    Activation();
-  } else {
+  bool all_const = node.input_size() > 0;
+  for (int i = 0; i < node.input_size(); ++i) {
+    if (HasInput(i) && !IsConst(i)) all_const = false;
+  }
+  if (all_const && FoldsOnHost(op)) {
+    Fold();
+    return;
+  }
+  auto it = Ops().find(op);
+  if (it != Ops().end()) {
     it->second(*this);
+  } else if (IsActivationOp(op)) {
+    Activation();
+  } else if (FoldsOnHost(op)) {
+    Fail(
+        "reads a value computed from the rows; rowflow evaluates {} only on "
+        "constants (on the host)",
+        op);
+  } else {
+    RF_CHECK(false);  // the importer refused the op before lowering
   }
 }
 
@@ -98,8 +136,8 @@ void Lowering::LowerExpansion(const onnx::NodeProto& node, int64_t opset,
   if (it->second.tensor) {
     Fail(
         "computes {} of '{}', a constant; expected a value computed from the "
-        "rows (rowflow does not fold constant subgraphs)",
-        ir::ActivationName(found.act), found.x);
+        "rows (rowflow folds only {} of constants)",
+        ir::ActivationName(found.act), found.x, FoldedOps());
   }
   if (found.act == ir::Activation::kLayerNorm) {
     CheckLastAxis(it->second.row, found.axis);
@@ -111,6 +149,10 @@ void Lowering::LowerExpansion(const onnx::NodeProto& node, int64_t opset,
 
 void Lowering::Output(const std::string& name) {
   auto it = values_.find(name);
+  if (auto u = uncomputed_.find(name); u != uncomputed_.end()) {
+    Fail("graph output '{}' is {}, which rowflow does not compute", name,
+         u->second);
+  }
   if (it == values_.end()) {
     Fail(
         "graph output '{}' is not defined; expected a graph input, an "
@@ -142,6 +184,11 @@ bool Lowering::HasInput(int i) const {
 
 const Lowering::Entry& Lowering::In(int i) const {
   if (!HasInput(i)) Fail("input {} is missing", i);
+  auto u = uncomputed_.find(node_->input(i));
+  if (u != uncomputed_.end()) {
+    Fail("input {} ('{}') is {}, which rowflow does not compute", i,
+         node_->input(i), u->second);
+  }
   auto it = values_.find(node_->input(i));
   RF_CHECK(it != values_.end());  // the importer checked every input first
   return it->second;
@@ -152,8 +199,8 @@ const RowValue& Lowering::Row(int i) const {
   if (e.tensor) {
     Fail(
         "input {} ('{}') is a constant; expected a value computed from the "
-        "rows (rowflow does not fold constant subgraphs)",
-        i, node_->input(i));
+        "rows (rowflow folds only {} of constants)",
+        i, node_->input(i), FoldedOps());
   }
   return e.row;
 }
@@ -200,6 +247,7 @@ void Lowering::Arity(int min, int max) const {
 
 void Lowering::KnownAttrs(const std::vector<std::string_view>& names) const {
   for (const AttributeProto& a : node_->attribute()) {
+    if (opset_ < 6 && a.name() == "consumed_inputs") continue;
     if (std::find(names.begin(), names.end(), a.name()) == names.end()) {
       Fail("attribute '{}' is not supported; rowflow reads {}", a.name(),
            names.size() == 0 ? "none for this op"
@@ -300,6 +348,50 @@ ValueRef Lowering::Materialize(const HostTensor& t, const std::string& variant,
   ValueRef ref = builder_.Constant(name, shape, std::move(data));
   constants_.emplace(key, ref);
   return ref;
+}
+
+ValueRef Lowering::Derived(const std::string& base, const ir::Shape& shape,
+                           std::vector<double> data) {
+  return builder_.Constant(Fresh(base), shape, std::move(data));
+}
+
+ValueRef Lowering::Negate(const RowValue& x, const std::string& name) {
+  if (!minus_one_) {
+    auto t = std::make_shared<HostTensor>();
+    t->name = Fresh("minus_one");
+    t->dtype = dtype_;
+    t->values = {-1.0};
+    minus_one_ = std::move(t);
+  }
+  return builder_.Multiply(x.ref, Materialize(*minus_one_, "", {}, {-1.0}),
+                           name);
+}
+
+ir::Shape Lowering::LegacyBroadcast(const ir::Shape& dims, size_t rank) const {
+  if (opset_ >= 7) return dims;
+  if (IntAttr("broadcast", 0) == 0) {
+    // Only a constant with a unit batch dim can match; the caller checks
+    // that dim.
+    if (dims.size() != rank) {
+      Fail(
+          "broadcast=0 (the default before opset 7) needs inputs of one "
+          "shape, batch included; constant input 1 has shape {}",
+          ir::ShapeToString(dims));
+    }
+    return dims;
+  }
+  // broadcast=1: input 1's dims line up with input 0's from `axis` on
+  // (the trailing dims when there is no axis).
+  const auto r = static_cast<int64_t>(rank);
+  const auto m = static_cast<int64_t>(dims.size());
+  const int64_t axis = NormalizeAxis(IntAttr("axis", r - m), r, "axis");
+  if (axis + m > r) {
+    Fail("axis {} with input 1 of shape {} runs past input 0's {} dims",
+         IntAttr("axis", r - m), ir::ShapeToString(dims), r);
+  }
+  ir::Shape out = dims;
+  out.resize(static_cast<size_t>(r - axis), 1);
+  return out;
 }
 
 void Lowering::Identity() {

@@ -33,8 +33,11 @@
 
 namespace rowflow::onnx_internal {
 
-// The ONNX ops the importer lowers, for messages.
-std::string SupportedOps();
+// Whether the importer evaluates `op` on the host, in double, when every
+// input is a constant (Sqrt, Add, ..., Reshape: lower_fold.cc).
+bool FoldsOnHost(std::string_view op);
+// "Add, Sub, ..., Squeeze": the ops folded on the host, for messages.
+std::string FoldedOps();
 
 // A value computed from the rows.
 struct RowValue {
@@ -65,12 +68,18 @@ class Lowering {
   Lowering(const Lowering&) = delete;
   Lowering& operator=(const Lowering&) = delete;
 
+  // Whether Lower reads ONNX op `op` (of the default domain) over row
+  // values: the ops with a handler and the activation ops.
+  static bool LowersRows(std::string_view op);
+
   // A graph input with per-row `shape` (the ONNX shape after the batch dim).
   void AddInput(const std::string& name, ir::Shape shape);
   // An initializer.
   void AddConstant(HostTensor tensor);
-  // Lowers `node` of the default domain at `opset`; its inputs are defined.
-  // Throws Error(kModel) saying what is wrong; the caller names the node.
+  // Lowers `node` of the default domain at `opset`, an op that LowersRows
+  // or FoldsOnHost; its inputs are defined. A node over constants only is
+  // folded on the host. Throws Error(kModel) saying what is wrong; the
+  // caller names the node.
   void Lower(const onnx::NodeProto& node, int64_t opset);
   // Lowers `node`, the last node of an activation's expansion, as `act` of
   // ONNX value `x` (FindExpansions).
@@ -95,6 +104,8 @@ class Lowering {
   const HostTensor& FloatConst(int i) const;
   std::vector<int64_t> IntsInput(int i) const;
   void Arity(int min, int max) const;
+  // Refuses attributes outside `names`; before opset 6 every op may have
+  // consumed_inputs (a memory-reuse hint without meaning for the result).
   void KnownAttrs(const std::vector<std::string_view>& names) const;
   const onnx::AttributeProto* Attr(std::string_view name, int type) const;
   int64_t IntAttr(std::string_view name, int64_t fallback) const;
@@ -108,10 +119,30 @@ class Lowering {
   void Define(const std::string& name, RowValue row);
   ValueRef Materialize(const HostTensor& t, const std::string& variant,
                        const ir::Shape& shape, std::vector<double> data);
+  // A rowflow constant computed on the host (BatchNormalization's scale),
+  // named `base` or a fresh variant of it; `data` rounds to the dtype.
+  ValueRef Derived(const std::string& base, const ir::Shape& shape,
+                   std::vector<double> data);
+  // x * -1, exact: how rowflow subtracts.
+  ValueRef Negate(const RowValue& x, const std::string& name);
+  // Defines out_ as row value `x` with ONNX shape `logical` (the same
+  // elements in the same row-major order): a relabelling where x's rowflow
+  // shape fits `logical`, else SUMs over its length-1 axes (bitwise the
+  // identity) to drop unit dims; refuses any other change of the row's
+  // layout, naming `what`.
+  void Relabel(const RowValue& x, const ir::Shape& logical, const char* what);
   int64_t NormalizeAxis(int64_t axis, int64_t rank, const char* what) const;
+  // Input 1's dims lined up for numpy broadcasting against input 0 of
+  // `rank` dims (batch included) under the `broadcast` and `axis`
+  // attributes of opsets before 7; `dims` unchanged from opset 7.
+  ir::Shape LegacyBroadcast(const ir::Shape& dims, size_t rank) const;
+
+  using Handler = void (*)(Lowering&);
+  static const std::map<std::string_view, Handler>& Ops();
 
   // One function per ONNX op (or op family).
-  void Elementwise(ir::OpKind kind);
+  enum class BinaryOp { kAdd, kSub, kMul, kDiv };
+  void Elementwise(BinaryOp op);
   void MatMul();
   void Gemm();
   ValueRef Contract(const RowValue& x, const HostTensor& b, bool b_is_kn,
@@ -131,7 +162,38 @@ class Lowering {
   void Flatten();
   void Concat();
   void Unsqueeze();
+  void Squeeze();
+  void Reshape();
+  void Transpose();
+  // The arguments of Squeeze and Unsqueeze (axes: an attribute before
+  // opset 13, an input from 13), Reshape (shape: an attribute before opset
+  // 5) and Transpose (perm over `rank` dims, reversed by default), checking
+  // attributes and arity.
+  std::optional<std::vector<int64_t>> AxesArg() const;
+  std::vector<int64_t> ReshapeArg() const;
+  std::vector<int64_t> PermArg(size_t rank) const;
+  // ONNX's result shapes for input dims `in`: Squeeze (`batch`: in[0] is
+  // the batch, which stays) and Reshape (0 copies, -1 infers).
+  ir::Shape SqueezeDims(const ir::Shape& in,
+                        const std::optional<std::vector<int64_t>>& axes,
+                        bool batch) const;
+  ir::Shape ReshapeDims(const ir::Shape& in,
+                        const std::vector<int64_t>& shape) const;
+  ir::Shape UnsqueezeDims(const ir::Shape& in, const std::vector<int64_t>& axes,
+                          bool batch) const;
+  void Cast();
+  int32_t CastTarget() const;  // Cast's 'to': an ONNX element type
+  void Dropout();
   void Constant();
+  void BatchNormalization();
+  void PRelu();
+  void Selu();
+  void HardSwish();
+  // Evaluates the current node, whose inputs are all constants, on the
+  // host (lower_fold.cc).
+  void Fold();
+  // Charges a folded constant of shape `dims` to the memory budget.
+  void ChargeBudget(const ir::Shape& dims);
 
   GraphBuilder& builder_;
   ir::DType dtype_;
@@ -142,6 +204,9 @@ class Lowering {
   std::map<std::string, ValueRef> constants_;  // by tensor + variant
   std::set<const HostTensor*> named_;          // tensors whose name is used
   std::set<std::string> output_names_;
+  // ONNX values no rowflow value stands for (Dropout's mask), with why.
+  std::map<std::string, std::string> uncomputed_;
+  std::shared_ptr<const HostTensor> minus_one_;  // for Negate
   const onnx::NodeProto* node_ = nullptr;
   int64_t opset_ = 0;
   std::string out_;

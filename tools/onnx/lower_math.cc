@@ -18,18 +18,38 @@
 
 namespace rowflow::onnx_internal {
 
-void Lowering::Elementwise(ir::OpKind kind) {
-  KnownAttrs({});
+// Add and Mul map to ADD and MULTIPLY. Sub adds the negation, which is
+// exact: x - c is ADD(x, -c), c - x is ADD(MULTIPLY(x, -1), c), x - y is
+// ADD(x, MULTIPLY(y, -1)), each bitwise x - y. Div by a constant c
+// multiplies by 1 / c (computed in double, rounded to the dtype): within
+// 2 ulp of the division, exact for powers of two, and what lets the
+// planner fold input standardisation (x - mu) / sd into the next layer;
+// rowflow has no division of row values.
+void Lowering::Elementwise(BinaryOp op) {
+  if (opset_ < 7) {
+    KnownAttrs({"broadcast", "axis"});
+  } else {
+    KnownAttrs({});
+  }
   Arity(2, 2);
-  if (IsConst(0) && IsConst(1)) {
+  RF_CHECK(!IsConst(0) || !IsConst(1));  // Lower folds those
+  if (op == BinaryOp::kDiv && !IsConst(1)) {
     Fail(
-        "both inputs are constants; rowflow computes only values that depend "
-        "on the rows (fold constants before exporting)");
+        "divides by '{}', a value computed from the rows; rowflow divides by "
+        "constants only (as a multiplication by 1 / c)",
+        node_->input(1));
+  }
+  if (opset_ < 7 && IsConst(0)) {
+    Fail(
+        "input 0 is a constant and input 1 a value computed from the rows; "
+        "before opset 7 only input 1 broadcasts, to input 0's shape");
   }
   const size_t rank = Row(IsConst(0) ? 1 : 0).logical.size();
   ValueRef refs[2];
   ir::Shape logical[2], shapes[2];
-  for (int i = 0; i < 2; ++i) {
+  // Row values first: c - x negates x before it reads c, in the order the
+  // exporter writes the nodes back, so that graphs round-trip.
+  for (int i : {IsConst(0) ? 1 : 0, IsConst(0) ? 0 : 1}) {
     if (!IsConst(i)) {
       const RowValue& v = Row(i);
       if (v.logical.size() != rank) {
@@ -39,19 +59,27 @@ void Lowering::Elementwise(ir::OpKind kind) {
             "express",
             Row(0).logical.size(), Row(1).logical.size());
       }
-      refs[i] = v.ref;
+      if (opset_ < 7 && i == 1 && IntAttr("axis", 0) != 0) {
+        Fail(
+            "axis {} lines input 1, a value computed from the rows, up with a "
+            "dim of input 0 other than the batch; rowflow cannot express it",
+            IntAttr("axis", 0));
+      }
+      // c - x and x - y add -x (-y).
+      refs[i] =
+          i == 1 && op == BinaryOp::kSub ? Negate(v, InnerName("/neg")) : v.ref;
       logical[i] = v.logical;
       shapes[i] = v.shape;
       continue;
     }
     const HostTensor& t = FloatConst(i);
-    ir::Shape dims = t.dims;
+    ir::Shape dims = LegacyBroadcast(t.dims, rank + 1);
     if (dims.size() == rank + 1) {
       if (dims[0] != 1) {
         Fail(
             "constant '{}' has shape {}, whose first dim lines up with the "
             "batch dimension; expected 1 there (or fewer dims)",
-            t.name, ir::ShapeToString(t.dims));
+            t.name, ir::ShapeToString(dims));
       }
       dims.erase(dims.begin());
     } else if (dims.size() > rank + 1) {
@@ -64,13 +92,22 @@ void Lowering::Elementwise(ir::OpKind kind) {
     // as in ONNX (after the exporter's Unsqueeze), so graphs round-trip.
     logical[i] = dims;
     shapes[i] = dims;
-    refs[i] = Materialize(t, "", shapes[i], t.values);
+    std::vector<double> data = t.values;
+    std::string variant;
+    if (op == BinaryOp::kSub && i == 1) {
+      for (double& v : data) v = -v;
+      variant = "neg";
+    } else if (op == BinaryOp::kDiv) {
+      for (double& v : data) v = 1.0 / v;
+      variant = "recip";
+    }
+    refs[i] = Materialize(t, variant, shapes[i], std::move(data));
   }
   RowValue out;
   out.logical = ir::BroadcastShapes(logical[0], logical[1]);
   out.shape = ir::BroadcastShapes(shapes[0], shapes[1]);
   out.name = out_;
-  out.ref = kind == ir::OpKind::kMultiply
+  out.ref = op == BinaryOp::kMul || op == BinaryOp::kDiv
                 ? builder_.Multiply(refs[0], refs[1], out_)
                 : builder_.Add(refs[0], refs[1], out_);
   Define(out_, std::move(out));
@@ -146,7 +183,11 @@ void Lowering::MatMul() {
 }
 
 void Lowering::Gemm() {
-  KnownAttrs({"alpha", "beta", "transA", "transB"});
+  if (opset_ < 7) {
+    KnownAttrs({"alpha", "beta", "transA", "transB", "broadcast"});
+  } else {
+    KnownAttrs({"alpha", "beta", "transA", "transB"});
+  }
   Arity(2, 3);
   if (IntAttr("transA", 0) != 0) {
     Fail(
@@ -167,6 +208,12 @@ void Lowering::Gemm() {
          ir::ShapeToString(b.dims));
   }
   const bool has_bias = HasInput(2) && beta != 0.0;
+  if (has_bias && opset_ < 7 && IntAttr("broadcast", 0) == 0) {
+    Fail(
+        "broadcast=0 (the default before opset 7) needs C of the full output "
+        "shape [batch, k], which a constant cannot have; rowflow imports "
+        "broadcast=1 there");
+  }
   int64_t k = 0;
   ValueRef y = Contract(x, b, !trans_b, alpha,
                         has_bias ? Fresh(out_ + "/sum") : out_, &k);

@@ -1,6 +1,7 @@
-// The ONNX ops that reduce or reshape: ReduceSum, Flatten, Concat and
-// Unsqueeze. Most reshapes only change a row value's logical ONNX shape
-// (see onnx_lower.h); a reshape that would need a unit dim inside the
+// The ONNX ops that reduce or join row values, or add unit dims:
+// ReduceSum, Concat, Unsqueeze, and Flatten (over Relabel, in
+// lower_reshape.cc). Most reshapes only change a row value's logical ONNX
+// shape (see lower.h); a reshape that would need a unit dim inside the
 // rowflow shape ([k] to [k, 1]) is refused.
 #include <fmt/format.h>
 
@@ -90,29 +91,30 @@ void Lowering::Flatten() {
   Arity(1, 1);
   const RowValue& x = Row(0);
   const auto rank = static_cast<int64_t>(x.logical.size()) + 1;
-  int64_t axis = IntAttr("axis", 1);
-  if (axis < 0) axis += rank;
-  if (axis != 1) {
+  const int64_t given = IntAttr("axis", 1);
+  // Flatten's axis may also be the rank itself.
+  const int64_t axis =
+      given == rank ? rank : NormalizeAxis(given, rank, "axis");
+  int64_t outer = 1;
+  for (int64_t d = 0; d + 1 < axis; ++d) outer *= x.logical[d];
+  if (axis == 0 || outer != 1) {
     Fail(
-        "axis {} folds the batch dimension into another one; rowflow imports "
-        "Flatten with axis=1 only",
-        IntAttr("axis", 1));
+        "axis {} folds the batch dimension into another one (shape {} per "
+        "row); rowflow keeps the batch dimension apart",
+        given, ir::ShapeToString(x.logical));
   }
-  if (x.shape.size() > 1) {
-    Fail(
-        "input has shape {} per row; rowflow imports Flatten of an already "
-        "flat input only",
-        ir::ShapeToString(x.logical));
-  }
-  RowValue out = x;
-  out.logical = {ir::NumElements(x.shape)};
-  Define(out_, std::move(out));
+  ir::Shape inner(x.logical.begin() + (axis - 1), x.logical.end());
+  Relabel(x, {ir::NumElements(inner)}, "Flatten");
 }
 
 void Lowering::Concat() {
   KnownAttrs({"axis"});
   Arity(1, -1);
   const AttributeProto* axis_attr = Attr("axis", AttributeProto::INT);
+  // Before opset 4 the axis is optional, 1 by default.
+  AttributeProto default_axis;
+  default_axis.set_i(1);
+  if (axis_attr == nullptr && opset_ < 4) axis_attr = &default_axis;
   if (axis_attr == nullptr) Fail("has no attribute 'axis'; expected one");
   std::vector<const RowValue*> parts;
   for (int i = 0; i < node_->input_size(); ++i) parts.push_back(&Row(i));
@@ -192,55 +194,42 @@ void Lowering::Concat() {
          RowValue{builder_.Concat(refs, rf_axis, out_), out_, logical, shape});
 }
 
-void Lowering::Unsqueeze() {
-  std::vector<int64_t> axes;
-  if (opset_ < 13) {
-    KnownAttrs({"axes"});
-    Arity(1, 1);
-    const AttributeProto* a = Attr("axes", AttributeProto::INTS);
-    if (a == nullptr) Fail("has no attribute 'axes'; expected one");
-    axes.assign(a->ints().begin(), a->ints().end());
-  } else {
-    KnownAttrs({});
-    Arity(2, 2);
-    axes = IntsInput(1);
-  }
+ir::Shape Lowering::UnsqueezeDims(const ir::Shape& in,
+                                  const std::vector<int64_t>& axes,
+                                  bool batch) const {
   if (axes.empty()) Fail("has no axes; expected at least one");
-  const bool is_const = IsConst(0);
-  const size_t in_rank =
-      is_const ? Const(0).dims.size() : Row(0).logical.size() + 1;
-  const int64_t out_rank = static_cast<int64_t>(in_rank + axes.size());
+  const int64_t out_rank = static_cast<int64_t>(in.size() + axes.size());
   std::vector<bool> inserted(static_cast<size_t>(out_rank), false);
   for (int64_t a : axes) {
     const auto axis = static_cast<size_t>(NormalizeAxis(a, out_rank, "axis"));
     if (inserted[axis]) Fail("axis {} is listed twice", a);
     inserted[axis] = true;
   }
-  if (is_const) {
-    auto t = std::make_shared<HostTensor>(Const(0));
-    t->dims.clear();
-    for (size_t d = 0, next = 0; d < inserted.size(); ++d) {
-      t->dims.push_back(inserted[d] ? 1 : Const(0).dims[next++]);
-    }
-    t->name = out_;
-    values_[out_] = Entry{std::move(t), {}};
-    return;
-  }
-  if (inserted[0]) {
+  if (batch && inserted[0]) {
     Fail(
         "axis 0 would put a unit dim before the batch dimension; rowflow keeps "
         "the batch first");
   }
-  RowValue out = Row(0);
-  out.logical.clear();
-  for (size_t d = 1, next = 0; d < inserted.size(); ++d) {
-    out.logical.push_back(inserted[d] ? 1 : Row(0).logical[next++]);
-  }
+  ir::Shape out;
+  for (size_t d = 0, next = 0; d < inserted.size(); ++d)
+    out.push_back(inserted[d] ? 1 : in[next++]);
+  return out;
+}
+
+void Lowering::Unsqueeze() {
+  const std::optional<std::vector<int64_t>> axes = AxesArg();
+  if (!axes) Fail("has no axes; expected them");
+  const RowValue& x = Row(0);
+  ir::Shape in{1};
+  in.insert(in.end(), x.logical.begin(), x.logical.end());
+  RowValue out = x;
+  out.logical = UnsqueezeDims(in, *axes, /*batch=*/true);
+  out.logical.erase(out.logical.begin());
   if (!IsOnesThen(out.logical, out.shape)) {
     Fail(
         "would put a unit dim inside the per-row shape ({} to {}); rowflow "
         "cannot express it",
-        ir::ShapeToString(Row(0).logical), ir::ShapeToString(out.logical));
+        ir::ShapeToString(x.logical), ir::ShapeToString(out.logical));
   }
   Define(out_, std::move(out));
 }

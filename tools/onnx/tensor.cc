@@ -19,6 +19,8 @@ static_assert(std::endian::native == std::endian::little);
 
 int64_t ElemSize(int32_t type) {
   switch (type) {
+    case TensorProto::BOOL:  // Dropout's training_mode
+      return 1;
     case TensorProto::FLOAT:
     case TensorProto::INT32:
       return 4;
@@ -140,7 +142,8 @@ HostTensor ReadTensor(const TensorProto& t, const std::string& what,
          count, *budget_bytes);
   }
   *budget_bytes -= count * 8;
-  out.is_int = type == TensorProto::INT64 || type == TensorProto::INT32;
+  out.is_int = type == TensorProto::INT64 || type == TensorProto::INT32 ||
+               type == TensorProto::BOOL;
   out.dtype = type == TensorProto::DOUBLE ? ir::DType::kF64 : ir::DType::kF32;
   switch (type) {
     case TensorProto::FLOAT:
@@ -154,6 +157,10 @@ HostTensor ReadTensor(const TensorProto& t, const std::string& what,
     case TensorProto::INT64:
       raw ? DecodeRaw<int64_t>(t.raw_data(), count, &out.ints)
           : CopyTyped(t.int64_data(), &out.ints);
+      break;
+    case TensorProto::BOOL:  // typed data in int32_data
+      raw ? DecodeRaw<uint8_t>(t.raw_data(), count, &out.ints)
+          : CopyTyped(t.int32_data(), &out.ints);
       break;
     default:
       raw ? DecodeRaw<int32_t>(t.raw_data(), count, &out.ints)

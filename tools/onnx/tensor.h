@@ -31,11 +31,12 @@ struct HostTensor {
   std::vector<int64_t> ints;          // is_int: product(dims) entries
 };
 
-// Reads `t` (FLOAT or DOUBLE, or INT64 / INT32 for axes; raw_data or the
-// typed field), named `what` in messages ("initializer 'W'"). The host bytes
-// are charged to `*budget_bytes` before anything is allocated; sizes are
-// checked against the shape first. Throws Error(kModel): external data,
-// other element types, negative dims, a data length that does not match.
+// Reads `t` (FLOAT or DOUBLE; INT64 / INT32 for axes and shapes, BOOL for
+// flags; raw_data or the typed field), named `what` in messages
+// ("initializer 'W'"). The host bytes are charged to `*budget_bytes` before
+// anything is allocated; sizes are checked against the shape first. Throws
+// Error(kModel): external data, other element types, negative dims, a data
+// length that does not match.
 HostTensor ReadTensor(const onnx::TensorProto& t, const std::string& what,
                       int64_t* budget_bytes);
 
