@@ -62,14 +62,16 @@ def read_scope(path):
     return names
 
 
-def rowflow(exe, *args):
-    """Runs rowflow; returns (returncode, stderr). A hang is an error line."""
+def rowflow(exe, *args, stdout=False):
+    """Runs rowflow; returns (returncode, stderr), with stdout in front when
+    asked for. returncode is None on a hang."""
     try:
         p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=TIMEOUT,
                            stdin=subprocess.DEVNULL)
+        got = p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired:
-        return None, f"no exit after {TIMEOUT} s"
-    return p.returncode, p.stderr
+        got = None, "", f"no exit after {TIMEOUT} s"
+    return got if stdout else (got[0], got[2])
 
 
 def read_tensor(path):
@@ -128,12 +130,10 @@ def run_case(exe, folder, name, tmp):
     if err:
         return case.done("failed", f"import-onnx: exit 0 but stderr {err!r} with -q")
 
-    p = subprocess.run([exe, "inspect", model_pb, "--json"], capture_output=True, text=True,
-                       timeout=TIMEOUT)
-    if p.returncode != 0:
-        return case.done("failed", f"inspect of the imported model: exit {p.returncode}: "
-                         f"{p.stderr.strip()}")
-    info = json.loads(p.stdout)
+    rc, out, err = rowflow(exe, "inspect", model_pb, "--json", stdout=True)
+    if rc != 0:
+        return case.done("failed", f"inspect of the imported model: exit {rc}: {err.strip()}")
+    info = json.loads(out)
     dtype = np.dtype({"F32": np.float32, "F64": np.float64}[info["dtype"]])
 
     model = onnx.load(os.path.join(folder, "model.onnx"))
@@ -166,7 +166,7 @@ def rows_of(arrays, shapes, dtype, what):
     """(batch, width) rows of `arrays`, or a string saying why they are none."""
     batches = {a.shape[0] if a.ndim else None for a in arrays}
     if len(batches) != 1 or None in batches:
-        return f"{what}s' first dims {[a.shape for a in arrays]} are no common batch dim"
+        return f"{what}s' first dims {[a.shape for a in arrays]} share no batch dim"
     batch = batches.pop()
     for a, shape in zip(arrays, shapes):
         if list(a.shape[1:]) != shape:
