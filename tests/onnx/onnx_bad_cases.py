@@ -84,6 +84,17 @@ def bn(attrs, opset=13, outputs=("y",)):
                        [weight(k, 4) for k in "sbmv"], opset=opset)
 
 
+def batch_broadcast():
+    """y [1, 3] broadcast over x's batch of 2 (ONNX's
+    test_operator_add_size1_singleton_broadcast): not rows of one batch."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "y"], ["z"])], "bad",
+        [helper.make_tensor_value_info("x", F, [2, 3]),
+         helper.make_tensor_value_info("y", F, [1, 3])],
+        [helper.make_tensor_value_info("z", F, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def dropout_mask_read():
     return net([helper.make_node("Dropout", ["x"], ["d", "mask"], name="drop"),
                 helper.make_node("Cast", ["mask"], ["mf"], to=F),
@@ -231,6 +242,9 @@ BAD_CASES = [
                                        [weight("K", 4)]),
      r"node 'kk' \(Relu, opset 13\): input 0 \('K'\) is a constant; expected a value "
      r"computed from the rows \(rowflow folds only Add, Sub, .*Unsqueeze of constants\)"),
+    ("batch_broadcast", batch_broadcast,
+     r"inputs 'x' and 'y' have batch dims 2 and 1; rowflow reads one batch dim shared by "
+     r"every input"),
     ("cos_alone", unsupported("Cos", ["x"]),
      r"1 node has an op rowflow does not import: 'bad_node' \(Cos\)"),
     ("gelu_before_opset_20", unsupported("Gelu", ["x"]),

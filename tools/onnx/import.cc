@@ -223,6 +223,34 @@ void CheckOps(const onnx::GraphProto& g, const std::vector<int>& order,
   Fail("{}; see README, \"What import-onnx reads\"", text);
 }
 
+// rowflow reads one row of every input at a time, so the inputs' first
+// dims must be one batch: fixed first dims that differ (x [2, 3] and y
+// [1, 3], y broadcast over the batch) are another model.
+void CheckSharedBatch(const onnx::GraphProto& g,
+                      const std::set<std::string>& inputs) {
+  const onnx::ValueInfoProto* first = nullptr;
+  for (const onnx::ValueInfoProto& vi : g.input()) {
+    const auto& dims = vi.type().tensor_type().shape().dim();
+    if (inputs.count(vi.name()) == 0 || dims.empty() ||
+        !dims[0].has_dim_value()) {
+      continue;
+    }
+    if (first == nullptr) {
+      first = &vi;
+      continue;
+    }
+    const int64_t a = first->type().tensor_type().shape().dim(0).dim_value();
+    if (dims[0].dim_value() != a) {
+      Fail(
+          "inputs '{}' and '{}' have batch dims {} and {}; rowflow reads one "
+          "batch dim shared by every input (an input broadcast over the "
+          "batch would be a constant)",
+          EscapeForMessage(first->name()), EscapeForMessage(vi.name()), a,
+          dims[0].dim_value());
+    }
+  }
+}
+
 ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
   const onnx::ModelProto model =
       Parse(bytes, std::min<int64_t>(options.max_file_bytes, INT_MAX));
@@ -250,6 +278,9 @@ ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
   }
   if (inputs.empty())
     Fail("has no graph inputs besides initializers; expected one or more");
+  std::set<std::string> input_names;
+  for (const auto& in : inputs) input_names.insert(in.first);
+  CheckSharedBatch(g, input_names);
   const std::vector<int> order = onnx_internal::SortNodes(model, leaves);
 
   std::set<std::string> reserved = leaves;

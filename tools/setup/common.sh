@@ -13,7 +13,8 @@ rowflow_packages=(
   cmake g++ make pkg-config
   libtbb-dev libprotobuf-dev protobuf-compiler libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  libonnx-dev python3-onnx python3-numpy python3-sklearn
+  libonnx-dev python3-onnx python3-numpy python3-sklearn libonnx-testdata
+  python3-torch
 )
 
 rowflow_install_deps() {
