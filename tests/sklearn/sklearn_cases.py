@@ -29,12 +29,20 @@ RELATIVE = {"F64": False, "F32": True}
 
 ACTIVATIONS = ["identity", "relu", "tanh", "logistic"]
 TASKS = ["binary", "multiclass", "multilabel", "reg1", "reg2"]
+# Pipeline steps before the MLP: (sklearn.preprocessing class, kwargs).
 SCALERS = {
-    "std": [dict()],
-    "mean": [dict(with_std=False)],
-    "scale": [dict(with_mean=False)],
-    "none": [dict(with_mean=False, with_std=False)],
-    "two": [dict(), dict(with_mean=False)],
+    "std": [("StandardScaler", dict())],
+    "mean": [("StandardScaler", dict(with_std=False))],
+    "scale": [("StandardScaler", dict(with_mean=False))],
+    "none": [("StandardScaler", dict(with_mean=False, with_std=False))],
+    "two": [("StandardScaler", dict()), ("StandardScaler", dict(with_mean=False))],
+    "minmax": [("MinMaxScaler", dict(feature_range=(-1, 2)))],
+    # Rows outside the fitted range: clip=True cuts them to feature_range.
+    "minmax_clip": [("MinMaxScaler", dict(clip=True))],
+    "maxabs": [("MaxAbsScaler", dict())],
+    "robust": [("RobustScaler", dict())],
+    "robust_std": [("RobustScaler", dict(with_scaling=False)),
+                   ("StandardScaler", dict(with_mean=False))],
 }
 HIDDEN = [(8,), (6, 5), (5, 4, 3)]
 WIDTH = 4
@@ -64,16 +72,16 @@ def _targets(task, z):
 
 
 def _model(task, activation, hidden, scalers, seed):
+    from sklearn import preprocessing
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     cls = MLPRegressor if task.startswith("reg") else MLPClassifier
     mlp = cls(hidden_layer_sizes=hidden, activation=activation, max_iter=150,
               random_state=seed, tol=1e-6)
     if scalers is None:
         return mlp
-    return make_pipeline(*[StandardScaler(**kw) for kw in scalers], mlp)
+    return make_pipeline(*[getattr(preprocessing, c)(**kw) for c, kw in scalers], mlp)
 
 
 def cases(dtype):
@@ -90,6 +98,11 @@ def cases(dtype):
                                     ("none", "reg1"), ("two", "reg2"), ("mean", "multilabel")]):
             a = ACTIVATIONS[i % 4]
             out.append((f"{t}_{a}_{s}", t, a, HIDDEN[i % 3], s, 50 + i, ".pbtxt", 0))
+        for i, (s, t) in enumerate([("minmax", "binary"), ("minmax_clip", "multiclass"),
+                                    ("maxabs", "reg1"), ("robust", "reg2"),
+                                    ("robust_std", "binary")]):
+            a = ACTIVATIONS[(i + 1) % 4]
+            out.append((f"{t}_{a}_{s}", t, a, HIDDEN[i % 3], s, 80 + i, ".pb", 0))
         # Wide enough for the GEMM path rather than the tiny-layer one.
         out.append(("multiclass_relu_wide", "multiclass", "relu", (64, 32), "std", 60, ".pb", 0))
     else:
@@ -196,7 +209,7 @@ def bad(folder):
 
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    from sklearn.preprocessing import Normalizer, StandardScaler
     from sklearn.svm import SVC
 
     warnings.simplefilter("ignore")
@@ -211,7 +224,8 @@ def bad(folder):
     dump("svc.pkl", SVC().fit(x, y))
     dump("dict.pkl", {"coefs_": [1, 2]})
     dump("unfitted.pkl", MLPClassifier())
-    dump("minmax.pkl", make_pipeline(MinMaxScaler(), MLPClassifier(max_iter=5)).fit(x, y))
+    # Normalizer scales each row by its own norm: no per-feature affine.
+    dump("normalizer.pkl", make_pipeline(Normalizer(), MLPClassifier(max_iter=5)).fit(x, y))
     dump("scaler_svc.pkl", make_pipeline(StandardScaler(), SVC()).fit(x, y))
     huge = MLPClassifier(hidden_layer_sizes=(3,), max_iter=5).fit(x, y)
     huge.coefs_[0][0, 0] = 1e39  # fine in F64, beyond float32

@@ -107,14 +107,14 @@ refusals() {
   fi
   mkdir "$tmp/out"
   local o=$tmp/out/m.pb t=$tmp/out/m.pbtxt
-  local supported='expected MLPClassifier, MLPRegressor, or a Pipeline of StandardScaler steps ending in one$'
+  local supported='expected MLPClassifier, MLPRegressor, or a Pipeline of StandardScaler, MinMaxScaler, MaxAbsScaler or RobustScaler steps ending in one$'
   refuse svc 3 ".*/svc.pkl: SVC is not supported; $supported" "$tmp/svc.pkl" -o "$o"
   refuse svc_text 3 ".*/svc.pkl: SVC is not supported" "$tmp/svc.pkl" -o "$t"
   refuse dict 3 ".*/dict.pkl: dict is not supported; $supported" "$tmp/dict.pkl" -o "$o"
   refuse unfitted 3 ".*/unfitted.pkl: MLPClassifier is not fitted; expected a fitted estimator$" \
     "$tmp/unfitted.pkl" -o "$o"
-  refuse minmax 3 ".*/minmax.pkl: Pipeline step MinMaxScaler is not supported; $supported" \
-    "$tmp/minmax.pkl" -o "$o"
+  refuse normalizer 3 ".*/normalizer.pkl: Pipeline step Normalizer is not supported; $supported" \
+    "$tmp/normalizer.pkl" -o "$o"
   refuse scaler_svc 3 ".*/scaler_svc.pkl: Pipeline step SVC is not supported" \
     "$tmp/scaler_svc.pkl" -o "$o"
   refuse huge_f32 3 ".*/huge.pkl: hidden_0/w: a value beyond float32's range \(1e\+39\); expected" \

@@ -8,7 +8,8 @@
                     [--rowflow PATH] [--name NAME] [-q]
 
 Reads a fitted MLPClassifier or MLPRegressor, alone or as the last step of a
-Pipeline whose other steps are StandardScalers, and writes the rowflow graph
+Pipeline whose other steps are per-feature scalers (StandardScaler,
+MinMaxScaler, MaxAbsScaler, RobustScaler), and writes the rowflow graph
 (proto/rowflow.proto) that computes its predict_proba (classifiers) or
 predict (regressors) for each row. The text format is written here, numbers
 in their shortest round-trip form; a binary .pb is that text passed through
@@ -61,32 +62,59 @@ def _kind(obj):
     return type(obj).__name__
 
 
+_SCALERS = ("StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler")
+_SUPPORTED = ("expected MLPClassifier, MLPRegressor, or a Pipeline of "
+              "StandardScaler, MinMaxScaler, MaxAbsScaler or RobustScaler steps "
+              "ending in one")
+
+
 def _split(estimator):
-    """(StandardScalers in order, the MLP), or ConversionError."""
+    """(scalers in order, the MLP), or ConversionError."""
+    from sklearn import preprocessing
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    supported = ("expected MLPClassifier, MLPRegressor, or a Pipeline of "
-                 "StandardScaler steps ending in one")
+    scaler_types = tuple(getattr(preprocessing, n) for n in _SCALERS)
     steps = [estimator]
     if type(estimator) is Pipeline:
         steps = [s for _, s in estimator.steps if s is not None and s != "passthrough"]
         if not steps:
-            raise ConversionError(f"Pipeline has no steps; {supported}")
+            raise ConversionError(f"Pipeline has no steps; {_SUPPORTED}")
     # Exact types: a subclass may compute something else.
     *pre, last = steps
     for step in pre:
-        if type(step) is not StandardScaler:
-            raise ConversionError(f"Pipeline step {_kind(step)} is not supported; {supported}")
+        if type(step) not in scaler_types:
+            raise ConversionError(f"Pipeline step {_kind(step)} is not supported; {_SUPPORTED}")
         if not hasattr(step, "n_features_in_"):
-            raise ConversionError("StandardScaler is not fitted; expected a fitted estimator")
+            raise ConversionError(f"{_kind(step)} is not fitted; expected a fitted estimator")
     if type(last) not in (MLPClassifier, MLPRegressor):
         what = f"Pipeline step {_kind(last)}" if pre or last is not estimator else _kind(last)
-        raise ConversionError(f"{what} is not supported; {supported}")
+        raise ConversionError(f"{what} is not supported; {_SUPPORTED}")
     if not hasattr(last, "coefs_"):
         raise ConversionError(f"{_kind(last)} is not fitted; expected a fitted estimator")
     return pre, last
+
+
+def _scaler_steps(s):
+    """The per-feature steps of scaler `s`'s transform, in order: ("ADD", c)
+    for x + c, ("MULTIPLY", c) for x * c, ("CLIP", lo, hi). A division x / d
+    becomes x * (1 / d), within an ulp of sklearn's division."""
+    kind = _kind(s)
+    f64 = lambda v: np.asarray(v, np.float64)
+    if kind == "StandardScaler":
+        return ([("ADD", -f64(s.mean_))] if s.with_mean else []) + \
+               ([("MULTIPLY", 1.0 / f64(s.scale_))] if s.with_std else [])
+    if kind == "MinMaxScaler":  # X * scale_ + min_, then the optional clip
+        steps = [("MULTIPLY", f64(s.scale_)), ("ADD", f64(s.min_))]
+        if getattr(s, "clip", False):
+            lo, hi = s.feature_range
+            steps.append(("CLIP", float(lo), float(hi)))
+        return steps
+    if kind == "MaxAbsScaler":
+        return [("MULTIPLY", 1.0 / f64(s.scale_))]
+    # RobustScaler: X - center_, then X / scale_.
+    return ([("ADD", -f64(s.center_))] if s.with_centering else []) + \
+           ([("MULTIPLY", 1.0 / f64(s.scale_))] if s.with_scaling else [])
 
 
 def _quote(text):
@@ -173,24 +201,25 @@ class _Writer:
 
         width = int(mlp.n_features_in_)
         x = "x"
-        # StandardScaler as its own nodes, the same operations as its
-        # transform (x - mean_, then / scale_ as * (1 / scale_), within an
-        # ulp), rather than folded into the first layer: folding changes the
-        # rounding of every product and cancels in the folded bias, and the
-        # planner folds affine chains into the GEMM at plan time anyway.
+        # Each scaler as its own nodes, the same operations as its transform
+        # (x - mean_, then / scale_ as * (1 / scale_), within an ulp), rather
+        # than folded into the first layer: folding changes the rounding of
+        # every product and cancels in the folded bias, and the planner folds
+        # affine chains into the GEMM at plan time anyway.
         for i, s in enumerate(scalers):
             if int(s.n_features_in_) != width:
                 raise ConversionError(
-                    f"StandardScaler {i} has {s.n_features_in_} features; "
+                    f"{_kind(s)} {i} has {s.n_features_in_} features; "
                     f"expected {width} ({_kind(mlp)}'s n_features_in_)")
             tag = "scaler" if len(scalers) == 1 else f"scaler_{i}"
-            if s.with_mean:
-                c = self.constant(f"{tag}/neg_mean", -np.asarray(s.mean_, np.float64), [width])
-                x = self.node(f"{tag}/center", "ADD", [x, c])
-            if s.with_std:
-                c = self.constant(f"{tag}/inv_scale", 1.0 / np.asarray(s.scale_, np.float64),
-                                  [width])
-                x = self.node(f"{tag}/scale", "MULTIPLY", [x, c])
+            for j, step in enumerate(_scaler_steps(s)):
+                node = f"{tag}/{j}"
+                if step[0] == "CLIP":
+                    x = self.node(node, "ACTIVATION", [x], activation="CLIP",
+                                  alpha=self.number(step[1]), beta=self.number(step[2]))
+                    continue
+                c = self.constant(f"{node}/c", step[1], [width])
+                x = self.node(node, step[0], [x, c])
 
         hidden = _HIDDEN.get(mlp.activation)
         if hidden is None:
@@ -417,7 +446,7 @@ def _parse(argv):
     p = _Parser(
         prog=PROG,
         description="Convert a pickled scikit-learn MLP (MLPClassifier, MLPRegressor, or a "
-                    "Pipeline of StandardScalers ending in one) into a rowflow model file.",
+                    "Pipeline of per-feature scalers ending in one) into a rowflow model file.",
         epilog="Example:\n  rowflow-sklearn model.pkl -o model.pb\n"
                "  rowflow run model.pb -i rows.csv -o proba.csv\n\n"
                "Exit codes: 0 ok, 1 internal error, 2 usage, 3 unreadable or unsupported "
