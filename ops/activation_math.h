@@ -377,29 +377,32 @@ RF_VEC_INLINE Vec<double> ErfIn(Vec<double> x) {
   return KeepNan(x, r);
 }
 
-// f64 within 3 ulp; f32 computed in double and rounded once, within 0.51.
-template <typename T>
-RF_VEC_INLINE Vec<T> Erf(Vec<T> x) {
+// f(d, R{}) on the lanes of x in double, R the erfcx series of T's
+// accuracy (ErfcxF64 or, for float, ErfcxF32; rounded once to float).
+template <typename T, typename F>
+RF_VEC_INLINE Vec<T> WithErfcx(Vec<T> x, F f) {
   if constexpr (sizeof(T) == 8) {
-    return ErfIn<ErfcxF64>(x);
+    return f(x, ErfcxF64{});
   } else {
     Vec<double> lo, hi;
     vec::Widen(x, &lo, &hi);
-    return vec::Narrow(ErfIn<ErfcxF32>(lo), ErfIn<ErfcxF32>(hi));
+    return vec::Narrow(f(lo, ErfcxF32{}), f(hi, ErfcxF32{}));
   }
+}
+
+// f64 within 3 ulp; f32 computed in double and rounded once, within 0.51.
+template <typename T>
+RF_VEC_INLINE Vec<T> Erf(Vec<T> x) {
+  return WithErfcx(x,
+                   [](Vec<double> d, auto r) { return ErfIn<decltype(r)>(d); });
 }
 
 // f64: within 7 ulp (the series' rounding dominates). f32: computed in
 // double and rounded once, within 0.51 ulp.
 template <typename T>
 RF_VEC_INLINE Vec<T> Gelu(Vec<T> x) {
-  if constexpr (sizeof(T) == 8) {
-    return GeluIn<ErfcxF64>(x);
-  } else {
-    Vec<double> lo, hi;
-    vec::Widen(x, &lo, &hi);
-    return vec::Narrow(GeluIn<ErfcxF32>(lo), GeluIn<ErfcxF32>(hi));
-  }
+  return WithErfcx(
+      x, [](Vec<double> d, auto r) { return GeluIn<decltype(r)>(d); });
 }
 
 // x for x >= 0 (and -0), alpha expm1(x) below.

@@ -111,13 +111,7 @@ class Matcher {
  public:
   Matcher(const onnx::GraphProto& g,
           const std::map<std::string, double>& scalars)
-      : g_(g), scalars_(scalars) {
-    for (int i = 0; i < g.node_size(); ++i) {
-      for (const std::string& in : g.node(i).input()) ++uses_[in];
-      for (const std::string& out : g.node(i).output()) producer_[out] = i;
-    }
-    for (const auto& out : g.output()) ++uses_[out.name()];
-  }
+      : g_(g), scalars_(scalars), index_(g) {}
 
   struct State {
     std::string x;
@@ -171,8 +165,8 @@ class Matcher {
   // it is the root; or -1.
   int NodeOf(const std::string& v, std::string_view op, size_t arity,
              bool root) const {
-    auto it = producer_.find(v);
-    if (it == producer_.end()) return -1;
+    auto it = index_.producer.find(v);
+    if (it == index_.producer.end()) return -1;
     const onnx::NodeProto& n = g_.node(it->second);
     if (!IsDefaultDomain(n.domain()) || n.op_type() != op ||
         n.input_size() != static_cast<int>(arity) || n.output_size() != 1 ||
@@ -183,8 +177,8 @@ class Matcher {
       if (in.empty()) return -1;
     }
     if (!root) {
-      auto use = uses_.find(v);
-      if (use == uses_.end() || use->second != 1) return -1;
+      auto use = index_.uses.find(v);
+      if (use == index_.uses.end() || use->second != 1) return -1;
     }
     return it->second;
   }
@@ -233,8 +227,7 @@ class Matcher {
 
   const onnx::GraphProto& g_;
   const std::map<std::string, double>& scalars_;
-  std::map<std::string, int> producer_;
-  std::map<std::string, int> uses_;  // node inputs and graph outputs
+  const ValueUses index_;
 };
 
 void AddScalar(const std::string& name, const HostTensor& t,

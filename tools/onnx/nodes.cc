@@ -122,4 +122,12 @@ std::vector<int> SortNodes(const onnx::ModelProto& model,
        where(start), chain);
 }
 
+ValueUses::ValueUses(const onnx::GraphProto& g) {
+  for (int i = 0; i < g.node_size(); ++i) {
+    for (const std::string& in : g.node(i).input()) ++uses[in];
+    for (const std::string& out : g.node(i).output()) producer[out] = i;
+  }
+  for (const auto& out : g.output()) ++uses[out.name()];
+}
+
 }  // namespace rowflow::onnx_internal

@@ -8,6 +8,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +30,15 @@ std::string NodeWhere(const onnx::ModelProto& model,
 // node for an undefined input, an output defined twice, or a cycle.
 std::vector<int> SortNodes(const onnx::ModelProto& model,
                            const std::set<std::string>& leaves);
+
+// Which node writes each value of a graph, and how often each value is read
+// (as a node input or a graph output): what the pattern matchers need to
+// know that a subgraph's inner values are read only inside it.
+struct ValueUses {
+  explicit ValueUses(const onnx::GraphProto& g);
+  std::map<std::string, int> producer;  // value -> node index
+  std::map<std::string, int> uses;      // value -> reads
+};
 
 }  // namespace rowflow::onnx_internal
 

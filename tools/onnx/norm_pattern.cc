@@ -17,27 +17,21 @@ class NormMatcher {
  public:
   NormMatcher(const onnx::GraphProto& g,
               const std::map<std::string, double>& scalars)
-      : g_(g), scalars_(scalars) {
-    for (int i = 0; i < g.node_size(); ++i) {
-      for (const std::string& in : g.node(i).input()) ++uses_[in];
-      for (const std::string& out : g.node(i).output()) producer_[out] = i;
-    }
-    for (const auto& out : g.output()) ++uses_[out.name()];
-  }
+      : g_(g), scalars_(scalars), index_(g) {}
 
   // The node computing `v` as `op` with `arity` inputs, its output read
   // `reads` times; or nullptr.
   const onnx::NodeProto* Node(const std::string& v, std::string_view op,
                               int arity, int reads, int* index) const {
-    auto it = producer_.find(v);
-    if (it == producer_.end()) return nullptr;
+    auto it = index_.producer.find(v);
+    if (it == index_.producer.end()) return nullptr;
     const onnx::NodeProto& n = g_.node(it->second);
     if (!IsDefaultDomain(n.domain()) || n.op_type() != op ||
         n.input_size() != arity || n.output_size() != 1) {
       return nullptr;
     }
-    auto use = uses_.find(v);
-    if (use == uses_.end() || use->second != reads) return nullptr;
+    auto use = index_.uses.find(v);
+    if (use == index_.uses.end() || use->second != reads) return nullptr;
     *index = it->second;
     return &n;
   }
@@ -52,8 +46,8 @@ class NormMatcher {
   // 18, input from 18); sets *axis.
   const onnx::NodeProto* Mean(const std::string& v, int reads, int* index,
                               int64_t* axis) const {
-    auto it = producer_.find(v);
-    if (it == producer_.end()) return nullptr;
+    auto it = index_.producer.find(v);
+    if (it == index_.producer.end()) return nullptr;
     const onnx::NodeProto& n = g_.node(it->second);
     if (n.op_type() != "ReduceMean" || n.input_size() < 1) return nullptr;
     std::optional<int64_t> found;
@@ -108,8 +102,8 @@ class NormMatcher {
     // d is read by the square (twice for Mul(d, d)) and by the Div.
     const onnx::NodeProto* sq = nullptr;
     int d_reads = 0;
-    auto p = producer_.find(vm->input(0));
-    if (p != producer_.end()) {
+    auto p = index_.producer.find(vm->input(0));
+    if (p != index_.producer.end()) {
       const onnx::NodeProto& n = g_.node(p->second);
       if (n.op_type() == "Pow" && n.input_size() == 2 && n.input(0) == d &&
           Scalar(n.input(1)) == 2.0) {
@@ -139,8 +133,7 @@ class NormMatcher {
  private:
   const onnx::GraphProto& g_;
   const std::map<std::string, double>& scalars_;
-  std::map<std::string, int> producer_;
-  std::map<std::string, int> uses_;  // node inputs and graph outputs
+  const ValueUses index_;
 };
 
 }  // namespace
