@@ -131,6 +131,13 @@ ValueRef GraphBuilder::Concat(const std::vector<ValueRef>& parts, int64_t axis,
   return AddNode(std::move(node), "concat");
 }
 
+ValueRef GraphBuilder::Reshape(ValueRef a, ir::Shape shape,
+                               const std::string& name) {
+  Node node{name, OpKind::kReshape, {a.id}};
+  node.shape = std::move(shape);
+  return AddNode(std::move(node), "reshape");
+}
+
 ValueRef GraphBuilder::Dense(ValueRef x, const std::string& name, int64_t units,
                              std::vector<double> weights,
                              std::vector<double> bias,

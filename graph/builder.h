@@ -74,6 +74,9 @@ class GraphBuilder {
                       const std::string& name = "");
   ValueRef Concat(const std::vector<ValueRef>& parts, int64_t axis = -1,
                   const std::string& name = "");
+  // RESHAPE: `a`'s elements, row-major, as per-row `shape` (rank 1-2, the
+  // same element count).
+  ValueRef Reshape(ValueRef a, ir::Shape shape, const std::string& name = "");
 
   // A dense layer over the vector `x`: `weights` is (units, width) row-major
   // (row i = unit i's weights), `bias` has `units` entries or none. Nodes are

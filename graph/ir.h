@@ -25,7 +25,14 @@ namespace rowflow::ir {
 enum class DType : uint8_t { kF32, kF64 };
 
 // The on-disk operator set.
-enum class OpKind : uint8_t { kMultiply, kAdd, kSum, kActivation, kConcat };
+enum class OpKind : uint8_t {
+  kMultiply,
+  kAdd,
+  kSum,
+  kActivation,
+  kConcat,
+  kReshape,
+};
 
 // The activations; their names, parameters and shape rules are rows of
 // graph/activation.h's table.
@@ -118,6 +125,7 @@ struct Node {
   // the loader, the spec and GraphBuilder fill in the table's defaults.
   double alpha = 0.01;
   double beta = 0.5;
+  Shape shape = {};  // kReshape: the output's per-row shape
 };
 
 // A whole network. Value ids index `values`.

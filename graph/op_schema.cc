@@ -98,6 +98,48 @@ Shape InferConcat(const Node& node, std::span<const Shape* const> inputs) {
   return out;
 }
 
+// The target shape is the node's own attribute, so it is checked here, in
+// full, before anything prints or multiplies it.
+Shape InferReshape(const Node& node, std::span<const Shape* const> inputs) {
+  CheckRank(inputs);
+  const Shape& to = node.shape;
+  if (to.empty()) {
+    throw MakeError(ErrorKind::kModel,
+                    "attribute 'shape' is empty; expected rank 1 to {} (a "
+                    "unit dim drops with a SUM over it)",
+                    kMaxRank);
+  }
+  if (to.size() > static_cast<size_t>(kMaxRank)) {
+    throw MakeError(ErrorKind::kModel,
+                    "attribute 'shape' has rank {}; expected at most {}",
+                    to.size(), kMaxRank);
+  }
+  int64_t count = 1;
+  for (size_t d = 0; d < to.size(); ++d) {
+    if (to[d] < 1) {
+      throw MakeError(ErrorKind::kModel,
+                      "attribute 'shape' {} has dim {} at {}; expected every "
+                      "dim >= 1",
+                      ShapeToString(to), to[d], d);
+    }
+    if (count > std::numeric_limits<int64_t>::max() / to[d]) {
+      throw MakeError(ErrorKind::kModel,
+                      "attribute 'shape' {} has more elements than int64 "
+                      "holds",
+                      ShapeToString(to));
+    }
+    count *= to[d];
+  }
+  const int64_t have = NumElements(*inputs[0]);
+  if (count != have) {
+    throw MakeError(ErrorKind::kModel,
+                    "attribute 'shape' {} does not hold the input's elements; "
+                    "expected {} elements (input shape {}), got {}",
+                    ShapeToString(to), have, ShapeToString(*inputs[0]), count);
+  }
+  return to;
+}
+
 constexpr OpSchema kSchemas[] = {
     {OpKind::kMultiply, "MULTIPLY", 2, 2, 0, &InferBroadcast},
     {OpKind::kAdd, "ADD", 2, 2, 0, &InferBroadcast},
@@ -105,6 +147,7 @@ constexpr OpSchema kSchemas[] = {
     {OpKind::kActivation, "ACTIVATION", 1, 1, kActivationAttribute,
      &InferActivation},
     {OpKind::kConcat, "CONCAT", 1, -1, kAxisAttribute, &InferConcat},
+    {OpKind::kReshape, "RESHAPE", 1, 1, kShapeAttribute, &InferReshape},
 };
 
 }  // namespace

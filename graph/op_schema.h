@@ -24,6 +24,7 @@ namespace rowflow::ir {
 enum OpAttribute : unsigned {
   kAxisAttribute = 1,        // Node::axis
   kActivationAttribute = 2,  // Node::activation, alpha and beta
+  kShapeAttribute = 4,       // Node::shape
 };
 
 // The static description of one operator.

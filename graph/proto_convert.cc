@@ -217,6 +217,20 @@ ir::Node ConvertNode(const rowflow::Node& n, int index,
     }
   }
   if (act != nullptr) ir::SetActivation(node, act->act, alpha, beta);
+  // An empty repeated field reads as unset, so RESHAPE's target has rank >= 1
+  // (validation checks its dims against the input).
+  const bool takes_shape = (schema->attributes & ir::kShapeAttribute) != 0;
+  if (!takes_shape && n.shape_size() > 0) {
+    Fail("{}: attribute 'shape' does not apply to {}; expected it only on {}",
+         where, ir::OpName(node.op), OpsWith(ir::kShapeAttribute));
+  }
+  if (takes_shape && n.shape_size() == 0) {
+    Fail(
+        "{}: missing attribute 'shape'; expected the output's per-row shape, "
+        "rank 1 to {}",
+        where, kMaxRank);
+  }
+  if (takes_shape) node.shape = ToShape(n.shape());
   return node;
 }
 
@@ -389,6 +403,9 @@ rowflow::Graph GraphToProto(const ir::Graph& graph) {
       n->set_activation(ActivationToProto(node.activation));
       if (act.alpha) n->set_alpha(node.alpha);
       if (act.beta) n->set_beta(node.beta);
+    }
+    if (attributes & ir::kShapeAttribute) {
+      n->mutable_shape()->Add(node.shape.begin(), node.shape.end());
     }
   }
   for (const ir::Tensor& tensor : graph.constants) {

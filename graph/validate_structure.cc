@@ -78,10 +78,8 @@ void CheckEnums(const Graph& graph) {
   }
   for (const Node& node : graph.nodes) {
     if (!ir::IsKnownOp(node.op)) {
-      Fail(
-          "node '{}': unknown op {}; expected one of MULTIPLY, ADD, SUM, "
-          "ACTIVATION, CONCAT",
-          node.name, static_cast<int>(node.op));
+      Fail("node '{}': unknown op {}; expected one of {}", node.name,
+           static_cast<int>(node.op), ir::OpNameList());
     }
   }
 }

@@ -155,6 +155,17 @@ void ConcatKernel(const ir::Node& node, std::span<const Operand<T>> in,
   }
 }
 
+// The same elements row-major under another per-row shape: a copy per row.
+template <typename T>
+void ReshapeKernel(const ir::Node&, std::span<const Operand<T>> in,
+                   const Shape& out_shape, int64_t rows, T* out) {
+  const Operand<T>& a = in[0];
+  const int64_t n = ir::NumElements(out_shape);
+  const int64_t a_row = a.per_row ? n : 0;
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy_n(a.data + r * a_row, n, out + r * n);
+}
+
 #define ROWFLOW_KERNELS(name) &name<float>, &name<double>
 
 const OpEntry kRegistry[] = {
@@ -164,6 +175,7 @@ const OpEntry kRegistry[] = {
     {&ir::GetOpSchema(ir::OpKind::kActivation),
      ROWFLOW_KERNELS(ActivationKernel)},
     {&ir::GetOpSchema(ir::OpKind::kConcat), ROWFLOW_KERNELS(ConcatKernel)},
+    {&ir::GetOpSchema(ir::OpKind::kReshape), ROWFLOW_KERNELS(ReshapeKernel)},
 };
 
 }  // namespace

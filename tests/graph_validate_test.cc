@@ -147,7 +147,8 @@ TEST(OpSchemaTest, TableMatchesOpNamesAndArity) {
   EXPECT_FALSE(ir::IsKnownOp(static_cast<OpKind>(schemas.size())));
   EXPECT_EQ(ir::OpName(static_cast<OpKind>(schemas.size())), "?");
   EXPECT_EQ(ir::FindOpSchema("multiply"), nullptr);
-  EXPECT_EQ(ir::OpNameList(), "MULTIPLY, ADD, SUM, ACTIVATION, CONCAT");
+  EXPECT_EQ(ir::OpNameList(),
+            "MULTIPLY, ADD, SUM, ACTIVATION, CONCAT, RESHAPE");
   EXPECT_EQ(ir::GetOpSchema(OpKind::kAdd).max_inputs, 2);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kSum).max_inputs, 1);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kConcat).min_inputs, 1);
@@ -156,6 +157,7 @@ TEST(OpSchemaTest, TableMatchesOpNamesAndArity) {
   EXPECT_EQ(ir::GetOpSchema(OpKind::kActivation).attributes,
             ir::kActivationAttribute);
   EXPECT_EQ(ir::GetOpSchema(OpKind::kMultiply).attributes, 0u);
+  EXPECT_EQ(ir::GetOpSchema(OpKind::kReshape).attributes, ir::kShapeAttribute);
 }
 
 // Every operator of the table, with the attributes it reads set away from
@@ -168,7 +170,7 @@ TEST(OpSchemaTest, EveryOpRoundTripsThroughTheModelFile) {
   const auto w = b.Constant("w", {3}, {1, -2, 0.5});
   const auto s = b.Sum(b.Add(b.Multiply(x, w, "mul"), w, "add"), 0, "sum");
   const auto a = b.Activation(s, Activation::kLeakyRelu, 0.25, "act");
-  b.Output(b.Concat({a, s}, 0, "cat"));
+  b.Output(b.Reshape(b.Concat({a, s}, 0, "cat"), {2, 3}, "reshape"));
   const ir::Graph g = b.Build();
   std::vector<bool> used(ir::AllOpSchemas().size());
   for (const ir::Node& n : g.nodes) used[static_cast<size_t>(n.op)] = true;
@@ -183,6 +185,53 @@ TEST(OpSchemaTest, EveryOpRoundTripsThroughTheModelFile) {
       EXPECT_EQ(again.nodes[i].activation, g.nodes[i].activation)
           << g.nodes[i].name;
       EXPECT_EQ(again.nodes[i].alpha, g.nodes[i].alpha) << g.nodes[i].name;
+      EXPECT_EQ(again.nodes[i].shape, g.nodes[i].shape) << g.nodes[i].name;
+    }
+    EXPECT_EQ(again.values[again.outputs[0]].shape, (Shape{2, 3}));
+  }
+}
+
+// RESHAPE's rule reads its own attribute: any layout of the same count.
+TEST(OpSchemaTest, ReshapeKeepsTheElementCount) {
+  struct Case {
+    Shape in, to;
+    const char* error;  // "" when accepted
+  };
+  const Case kCases[] = {
+      {{2, 4}, {8}, ""},
+      {{8}, {2, 4}, ""},
+      {{2, 3}, {3, 2}, ""},
+      {{}, {1, 1}, ""},
+      {{1}, {1}, ""},
+      {{2, 4},
+       {7},
+       "attribute 'shape' [7] does not hold the input's "
+       "elements; expected 8 elements (input shape [2, 4]), got 7"},
+      {{2}, {}, "attribute 'shape' is empty; expected rank 1 to 2"},
+      {{8}, {2, 2, 2}, "attribute 'shape' has rank 3; expected at most 2"},
+      {{8},
+       {-8},
+       "attribute 'shape' [-8] has dim -8 at 0; expected every "
+       "dim >= 1"},
+      {{2, 2, 2}, {8}, "expected rank at most 2"},
+  };
+  const ir::OpSchema& schema = ir::GetOpSchema(OpKind::kReshape);
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(ir::ShapeToString(c.in) + " to " + ir::ShapeToString(c.to));
+    ir::Node node;
+    node.op = OpKind::kReshape;
+    node.shape = c.to;
+    const std::vector<const Shape*> inputs = {&c.in};
+    if (*c.error == '\0') {
+      EXPECT_EQ(schema.infer(node, inputs), c.to);
+      continue;
+    }
+    try {
+      schema.infer(node, inputs);
+      ADD_FAILURE() << "not refused";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kModel);
+      EXPECT_THAT(e.what(), HasSubstr(c.error));
     }
   }
 }

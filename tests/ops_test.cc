@@ -31,6 +31,7 @@ struct OpCase {
   std::vector<OperandSpec> inputs;
   int64_t axis = -1;
   Activation act = Activation::kIdentity;
+  Shape shape = {};  // RESHAPE's target
 };
 
 // Element (i, j) of a rank <= 2 per-row shape padded to rank 2.
@@ -87,6 +88,9 @@ std::vector<double> ReferenceRow(const OpCase& c,
       for (int64_t j = 0; j < n; ++j) out[j] = static_cast<double>(y[j]);
       break;
     }
+    case OpKind::kReshape:  // the same elements in the same order
+      std::copy_n(in[0], n, out.begin());
+      break;
     case OpKind::kConcat: {
       if (a.empty()) {  // scalars stack
         for (size_t k = 0; k < in.size(); ++k) out[k] = in[k][0];
@@ -126,6 +130,7 @@ void RunCase(const OpCase& c) {
   node.axis = c.axis;
   node.activation = c.act;
   node.alpha = 0.1;
+  node.shape = c.shape;
   std::vector<const Shape*> shapes;
   for (const OperandSpec& s : c.inputs) shapes.push_back(&s.shape);
   const Shape out_shape = ir::GetOpSchema(c.op).infer(node, shapes);
@@ -147,7 +152,10 @@ void RunCase(const OpCase& c) {
   const int64_t n = ir::NumElements(out_shape);
   std::vector<T> out(rows * n);
   GetOp(c.op).kernel<T>()(node, operands, out_shape, rows, out.data());
-  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-13;  // relative, plus absolute
+  // Relative, plus absolute; a RESHAPE only moves values, so exactly.
+  const double tol = c.op == OpKind::kReshape ? 0
+                     : sizeof(T) == 4         ? 1e-5
+                                              : 1e-13;
   for (int64_t r = 0; r < rows; ++r) {
     std::vector<const double*> in;
     for (size_t k = 0; k < c.inputs.size(); ++k) {
@@ -186,6 +194,36 @@ const std::vector<OpCase>& Cases() {
       {"concat vectors", OpKind::kConcat, {{{2}}, {{3}, false}, {{1}}}},
       {"concat matrices axis 0", OpKind::kConcat, {{{1, 3}}, {{2, 3}}}, 0},
       {"concat matrices axis 1", OpKind::kConcat, {{{2, 1}}, {{2, 3}}}, -1},
+      {"reshape matrix to vector",
+       OpKind::kReshape,
+       {{{2, 4}}},
+       -1,
+       Activation::kIdentity,
+       {8}},
+      {"reshape vector to matrix",
+       OpKind::kReshape,
+       {{{8}}},
+       -1,
+       Activation::kIdentity,
+       {4, 2}},
+      {"reshape matrix to matrix",
+       OpKind::kReshape,
+       {{{2, 3}}},
+       -1,
+       Activation::kIdentity,
+       {3, 2}},
+      {"reshape scalar to unit matrix",
+       OpKind::kReshape,
+       {{{}}},
+       -1,
+       Activation::kIdentity,
+       {1, 1}},
+      {"reshape constant",
+       OpKind::kReshape,
+       {{{6}, false}},
+       -1,
+       Activation::kIdentity,
+       {2, 3}},
   };
   return cases;
 }

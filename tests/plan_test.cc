@@ -166,5 +166,77 @@ TEST(PlanTest, BranchesGetTheirOwnBuffersAndJoin) {
   ExpectSameAsReference(g, {});
 }
 
+// x: [2, 8] -> RESHAPE [16] -> dense 16->8 RELU -> RESHAPE [2, 4] -> SUM
+// over the last axis -> ADD a RESHAPEd constant -> dense 2->3 -> RESHAPE
+// [3, 1]. Without `relabels`, x is a [16] input and the output [3]: the
+// RESHAPEs that only relabel left out.
+template <typename T>
+ir::Graph ReshapeNetwork(bool relabels) {
+  constexpr ir::DType kDType =
+      sizeof(T) == 4 ? ir::DType::kF32 : ir::DType::kF64;
+  GraphBuilder b(relabels ? "reshape" : "flat", kDType);
+  std::vector<double> w1(8 * 16), b1(8);
+  for (size_t i = 0; i < w1.size(); ++i)
+    w1[i] = std::sin(0.3 * static_cast<double>(i));
+  for (size_t i = 0; i < b1.size(); ++i) b1[i] = 0.125 * static_cast<double>(i);
+  ValueRef x = relabels ? b.Reshape(b.Input("x", {2, 8}), {16}, "flatten")
+                        : b.Input("x", {16});
+  ValueRef h = b.Dense(x, "hidden", 8, w1, b1, {Activation::kRelu});
+  ValueRef halves = b.Sum(b.Reshape(h, {2, 4}, "group"), -1, "halves");
+  // A row value (a node's output), so the ADD stays out of the next layer's
+  // weights in both graphs.
+  ValueRef shift =
+      b.Reshape(b.Constant("shift", {1, 2}, {0.5, -0.25}), {2}, "shift2");
+  ValueRef y = b.Dense(b.Add(halves, shift, "shifted"), "out", 3,
+                       {1, -2, 0.5, 3, -1, 0.25}, {0.1, 0.2, 0.3}, {});
+  b.Output(relabels ? b.Reshape(y, {3, 1}, "column") : y);
+  return b.Build();
+}
+
+template <typename T>
+void ExpectReshapeNetworkBitwise() {
+  SCOPED_TRACE(sizeof(T) == 4 ? "F32" : "F64");
+  const ir::Graph g = ReshapeNetwork<T>(true);
+  const RowMatrix<T> in = RandomRows<T>(300, g.InputWidth(), 11);
+  SessionOptions fused;
+  fused.tile_rows = 37;
+  SessionOptions unfused = fused;
+  unfused.plan.fuse_dense = false;
+  unfused.plan.fuse_tiny = false;
+  unfused.plan.fuse_elementwise = false;
+  unfused.plan.fold_affine = false;
+  // Every node on its registry kernel: bitwise the reference interpreter.
+  const RowMatrix<T> want = EvaluateReference(g, in);
+  EXPECT_EQ(Session(g, unfused).Run(in).data, want.data);
+  // Fused: dense stages sum in their own order, so within a tolerance of
+  // the reference, and bitwise the same as the same plan over one tile
+  // and many threads.
+  const RowMatrix<T> got = Session(g, fused).Run(in);
+  ASSERT_EQ(got.data.size(), want.data.size());
+  const double tol = sizeof(T) == 4 ? 2e-5 : 1e-12;
+  for (size_t i = 0; i < got.data.size(); ++i) {
+    ASSERT_NEAR(got.data[i], want.data[i], tol * (1 + std::abs(want.data[i])))
+        << i;
+  }
+  SessionOptions threads = fused;
+  threads.threads = 2;
+  EXPECT_EQ(Session(g, threads).Run(in).data, got.data);
+  // The RESHAPEs of x and of the output only relabel: the plan without them
+  // gives the very same bits.
+  EXPECT_EQ(Session(ReshapeNetwork<T>(false), fused).Run(in).data, got.data);
+}
+
+TEST(PlanTest, ReshapeBetweenDenseLayersIsExact) {
+  ExpectReshapeNetworkBitwise<float>();
+  ExpectReshapeNetworkBitwise<double>();
+  const ir::Graph g = ReshapeNetwork<float>(true);
+  int reshapes = 0;
+  for (const StageInfo& s : DescribePlan(g)) {
+    reshapes += s.kind == StageKind::kGeneric && s.label.starts_with("RESHAPE");
+  }
+  // flatten, group, shift2 (a constant's, broadcast to every row), column.
+  EXPECT_EQ(reshapes, 4);
+}
+
 }  // namespace
 }  // namespace rowflow

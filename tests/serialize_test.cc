@@ -218,6 +218,56 @@ TEST(ModelFileTest, Class06RejectsWrongArityAndMissingAttribute) {
     outputs { name: "y" shape: 2 })txt"),
                 {"node 'mul' (MULTIPLY): attribute 'axis' does not apply to "
                  "MULTIPLY; expected it only on SUM and CONCAT"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: "x" output: "y" }
+    outputs { name: "y" shape: 2 })txt"),
+                {"node 'r' (RESHAPE): missing attribute 'shape'; expected the "
+                 "output's per-row shape, rank 1 to 2"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "s" op: SUM inputs: "x" output: "y" shape: [1] }
+    outputs { name: "y" })txt"),
+                {"node 's' (SUM): attribute 'shape' does not apply to SUM; "
+                 "expected it only on RESHAPE"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: ["x", "x"] output: "y" shape: [2] }
+    outputs { name: "y" })txt"),
+                {"node 'r' (RESHAPE): wrong number of inputs; expected 1, "
+                 "got 2"});
+}
+
+// RESHAPE's target: the same element count, rank 1-2, dims >= 1.
+TEST(ModelFileTest, Class12RejectsReshapeTargetsThatDoNotFit) {
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: "x" output: "y" shape: [3] }
+    outputs { name: "y" })txt"),
+                {"node 'r' (RESHAPE): attribute 'shape' [3] does not hold the "
+                 "input's elements; expected 2 elements (input shape [2]), "
+                 "got 3"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: "x" output: "y" shape: [2, 1, 1] }
+    outputs { name: "y" })txt"),
+                {"node 'r' (RESHAPE): attribute 'shape' has rank 3; expected "
+                 "at most 2"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: "x" output: "y" shape: [-1, -2] }
+    outputs { name: "y" })txt"),
+                {"node 'r' (RESHAPE): attribute 'shape' [-1, -2] has dim -1 "
+                 "at 0; expected every dim >= 1"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: "x" output: "y" shape: [2, 0] }
+    outputs { name: "y" })txt"),
+                {"has dim 0 at 1; expected every dim >= 1"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: "x" output: "y"
+            shape: [4294967296, 4294967296] }
+    outputs { name: "y" })txt"),
+                {"node 'r' (RESHAPE): attribute 'shape' [4294967296, "
+                 "4294967296] has more elements than int64 holds"});
+  ExpectRefused(Model(R"txt(
+    nodes { name: "r" op: RESHAPE inputs: "x" output: "y" shape: [1, 2] }
+    outputs { name: "y" shape: [2] })txt"),
+                {"output 'y': declared shape disagrees with the inferred one; "
+                 "expected [1, 2], got [2]"});
 }
 
 TEST(ModelFileTest, Class07RejectsUnknownEnumsAndNewerVersion) {
@@ -464,6 +514,7 @@ void ExpectSameGraph(const ir::Graph& a, const ir::Graph& b) {
     EXPECT_EQ(a.nodes[i].activation, b.nodes[i].activation);
     EXPECT_EQ(a.nodes[i].alpha, b.nodes[i].alpha);
     EXPECT_EQ(a.nodes[i].beta, b.nodes[i].beta);
+    EXPECT_EQ(a.nodes[i].shape, b.nodes[i].shape);
   }
   ASSERT_EQ(a.constants.size(), b.constants.size());
   for (size_t i = 0; i < a.constants.size(); ++i) {
@@ -482,8 +533,10 @@ constexpr char kAwkward[] = R"txt(format_version: 1 name: "awkward"
   nodes { name: "l" op: ACTIVATION inputs: "p" output: "q"
           activation: LEAKY_RELU alpha: 0.2 }
   nodes { name: "c" op: CONCAT inputs: ["q", "p"] output: "r" axis: 0 }
+  nodes { name: "rs" op: RESHAPE inputs: "r" output: "t" shape: [5, 2] }
   outputs { name: "r" shape: [2, 5] }
   outputs { name: "p" shape: [1, 5] }
+  outputs { name: "t" shape: [5, 2] }
   metadata { key: "z" value: "last" }
   metadata { key: "a" value: "first" })txt";
 
@@ -509,6 +562,7 @@ TEST(SerializeTest, TextRoundTripIsLossless) {
   EXPECT_EQ(graph.constants[0].data[0], static_cast<double>(0.1f));
   EXPECT_EQ(graph.metadata.at("a"), "first");
   EXPECT_EQ(graph.nodes[1].alpha, 0.2);
+  EXPECT_EQ(graph.nodes[3].shape, (ir::Shape{5, 2}));
 }
 
 // A model x: [2] -> ACTIVATION `act` with `params` ("alpha: 0.25") -> y.

@@ -99,6 +99,19 @@ outputs { name: "y" shape: [64, 64] }
 constants { name: "c" shape: [64, 1] float_data: [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8] }
 nodes { name: "y" op: ADD inputs: ["x", "c"] output: "y" }
 EOF
+cat >"$corpus/model_load/edge-reshape.pbtxt" <<'EOF'
+format_version: 1
+name: "reshape"
+inputs { name: "x" shape: [2, 4] }
+outputs { name: "y" shape: [4, 2] }
+outputs { name: "s" shape: [4] }
+constants { name: "c" shape: [8] float_data: [1, 2, 3, 4, 5, 6, 7, 8] }
+nodes { name: "f" op: RESHAPE inputs: ["x"] output: "f" shape: [8] }
+nodes { name: "cf" op: RESHAPE inputs: ["c"] output: "cf" shape: [8] }
+nodes { name: "a" op: ADD inputs: ["f", "cf"] output: "a" }
+nodes { name: "y" op: RESHAPE inputs: ["a"] output: "y" shape: [4, 2] }
+nodes { name: "s" op: SUM inputs: ["y"] output: "s" axis: -1 }
+EOF
 cp "$corpus"/model_load/* "$corpus/model_run/"
 
 # --- specs, with their weight files appended as "#@file NAME" sections ------

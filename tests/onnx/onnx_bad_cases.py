@@ -123,10 +123,11 @@ BAD_CASES = [
                                                      ["x", "s", "b", "m", "v"], ["y"])],
                                    [weight(k, 3) for k in "sbmv"]),
      r"input 1 \(scale, 's'\) has shape \[3\]; expected \[4\]"),
-    ("reshape_layout", lambda: net([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
-                                   [helper.make_tensor("s", TensorProto.INT64, [3], [0, 2, 2])]),
-     r"node 'rs' \(Reshape, opset 13\): Reshape would change the per-row layout from \[4\] "
-     r"to \[2, 2\]"),
+    ("reshape_rank3", lambda: net([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
+                                  [helper.make_tensor("s", TensorProto.INT64, [4],
+                                                      [0, 2, 1, 2])]),
+     r"node 'rs' \(Reshape, opset 13\): the result has shape \[2, 1, 2\] per row; rowflow "
+     r"values have at most 2 dims besides the batch"),
     ("reshape_batch", lambda: net([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")],
                                   [helper.make_tensor("s", TensorProto.INT64, [1], [-1])]),
      r"\(Reshape, opset 13\): shape \[-1\] does not keep the batch dimension apart"),
@@ -261,8 +262,8 @@ BAD_CASES = [
                                          x_dims=("N", 2, 3)),
      r"node 'lsm' \(LogSoftmax, opset 13\): axis 1 on shape \[2, 3\] per row; rowflow's "
      r"LOG_SOFTMAX normalizes over the last axis"),
-    ("flatten_matrix", lambda: net([helper.make_node("Flatten", ["x"], ["y"], name="fl")],
-                                   x_dims=("N", 2, 3)),
-     r"node 'fl' \(Flatten, opset 13\): Flatten would change the per-row layout from "
-     r"\[2, 3\] to \[6\]; rowflow has no reshape operator"),
+    ("flatten_batch", lambda: net([helper.make_node("Flatten", ["x"], ["y"], name="fl",
+                                                    axis=0)],
+                                  x_dims=("N", 2, 3)),
+     r"node 'fl' \(Flatten, opset 13\): axis 0 folds the batch dimension into another one"),
 ]

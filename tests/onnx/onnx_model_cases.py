@@ -627,6 +627,43 @@ def reshapes(kind):
     return build
 
 
+def new_layouts(kind):
+    """Reshapes of row values to another row-major layout: a RESHAPE. Flatten
+    of [N, 2, 4] at axis 1, Reshape [N, 2, 4] -> [N, 8] and back, each used
+    in its new shape (MatMul over the flat row, ReduceSum over the last axis
+    of the grid), and Unsqueeze of [N, 3] to [N, 3, 1] broadcast against a
+    [1, 2] constant."""
+    def build(dt, rng):
+        n = Net(dt, rng)
+        if kind == "flatten_2d":
+            W = n.weight("W", 8, 3)
+            n.node("MatMul", [n.node("Flatten", ["x"], "f", axis=1), "W"], "y")
+            return n.model([("x", [2, 4])], [("y", [3])]), lambda r: r @ W
+        if kind == "reshape_flat":  # 0 keeps the batch
+            W = n.weight("W", 8, 3)
+            f = n.node("Reshape", ["x", n.ints("s", [0, 8])], "f")
+            n.node("MatMul", [f, "W"], "y")
+            return n.model([("x", [2, 4])], [("y", [3])]), lambda r: r @ W
+        if kind == "reshape_grid":  # [N, 8] -> [N, 2, 4], summed over the 4
+            w = n.weight("w", 8)
+            g = n.node("Reshape", [n.node("Mul", ["x", "w"], "xw"),
+                                   n.ints("s", [-1, 2, 4])], "g")
+            n.node("ReduceSum", [g, n.ints("axes", [-1])], "y", keepdims=0)
+            return (n.model([("x", [8])], [("y", [2])]),
+                    lambda r: (r * w).reshape(len(r), 2, 4).sum(axis=-1))
+        if kind == "reshape_grid_out":  # a [2, 4] output after Relu
+            n.node("Relu", [n.node("Reshape", ["x", n.ints("s", [-1, 2, 4])], "g")], "y")
+            return n.model([("x", [8])], [("y", [2, 4])]), relu
+        # "unsqueeze_inner": [N, 3] -> [N, 3, 1] * [1, 2] -> sum over the 3
+        W = n.weight("W", 1, 2)
+        u = n.node("Unsqueeze", ["x", n.ints("u_axes", [2])], "u")
+        n.node("ReduceSum", [n.node("Mul", [u, "W"], "p"), n.ints("axes", [1])], "y",
+               keepdims=0)
+        return (n.model([("x", [3])], [("y", [2])]),
+                lambda r: (r[:, :, None] * W).sum(axis=1))
+    return build
+
+
 def squeeze_units(opset):
     """Gemm with one unit, squeezed to [N]: a SUM over the length-1 axis,
     bitwise the identity."""
@@ -741,6 +778,9 @@ _BUILDERS = [
     (f"reshape_{kind}", reshapes(kind))
     for kind in ("squeeze_input", "squeeze_attr", "squeeze_all", "reshape", "reshape_opset1",
                  "flatten", "flatten_axis2", "transpose", "cast")] + [
+    (f"layout_{kind}", new_layouts(kind))
+    for kind in ("flatten_2d", "reshape_flat", "reshape_grid", "reshape_grid_out",
+                 "unsqueeze_inner")] + [
     (f"tabular_opset{o}", tabular(o)) for o in (1, 6, 7, 9, 11, 13, 17, 22)] + [
     (f"squeeze_units_opset{o}", squeeze_units(o)) for o in (11, 13)] + [
     (f"old_mlp_opset{o}", old_mlp(o)) for o in (1, 6)]

@@ -64,9 +64,6 @@ TIMEOUT = 60  # seconds for one rowflow process; these models are tiny
 # key can go, one refused at another op is reported so the reason can be
 # updated (neither fails); one that imports and mismatches fails.
 EXPECTED_REFUSED = {
-    # A [2, 4] row flattened to [8]: rowflow has no reshape operator, so a
-    # new row-major layout is refused (README, "What import-onnx reads").
-    "flatten_2d": "Flatten",
 }
 
 # Models whose F32 comparison needs more than TOL_F32: name -> (rtol, atol,
@@ -319,7 +316,8 @@ def check_variant(exe, work, onnx_bytes, rows, wants, tol):
         return "failed", f"import-onnx: exit {rc}, expected 0 or 3: {err.strip()!r}"
     if err:
         return "failed", f"import-onnx: exit 0 but stderr {err!r} with -q"
-    np.save(os.path.join(work, "in.npy"), rows)
+    # rowflow reads a row as its input's elements, row-major: (N, width).
+    np.save(os.path.join(work, "in.npy"), rows.reshape(len(rows), -1))
     out = os.path.join(work, "out.npy")
     rc, err = rowflow(exe, "run", model_pb, "-i", os.path.join(work, "in.npy"), "-o", out, "-q")
     if rc != 0:

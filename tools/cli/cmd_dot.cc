@@ -45,6 +45,8 @@ std::string NodeLabel(const ir::Graph& g, const ir::Node& n) {
   const unsigned attributes = ir::GetOpSchema(n.op).attributes;
   if (attributes & ir::kActivationAttribute) op += " " + ir::ActivationLabel(n);
   if (attributes & ir::kAxisAttribute) op += fmt::format(" axis={}", n.axis);
+  if (attributes & ir::kShapeAttribute)
+    op += " shape=" + ir::ShapeToString(n.shape);
   std::string label = n.name + "\n" + op;
   const std::string& out = g.values[n.output].name;
   if (out != n.name) label += "\n-> " + out;

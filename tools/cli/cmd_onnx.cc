@@ -77,10 +77,10 @@ void AddOnnxCommands(CLI::App& app) {
       "Imports MatMul, Gemm, Add, Mul, ReduceSum, Relu, LeakyRelu, Tanh,\n"
       "Sigmoid, Softplus, Softmax and LogSoftmax (last axis), Elu,\n"
       "HardSigmoid, Gelu (opset 20), GELU and SiLU as PyTorch expands them,\n"
-      "Identity, Flatten, Concat, Unsqueeze and Constant (opsets 7-22); the\n"
-      "first dim of each input is the batch. Anything else is refused,\n"
-      "naming the node. Exit codes: 3 invalid or unsupported model, 5\n"
-      "output not writable.");
+      "Identity, Flatten, Reshape, Squeeze, Unsqueeze, Concat and Constant\n"
+      "(opsets 7-22); the first dim of each input is the batch. Anything\n"
+      "else is refused, naming the node. Exit codes: 3 invalid or\n"
+      "unsupported model, 5 output not writable.");
   import_cmd->callback([import_args] { RunImport(*import_args); });
 
   auto export_args = std::make_shared<OnnxArgs>();

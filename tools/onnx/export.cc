@@ -43,6 +43,7 @@ class Exporter {
                            const std::string& output);
   std::string Constant(int id, bool transposed);
   std::string Axes(const std::vector<int64_t>& axes);
+  std::string ReshapeTarget(const std::vector<int64_t>& dims);
   std::string Unsqueezed(int id, int64_t first_axis, int64_t count);
   std::string Operand(int id, size_t rank);
   void Emit(int index);
@@ -154,6 +155,19 @@ std::string Exporter::Constant(int id, bool transposed) {
   return cache_[key] = name;
 }
 
+// An INT64 initializer holding a Reshape's target shape, one per shape.
+std::string Exporter::ReshapeTarget(const std::vector<int64_t>& dims) {
+  const std::string key =
+      fmt::format("r:{}", fmt::join(dims.begin(), dims.end(), "_"));
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  std::string base = "shape";
+  for (int64_t d : dims) base += d < 0 ? "_N" : fmt::format("_{}", d);
+  const std::string name = Fresh(base);
+  onnx_internal::WriteInt64Tensor(name, dims, gp_->add_initializer());
+  return cache_[key] = name;
+}
+
 std::string Exporter::Axes(const std::vector<int64_t>& axes) {
   const std::string key =
       fmt::format("a:{}", fmt::join(axes.begin(), axes.end(), "_"));
@@ -248,6 +262,14 @@ void Exporter::Emit(int index) {
     case OpKind::kConcat:
       EmitConcat(node);
       return;
+    case OpKind::kReshape: {
+      // A row value keeps its batch dim first (-1); a constant has none.
+      std::vector<int64_t> dims;
+      if (batched_[in]) dims.push_back(-1);
+      for (int64_t d : node.shape) dims.push_back(d);
+      AddNode("Reshape", node.name, {Operand(in, 0), ReshapeTarget(dims)}, out);
+      return;
+    }
   }
   EmitActivation(node);
 }

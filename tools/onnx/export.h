@@ -7,7 +7,9 @@
 // Per op: MULTIPLY -> Mul, ADD -> Add, SUM -> ReduceSum (axes input,
 // keepdims=0), ACTIVATION -> its op or, where opset 13 has none (GELU,
 // GELU_TANH, SILU), its expansion (tools/onnx/activations.h; Softmax and
-// LogSoftmax with axis=-1), CONCAT -> Concat; per-row axes shift by one
+// LogSoftmax with axis=-1), CONCAT -> Concat, RESHAPE -> Reshape by a
+// constant INT64 [-1, dims...] ([dims...] for a constant's); per-row axes
+// shift by one
 // for the batch dim, and a row value of lower rank than its partner in a
 // broadcast (or a scalar being stacked) is Unsqueezed after the batch dim.
 // A MULTIPLY whose only reader is a SUM over the last axis, of a per-row

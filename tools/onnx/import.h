@@ -10,7 +10,8 @@
 // (+ ADD of the bias; alpha and beta folded in); Add / Mul -> ADD /
 // MULTIPLY; ReduceSum -> SUM; the activation ops and the GELU / SiLU
 // expansions of tools/onnx/activations.h -> ACTIVATION; Concat -> CONCAT;
-// Identity, Flatten of a flat input, Unsqueeze -> no node; Constant and
+// Identity -> no node; Squeeze, Unsqueeze, Reshape, Flatten -> no node where
+// they add or drop unit dims, else RESHAPE; Constant and
 // initializers (FLOAT or DOUBLE, raw_data or typed fields) -> constants
 // where rows use them. The
 // first dim of every graph input is the batch (dynamic or fixed): it becomes

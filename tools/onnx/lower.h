@@ -128,9 +128,9 @@ class Lowering {
   // Defines out_ as row value `x` with ONNX shape `logical` (the same
   // elements in the same row-major order): a relabelling where x's rowflow
   // shape fits `logical`, else SUMs over its length-1 axes (bitwise the
-  // identity) to drop unit dims; refuses any other change of the row's
-  // layout, naming `what`.
-  void Relabel(const RowValue& x, const ir::Shape& logical, const char* what);
+  // identity) to drop unit dims, else a RESHAPE to `logical` without its
+  // leading unit dims.
+  void Relabel(const RowValue& x, const ir::Shape& logical);
   int64_t NormalizeAxis(int64_t axis, int64_t rank, const char* what) const;
   // Input 1's dims lined up for numpy broadcasting against input 0 of
   // `rank` dims (batch included) under the `broadcast` and `axis`

@@ -1,10 +1,10 @@
 // The ONNX ops that reshape a row value or leave it as it is: Squeeze,
-// Reshape, Transpose, Cast and Dropout, over Relabel. rowflow has no
-// reshape operator, so a reshape changes only a row value's logical ONNX
-// shape (see lower.h), or drops unit dims of its rowflow shape with SUMs
-// over length-1 axes; one that needs another layout ([2, 3] to [6]) or a
-// unit dim inside the rowflow shape ([k] to [k, 1]) is refused. The same
-// ops on constants are folded on the host (lower_fold.cc).
+// Reshape, Transpose, Cast and Dropout, over Relabel. A reshape changes
+// only a row value's logical ONNX shape (see lower.h) where it can, drops
+// unit dims of its rowflow shape with SUMs over length-1 axes (so graphs
+// that imported before still import as they did), and otherwise becomes a
+// RESHAPE ([2, 3] to [6], [k] to [k, 1]). The same ops on constants are
+// folded on the host (lower_fold.cc).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -21,8 +21,7 @@ namespace rowflow::onnx_internal {
 
 using onnx::AttributeProto;
 
-void Lowering::Relabel(const RowValue& x, const ir::Shape& logical,
-                       const char* what) {
+void Lowering::Relabel(const RowValue& x, const ir::Shape& logical) {
   RF_CHECK(ir::NumElements(logical) == ir::NumElements(x.logical));
   RowValue out = x;
   out.logical = logical;
@@ -48,10 +47,12 @@ void Lowering::Relabel(const RowValue& x, const ir::Shape& logical,
     }
   }
   if (j + drop.size() != x.shape.size() || j != want.size()) {
-    Fail(
-        "{} would change the per-row layout from {} to {}; rowflow has no "
-        "reshape operator (it drops or relabels unit dims only)",
-        what, ir::ShapeToString(x.logical), ir::ShapeToString(logical));
+    // Another layout ([2, 4] to [8], [k] to [k, 1]): one RESHAPE. `want` is
+    // not empty here (a single element drops with SUMs above), and Define
+    // refuses a rank rowflow does not hold.
+    Define(out_,
+           RowValue{builder_.Reshape(x.ref, want, out_), out_, logical, want});
+    return;
   }
   // SUM over a length-1 axis is bitwise the identity; the last axis first,
   // counted from the end.
@@ -191,7 +192,7 @@ void Lowering::Squeeze() {
   in.insert(in.end(), x.logical.begin(), x.logical.end());
   ir::Shape out = SqueezeDims(in, axes, /*batch=*/true);
   out.erase(out.begin());
-  Relabel(x, out, "Squeeze");
+  Relabel(x, out);
 }
 
 void Lowering::Reshape() {
@@ -213,7 +214,7 @@ void Lowering::Reshape() {
         fmt::join(shape, ", "), ir::ShapeToString(x.logical));
   }
   out.erase(out.begin());
-  Relabel(x, out, "Reshape");
+  Relabel(x, out);
 }
 
 void Lowering::Transpose() {
@@ -240,7 +241,7 @@ void Lowering::Transpose() {
     }
     last = from;
   }
-  Relabel(x, logical, "Transpose");
+  Relabel(x, logical);
 }
 
 int32_t Lowering::CastTarget() const {

@@ -1,8 +1,8 @@
 // The ONNX ops that reduce or join row values, or add unit dims:
 // ReduceSum, Concat, Unsqueeze, and Flatten (over Relabel, in
 // lower_reshape.cc). Most reshapes only change a row value's logical ONNX
-// shape (see lower.h); a reshape that would need a unit dim inside the
-// rowflow shape ([k] to [k, 1]) is refused.
+// shape (see lower.h); one that needs a unit dim inside the rowflow shape
+// ([k] to [k, 1]) or another layout is a RESHAPE.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -104,7 +104,7 @@ void Lowering::Flatten() {
         given, ir::ShapeToString(x.logical));
   }
   ir::Shape inner(x.logical.begin() + (axis - 1), x.logical.end());
-  Relabel(x, {ir::NumElements(inner)}, "Flatten");
+  Relabel(x, {ir::NumElements(inner)});
 }
 
 void Lowering::Concat() {
@@ -226,10 +226,9 @@ void Lowering::Unsqueeze() {
   out.logical = UnsqueezeDims(in, *axes, /*batch=*/true);
   out.logical.erase(out.logical.begin());
   if (!IsOnesThen(out.logical, out.shape)) {
-    Fail(
-        "would put a unit dim inside the per-row shape ({} to {}); rowflow "
-        "cannot express it",
-        ir::ShapeToString(x.logical), ir::ShapeToString(out.logical));
+    // A unit dim inside the per-row shape ([k] to [k, 1]): a RESHAPE.
+    Relabel(x, out.logical);
+    return;
   }
   Define(out_, std::move(out));
 }
