@@ -1,6 +1,8 @@
 #include "tools/cli/cli_util.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -12,6 +14,25 @@
 namespace rowflow::cli {
 
 ir::Graph LoadModel(const std::string& path) { return LoadGraph(path); }
+
+void CheckNotSameFile(const std::string& input, const std::string& output) {
+  struct stat in, out;
+  const bool have_in = input == "-" ? fstat(STDIN_FILENO, &in) == 0
+                                    : stat(input.c_str(), &in) == 0;
+  const bool have_out = output == "-" ? fstat(STDOUT_FILENO, &out) == 0
+                                      : stat(output.c_str(), &out) == 0;
+  if (!have_in || !have_out || !S_ISREG(in.st_mode) || !S_ISREG(out.st_mode) ||
+      in.st_dev != out.st_dev || in.st_ino != out.st_ino) {
+    return;
+  }
+  const std::string in_name = input == "-" ? "<stdin>" : input;
+  const std::string out_name = output == "-" ? "<stdout>" : output;
+  throw MakeError(ErrorKind::kUsage,
+                  "output {} is the input file {} (same device and inode); "
+                  "writing it would destroy the rows being read; choose "
+                  "another output",
+                  out_name, in_name);
+}
 
 void WriteStdout(std::string_view text) {
   AtomicFile out("-");

@@ -20,6 +20,13 @@ namespace rowflow::cli {
 // code 3 means "no usable model", while 5 is kept for output files.
 ir::Graph LoadModel(const std::string& path);
 
+// Throws Error(kUsage) when `output` names the same file as `input` (same
+// device and inode: the same path, a symlink, a hard link, /dev/stdout
+// redirected to it; "-" is stdin or stdout): writing it would replace the
+// rows being read. An output that does not exist yet passes; so do
+// devices and pipes, which are not replaced.
+void CheckNotSameFile(const std::string& input, const std::string& output);
+
 // One row of a value with per-row `shape`, each number as
 // ir::NumberToString writes it: "26" for a scalar, "[26, -13]"
 // for a vector, "[[1, 2], [3, 4]]" for a matrix.

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "graph/error.h"
+#include "runtime/compress.h"
 #include "runtime/row_check.h"
 #include "runtime/row_io.h"
 #include "runtime/session.h"
@@ -44,17 +45,23 @@ void CheckArgs(const RunArgs& a) {
   }
 }
 
-// npy for "*.npy", else CSV; "-" is CSV; --format decides when given.
+// npy for "*.npy" (also "*.npy.gz", "*.npy.zst"), else CSV; "-" is CSV;
+// --format decides when given.
 bool IsNpy(const std::string& path, const std::string& format) {
   if (!format.empty()) return format == "npy";
-  return path != "-" && path.size() > 4 &&
-         path.compare(path.size() - 4, 4, ".npy") == 0;
+  return path != "-" && StripCompressionSuffix(path).ends_with(".npy");
 }
 
 template <typename T>
 void RunTyped(const ir::Graph& graph, const RunArgs& a,
               SessionOptions options) {
   const bool npy_in = IsNpy(a.input, a.format);
+  if (npy_in && a.header) {
+    throw MakeError(ErrorKind::kUsage,
+                    "--header applies to CSV input; {} is read as .npy, whose "
+                    "header is not a line",
+                    a.input == "-" ? "<stdin>" : a.input);
+  }
   std::unique_ptr<RowSource<T>> source =
       npy_in ? OpenNpySource<T>(a.input, graph.InputWidth())
              : OpenCsvSource<T>(a.input, graph.InputWidth(),
@@ -98,6 +105,7 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
 
 void Run(const RunArgs& a) {
   CheckArgs(a);
+  CheckNotSameFile(a.input, a.output);
   const ir::Graph graph = LoadModel(a.model);
   SessionOptions options;
   options.threads = static_cast<int>(a.threads);
