@@ -5,15 +5,48 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "graph/serialize.h"
 #include "graph/text.h"
+#include "tools/onnx/import.h"
 
 namespace rowflow::cli {
 
-ir::Graph LoadModel(const std::string& path) { return LoadGraph(path); }
+namespace {
+
+// Whether the regular file at `path` holds an ONNX model. Asked only once
+// the model failed to load, so reading the file again costs nothing on
+// the good path; pipes and devices are not read twice.
+bool FileIsOnnx(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size > LoadOptions{}.max_file_bytes) {
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  return !in.bad() && IsOnnxModel(bytes);
+}
+
+}  // namespace
+
+ir::Graph LoadModel(const std::string& path) {
+  try {
+    return LoadGraph(path);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kModel || !FileIsOnnx(path)) throw;
+    throw MakeError(
+        ErrorKind::kModel,
+        "{}: this is an ONNX model; run `rowflow import-onnx` first "
+        "(rowflow import-onnx {} -o model.pb)",
+        path, path);
+  }
+}
 
 void CheckNotSameFile(const std::string& input, const std::string& output) {
   struct stat in, out;

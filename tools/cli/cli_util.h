@@ -17,7 +17,8 @@ namespace rowflow::cli {
 
 // Loads and validates the model at `path` (LoadGraph). Every failure,
 // including a file that cannot be opened or read, is Error(kModel): exit
-// code 3 means "no usable model", while 5 is kept for output files.
+// code 3 means "no usable model", while 5 is kept for output files. An ONNX
+// file gets a hint to run `rowflow import-onnx` first.
 ir::Graph LoadModel(const std::string& path);
 
 // Throws Error(kUsage) when `output` names the same file as `input` (same
