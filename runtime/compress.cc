@@ -15,7 +15,7 @@ namespace rowflow {
 namespace {
 
 constexpr size_t kBufferBytes = 1 << 18;
-constexpr int kGzipLevel = 6;
+constexpr int kGzipLevel = 1;  // why: Compressor::Create in the header
 constexpr int kZstdLevel = 3;
 // zlib's window bits for the gzip wrapper (not raw deflate, not zlib).
 constexpr int kGzipWindowBits = 15 + 16;

@@ -125,10 +125,13 @@ void AddRunCommand(CLI::App& app) {
                                      "Run a model over rows: CSV/.npy/stdin "
                                      "in, CSV/.npy/stdout out, in input order");
   cmd->add_option("model", a->model, "Model file (.pb or .pbtxt)")->required();
-  cmd->add_option("-i,--input", a->input, "Input rows: .csv, .npy or - (stdin)")
+  cmd->add_option("-i,--input", a->input,
+                  "Input rows: .csv, .npy or - (stdin); gzip/zstd "
+                  "detected from the bytes")
       ->required();
   cmd->add_option("-o,--output", a->output,
-                  "Output rows: .csv, .npy or - (stdout)")
+                  "Output rows: .csv, .npy or - (stdout); .gz/.zst "
+                  "compress; never the input file")
       ->required();
   a->threads_opt =
       cmd->add_option("--threads", a->threads,
@@ -155,6 +158,7 @@ void AddRunCommand(CLI::App& app) {
       "  rowflow run seed.pb -i rows.csv -o predictions.csv\n"
       "  cat rows.csv | rowflow run seed.pb -i - -o - | head\n"
       "  rowflow run seed.pb -i rows.npy -o predictions.npy --threads 4\n"
+      "  rowflow run seed.pb -i rows.csv.gz -o predictions.csv.zst\n"
       "Exit codes: 2 usage, 3 invalid model, 4 invalid input rows, 5 output\n"
       "not writable; a reader closing stdout early (| head) is exit 0. No\n"
       "partial output file is ever left behind.");
