@@ -130,8 +130,74 @@ bool PlausibleBinary(rowflow::Graph* proto) {
          0;
 }
 
+// Whether `line` holds only numbers and separators, as a CSV row does; no
+// line of a text model does (every one names a field or closes a brace).
+bool IsNumberRow(std::string_view line) {
+  bool digit = false;
+  for (const char c : line) {
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (std::string_view(" \t\r,;.+-eE\"").find(c) ==
+               std::string_view::npos) {
+      return false;
+    }
+  }
+  return digit;
+}
+
+// A one-line hint for bytes that are another kind of file users mix up
+// with a model (rows, a layer spec, a compressed file); empty when none.
+// The magic-bytes kinds are checked before parsing, because a binary parse
+// may accept them; the text kinds only once both parsers refused.
+std::string MagicHint(std::string_view bytes, std::string_view source) {
+  if (bytes.starts_with("\x93NUMPY")) {
+    return fmt::format(
+        "{}: holds .npy rows, not a model; rows go after -i, the model first",
+        source);
+  }
+  const bool gzip = bytes.starts_with("\x1f\x8b");
+  if (gzip || bytes.starts_with("\x28\xb5\x2f\xfd")) {
+    return fmt::format(
+        "{}: is {}-compressed; model files are read uncompressed: run `{} -d` "
+        "on it first",
+        source, gzip ? "gzip" : "zstd", gzip ? "gzip" : "zstd");
+  }
+  return "";
+}
+
+std::string TextHint(std::string_view text, std::string_view source) {
+  rowflow::ModelSpec spec;
+  google::protobuf::TextFormat::Parser parser;
+  parser.SetRecursionLimit(kMaxNesting);
+  FirstErrorCollector quiet(source);  // the spec parser's errors are not ours
+  parser.RecordErrorsTo(&quiet);
+  pbio::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
+  if (parser.Parse(&input, &spec) &&
+      (spec.has_input() || spec.layer_size() > 0)) {
+    return fmt::format(
+        "{}: this is a layer spec; run `rowflow build` first (rowflow build "
+        "{} -o model.pb)",
+        source, source);
+  }
+  // The first line may be a header of column names.
+  const size_t first_end = std::min(text.find('\n'), text.size());
+  const std::string_view first = text.substr(0, first_end);
+  const std::string_view rest =
+      text.substr(std::min(first_end + 1, text.size()));
+  const std::string_view second = rest.substr(0, rest.find('\n'));
+  if (IsNumberRow(first) || IsNumberRow(second)) {
+    return fmt::format(
+        "{}: looks like CSV rows, not a model; rows go after -i, the model "
+        "first",
+        source);
+  }
+  return "";
+}
+
 rowflow::Graph ParseProto(std::string_view bytes, std::string_view source) {
   constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (std::string hint = MagicHint(bytes, source); !hint.empty())
+    throw Error(ErrorKind::kModel, hint);
   std::string_view text = bytes;
   if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
   rowflow::Graph proto;
@@ -153,6 +219,8 @@ rowflow::Graph ParseProto(std::string_view bytes, std::string_view source) {
       return proto;
     }
   }
+  if (std::string hint = TextHint(text, source); !hint.empty())
+    throw Error(ErrorKind::kModel, hint);
   throw Error(ErrorKind::kModel, error);
 }
 

@@ -16,6 +16,7 @@
 #include "graph/error.h"
 #include "graph/npy_format.h"
 #include "graph/proto_convert.h"
+#include "graph/serialize.h"
 #include "graph/text.h"
 #include "graph/validate_structure.h"
 #include "graph/weight_init.h"
@@ -54,6 +55,16 @@ class FirstErrorCollector : public pb::io::ErrorCollector {
   std::string first_;
 };
 
+// Whether `bytes` load as a model: given to `build`, a common mix-up.
+bool IsModel(std::string_view bytes) {
+  try {
+    ParseGraph(bytes, "");
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 rowflow::ModelSpec ParseSpec(std::string_view text, const std::string& name,
                              Tree* tree) {
   if (static_cast<int64_t>(text.size()) > kMaxSpecBytes) {
@@ -71,6 +82,12 @@ rowflow::ModelSpec ParseSpec(std::string_view text, const std::string& name,
   pb::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
   rowflow::ModelSpec spec;
   if (!parser.Parse(&input, &spec)) {
+    if (IsModel(text)) {
+      throw MakeError(ErrorKind::kModel,
+                      "{}: this is a model, not a layer spec; it runs as it "
+                      "is (rowflow run, rowflow inspect)",
+                      name);
+    }
     throw Error(ErrorKind::kModel, errors.first().empty()
                                        ? name + ": not a valid layer spec"
                                        : errors.first());

@@ -7,11 +7,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <utility>
 
 #include "graph/error.h"
 
 namespace rowflow {
 namespace {
+
+// The first bytes of every .npy file (graph/npy_format.h).
+constexpr std::string_view kNpyMagic = "\x93NUMPY";
 
 [[noreturn]] void ThrowErrno(const std::string& name, int err) {
   char buf[256];
@@ -30,14 +35,37 @@ int64_t RegularFileBytesLeft(int fd, const struct stat& st) {
 
 }  // namespace
 
-InputFile::InputFile(const std::string& path)
+InputFile::InputFile(const std::string& path, bool npy)
     : name_(path == "-" ? "<stdin>" : path) {
   struct stat st;
   if (path == "-") {
     fd_ = STDIN_FILENO;
     if (fstat(fd_, &st) == 0) size_ = RegularFileBytesLeft(fd_, st);
-    return;
+  } else {
+    Open(path);
   }
+  // A destructor does not run for a constructor that throws.
+  try {
+    std::string head;  // not raw_head_ yet: ReadRaw returns that first
+    Peek([this](char* d, size_t n) { return ReadRaw(d, n); },
+         kCompressionMagicBytes, &head);
+    raw_head_ = std::move(head);
+    compression_ = DetectCompression(raw_head_);
+    if (compression_ != Compression::kNone) {
+      size_ = -1;  // the plain size is not known up front
+      decoder_ = Decompressor::Create(
+          compression_, [this](char* d, size_t n) { return ReadRaw(d, n); },
+          name_);
+    }
+    if (!npy) CheckNotNpy();
+  } catch (...) {
+    if (fd_ > STDIN_FILENO) close(fd_);
+    throw;
+  }
+}
+
+void InputFile::Open(const std::string& path) {
+  struct stat st;
   do {
     fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd_ < 0 && errno == EINTR);
@@ -54,16 +82,62 @@ InputFile::InputFile(const std::string& path)
   posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
-InputFile::~InputFile() {
-  if (fd_ > STDIN_FILENO) close(fd_);
+template <typename Read>
+void InputFile::Peek(Read read, size_t n, std::string* head) {
+  head->resize(n);
+  size_t done = 0;
+  while (done < n) {
+    const size_t r = read(head->data() + done, n - done);
+    if (r == 0) break;
+    done += r;
+  }
+  head->resize(done);
 }
 
-size_t InputFile::ReadSome(char* dst, size_t n) {
+void InputFile::CheckNotNpy() {
+  std::string head;
+  Peek([this](char* d, size_t n) { return ReadPlain(d, n); }, kNpyMagic.size(),
+       &head);
+  plain_head_ = std::move(head);
+  if (plain_head_ == kNpyMagic) {
+    throw MakeError(ErrorKind::kInput,
+                    "{}: holds .npy data, not CSV rows; read it as .npy (a "
+                    "name ending in .npy, or --format npy for stdin)",
+                    name_);
+  }
+}
+
+size_t InputFile::ReadRaw(char* dst, size_t n) {
+  if (!raw_head_.empty()) {
+    const size_t k = std::min(n, raw_head_.size());
+    std::memcpy(dst, raw_head_.data(), k);
+    raw_head_.erase(0, k);
+    return k;
+  }
   for (;;) {
     ssize_t r = read(fd_, dst, n);
     if (r >= 0) return static_cast<size_t>(r);
     if (errno != EINTR) ThrowErrno(name_, errno);
   }
+}
+
+size_t InputFile::ReadPlain(char* dst, size_t n) {
+  return decoder_ ? decoder_->Read(dst, n) : ReadRaw(dst, n);
+}
+
+InputFile::~InputFile() {
+  if (fd_ > STDIN_FILENO) close(fd_);
+}
+
+size_t InputFile::ReadSome(char* dst, size_t n) {
+  if (n == 0) return 0;
+  if (!plain_head_.empty()) {
+    const size_t k = std::min(n, plain_head_.size());
+    std::memcpy(dst, plain_head_.data(), k);
+    plain_head_.erase(0, k);
+    return k;
+  }
+  return ReadPlain(dst, n);
 }
 
 size_t InputFile::ReadFull(char* dst, size_t n) {

@@ -32,6 +32,7 @@
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "graph/text.h"
+#include "runtime/compress.h"
 #include "runtime/csv_number.h"
 #include "runtime/input_file.h"
 #include "runtime/row_io.h"
@@ -466,7 +467,7 @@ class CsvSink final : public RowSink<T> {
     pos_ = buf_.get();
   }
 
-  AtomicFile file_;
+  OutputFile file_;
   int64_t cols_;
   std::unique_ptr<char[]> buf_;
   char* pos_ = buf_.get();

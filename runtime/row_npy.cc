@@ -11,6 +11,7 @@
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "graph/npy_format.h"
+#include "runtime/compress.h"
 #include "runtime/input_file.h"
 #include "runtime/row_io.h"
 
@@ -52,7 +53,8 @@ void Convert(const char* src, size_t count, int itemsize, bool swap, T* dst) {
 template <typename T>
 class NpySource final : public RowSource<T> {
  public:
-  NpySource(const std::string& path, int64_t cols) : in_(path), cols_(cols) {
+  NpySource(const std::string& path, int64_t cols)
+      : in_(path, /*npy=*/true), cols_(cols) {
     ReadHeader();
   }
 
@@ -204,7 +206,7 @@ class NpySink final : public RowSink<T> {
                     file_.display_name(), std::strerror(errno));
   }
 
-  AtomicFile file_;
+  OutputFile file_;
   int64_t cols_;
   int64_t rows_ = 0;
   std::FILE* spool_ =

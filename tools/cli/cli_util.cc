@@ -1,17 +1,71 @@
 #include "tools/cli/cli_util.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "graph/serialize.h"
 #include "graph/text.h"
+#include "tools/onnx/import.h"
 
 namespace rowflow::cli {
 
-ir::Graph LoadModel(const std::string& path) { return LoadGraph(path); }
+namespace {
+
+// Whether the regular file at `path` holds an ONNX model. Asked only once
+// the model failed to load, so reading the file again costs nothing on
+// the good path; pipes and devices are not read twice.
+bool FileIsOnnx(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size > LoadOptions{}.max_file_bytes) {
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  return !in.bad() && IsOnnxModel(bytes);
+}
+
+}  // namespace
+
+ir::Graph LoadModel(const std::string& path) {
+  try {
+    return LoadGraph(path);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kModel || !FileIsOnnx(path)) throw;
+    throw MakeError(
+        ErrorKind::kModel,
+        "{}: this is an ONNX model; run `rowflow import-onnx` first "
+        "(rowflow import-onnx {} -o model.pb)",
+        path, path);
+  }
+}
+
+void CheckNotSameFile(const std::string& input, const std::string& output) {
+  struct stat in, out;
+  const bool have_in = input == "-" ? fstat(STDIN_FILENO, &in) == 0
+                                    : stat(input.c_str(), &in) == 0;
+  const bool have_out = output == "-" ? fstat(STDOUT_FILENO, &out) == 0
+                                      : stat(output.c_str(), &out) == 0;
+  if (!have_in || !have_out || !S_ISREG(in.st_mode) || !S_ISREG(out.st_mode) ||
+      in.st_dev != out.st_dev || in.st_ino != out.st_ino) {
+    return;
+  }
+  const std::string in_name = input == "-" ? "<stdin>" : input;
+  const std::string out_name = output == "-" ? "<stdout>" : output;
+  throw MakeError(ErrorKind::kUsage,
+                  "output {} is the input file {} (same device and inode); "
+                  "writing it would destroy the rows being read; choose "
+                  "another output",
+                  out_name, in_name);
+}
 
 void WriteStdout(std::string_view text) {
   AtomicFile out("-");

@@ -17,8 +17,16 @@ namespace rowflow::cli {
 
 // Loads and validates the model at `path` (LoadGraph). Every failure,
 // including a file that cannot be opened or read, is Error(kModel): exit
-// code 3 means "no usable model", while 5 is kept for output files.
+// code 3 means "no usable model", while 5 is kept for output files. An ONNX
+// file gets a hint to run `rowflow import-onnx` first.
 ir::Graph LoadModel(const std::string& path);
+
+// Throws Error(kUsage) when `output` names the same file as `input` (same
+// device and inode: the same path, a symlink, a hard link, /dev/stdout
+// redirected to it; "-" is stdin or stdout): writing it would replace the
+// rows being read. An output that does not exist yet passes; so do
+// devices and pipes, which are not replaced.
+void CheckNotSameFile(const std::string& input, const std::string& output);
 
 // One row of a value with per-row `shape`, each number as
 // ir::NumberToString writes it: "26" for a scalar, "[26, -13]"

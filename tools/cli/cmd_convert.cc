@@ -7,6 +7,7 @@
 
 #include "graph/error.h"
 #include "graph/serialize.h"
+#include "tools/cli/cli_util.h"
 #include "tools/cli/commands.h"
 
 namespace rowflow::cli {
@@ -19,7 +20,7 @@ struct ConvertArgs {
 };
 
 void RunConvert(const ConvertArgs& args) {
-  const ir::Graph graph = LoadGraph(args.in);
+  const ir::Graph graph = LoadModel(args.in);
   const Encoding encoding = args.to.empty()     ? EncodingForPath(args.out)
                             : args.to == "text" ? Encoding::kText
                                                 : Encoding::kBinary;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "graph/error.h"
+#include "runtime/compress.h"
 #include "runtime/row_check.h"
 #include "runtime/row_io.h"
 #include "runtime/session.h"
@@ -44,17 +45,23 @@ void CheckArgs(const RunArgs& a) {
   }
 }
 
-// npy for "*.npy", else CSV; "-" is CSV; --format decides when given.
+// npy for "*.npy" (also "*.npy.gz", "*.npy.zst"), else CSV; "-" is CSV;
+// --format decides when given.
 bool IsNpy(const std::string& path, const std::string& format) {
   if (!format.empty()) return format == "npy";
-  return path != "-" && path.size() > 4 &&
-         path.compare(path.size() - 4, 4, ".npy") == 0;
+  return path != "-" && StripCompressionSuffix(path).ends_with(".npy");
 }
 
 template <typename T>
 void RunTyped(const ir::Graph& graph, const RunArgs& a,
               SessionOptions options) {
   const bool npy_in = IsNpy(a.input, a.format);
+  if (npy_in && a.header) {
+    throw MakeError(ErrorKind::kUsage,
+                    "--header applies to CSV input; {} is read as .npy, whose "
+                    "header is not a line",
+                    a.input == "-" ? "<stdin>" : a.input);
+  }
   std::unique_ptr<RowSource<T>> source =
       npy_in ? OpenNpySource<T>(a.input, graph.InputWidth())
              : OpenCsvSource<T>(a.input, graph.InputWidth(),
@@ -98,6 +105,7 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
 
 void Run(const RunArgs& a) {
   CheckArgs(a);
+  CheckNotSameFile(a.input, a.output);
   const ir::Graph graph = LoadModel(a.model);
   SessionOptions options;
   options.threads = static_cast<int>(a.threads);
@@ -117,10 +125,13 @@ void AddRunCommand(CLI::App& app) {
                                      "Run a model over rows: CSV/.npy/stdin "
                                      "in, CSV/.npy/stdout out, in input order");
   cmd->add_option("model", a->model, "Model file (.pb or .pbtxt)")->required();
-  cmd->add_option("-i,--input", a->input, "Input rows: .csv, .npy or - (stdin)")
+  cmd->add_option("-i,--input", a->input,
+                  "Input rows: .csv, .npy or - (stdin); gzip/zstd "
+                  "detected from the bytes")
       ->required();
   cmd->add_option("-o,--output", a->output,
-                  "Output rows: .csv, .npy or - (stdout)")
+                  "Output rows: .csv, .npy or - (stdout); .gz/.zst "
+                  "compress; never the input file")
       ->required();
   a->threads_opt =
       cmd->add_option("--threads", a->threads,
@@ -147,6 +158,7 @@ void AddRunCommand(CLI::App& app) {
       "  rowflow run seed.pb -i rows.csv -o predictions.csv\n"
       "  cat rows.csv | rowflow run seed.pb -i - -o - | head\n"
       "  rowflow run seed.pb -i rows.npy -o predictions.npy --threads 4\n"
+      "  rowflow run seed.pb -i rows.csv.gz -o predictions.csv.zst\n"
       "Exit codes: 2 usage, 3 invalid model, 4 invalid input rows, 5 output\n"
       "not writable; a reader closing stdout early (| head) is exit 0. No\n"
       "partial output file is ever left behind.");

@@ -327,6 +327,20 @@ ir::Graph Import(std::string_view bytes, const OnnxImportOptions& options) {
 
 }  // namespace
 
+bool IsOnnxModel(std::string_view bytes) {
+  if (bytes.empty() || bytes.size() > static_cast<size_t>(INT_MAX))
+    return false;
+  onnx::ModelProto model;
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  input.SetTotalBytesLimit(static_cast<int>(bytes.size()));
+  input.SetRecursionLimit(kMaxNesting);
+  google::protobuf::LogSilencer quiet;
+  return model.ParseFromCodedStream(&input) && input.ConsumedEntireMessage() &&
+         model.ir_version() > 0 && model.has_graph();
+}
+
 ir::Graph ImportOnnx(std::string_view bytes, std::string_view source,
                      const OnnxImportOptions& options) {
   if (options.max_file_bytes <= 0) {

@@ -52,6 +52,11 @@ ir::Graph ImportOnnx(std::string_view bytes, std::string_view source,
 ir::Graph ImportOnnxFile(const std::string& path,
                          const OnnxImportOptions& options = {});
 
+// Whether `bytes` parse as an ONNX ModelProto with an IR version and a
+// graph (not whether rowflow can import it): for the hint when an ONNX file
+// is given where a rowflow model belongs.
+bool IsOnnxModel(std::string_view bytes);
+
 }  // namespace rowflow
 
 #endif  // ROWFLOW_TOOLS_ONNX_IMPORT_H_
