@@ -24,6 +24,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -33,6 +34,7 @@
 #include "graph/error.h"
 #include "graph/text.h"
 #include "runtime/compress.h"
+#include "runtime/csv_fields.h"
 #include "runtime/csv_number.h"
 #include "runtime/input_file.h"
 #include "runtime/row_io.h"
@@ -57,16 +59,25 @@ constexpr int64_t kMaxValueChars = 32;
 const char* TypeName(float) { return "f32"; }
 const char* TypeName(double) { return "f64"; }
 
+using csv::AppendForCommaOutput;
 using csv::FastField;
 using csv::FastFields4;
 using csv::FastParse;
 using csv::FastParseGeneral;
+using csv::FieldText;
 using csv::ForEachComma;
 using csv::FormatValue;
 using csv::IsBlank;
+using csv::IsDigit;
 using csv::kFieldBatch;
 using csv::kHaveFastFields;
+using csv::MatchInputNames;
 using csv::ParseOutOfRange;
+using csv::RawField;
+using csv::ResolveColumns;
+using csv::Scan;
+using csv::ScanRecord;
+using csv::SniffDelimiter;
 
 // Whether work of `amount` (at least `threshold`) should be spread over the
 // threads of the current task arena.
@@ -81,9 +92,16 @@ class CsvSource final : public RowSource<T> {
       : in_(path),
         cols_(cols),
         max_line_(static_cast<size_t>(options.max_line_bytes)),
-        skip_header_(options.header),
         cap_(max_line_ + 2 + kReadChunk),
-        buf_(new char[cap_ + kParsePadding]()) {}
+        buf_(new char[cap_ + kParsePadding]()),
+        delimiter_(options.delimiter),
+        decimal_(options.decimal),
+        comment_(options.comment),
+        skip_blank_(options.skip_blank),
+        na_(options.na),
+        pass_(options.pass_through) {
+    Open(options);
+  }
 
   int64_t cols() const override { return cols_; }
 
@@ -101,6 +119,7 @@ class CsvSource final : public RowSource<T> {
   // waits for the lines before it to be parsed, so that a bad field on an
   // earlier line is reported first, as a line-by-line parse would.
   int64_t Read(T* out, int64_t max_rows) override {
+    if (!fast_) return ReadGeneral(out, max_rows);
     int64_t n = 0;
     batch_.clear();
     try {
@@ -167,23 +186,21 @@ class CsvSource final : public RowSource<T> {
       ++line_;
       if (stop > start && stop[-1] == '\r') --stop;
       if (static_cast<size_t>(stop - start) > max_line_) LineTooLong(line_);
-      if (line_ == 1 && stop - start >= 3 &&
-          std::memcmp(start, "\xEF\xBB\xBF", 3) == 0) {
-        start += 3;
-      }
-      if (line_ == 1 && skip_header_) continue;
       *line_begin = start;
       *line_end = stop;
       return Next::kLine;
     }
   }
 
-  void Refill() {
-    if (begin_ > 0) {
-      std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
-      end_ -= begin_;
-      scanned_ -= begin_;
-      begin_ = 0;
+  // Reads more input after the data, keeping the bytes from `keep` on
+  // (begin_ unless a record is being peeked at).
+  void Refill() { Refill(begin_); }
+  void Refill(size_t keep) {
+    if (keep > 0) {
+      std::memmove(buf_.get(), buf_.get() + keep, end_ - keep);
+      end_ -= keep;
+      scanned_ -= std::min(scanned_, keep);
+      begin_ -= keep;
     }
     size_t got = in_.ReadSome(buf_.get() + end_, cap_ - end_);
     end_ += got;
@@ -317,6 +334,8 @@ class CsvSource final : public RowSource<T> {
       while (q < e && IsBlank(*q)) ++q;
       const bool ends_well = last ? q == e : q < e && *q == ',';
       if (ec == std::errc::invalid_argument || !ends_well) {
+        if (std::memchr(b, '"', static_cast<size_t>(e - b)) != nullptr)
+          return ParseQuotedLine<kThrow>(line, row);
         if constexpr (!kThrow) return false;
         FieldError(line, field, num, "", "");
       }
@@ -351,19 +370,407 @@ class CsvSource final : public RowSource<T> {
     std::string text = EscapeForMessage(
         std::string_view(field, static_cast<size_t>(field_end - field)), 40);
     int64_t col = (num < trimmed_end ? num : field) - b + 1;
-    if (*what == '\0')
+    std::string hint;
+    if (*what == '\0') {
       what = num == trimmed_end ? "empty field" : "not a number";
-    throw MakeError(ErrorKind::kInput, "{}:{}:{}: {}{} '{}'", in_.name(),
-                    line.number, col, what, type, text);
+      hint = NaHint(std::string_view(
+          num, static_cast<size_t>(std::max<ptrdiff_t>(trimmed_end - num, 0))));
+    }
+    throw MakeError(ErrorKind::kInput, "{}:{}:{}: {}{}{} '{}'{}", in_.name(),
+                    line.number, col, ColumnName(std::count(b, field, ',')),
+                    what, type, text, hint);
+  }
+
+  // --- The general path: dialects, quotes, NA, column selection. ---
+
+  // Reads the BOM, the header and (for the column count) the first record;
+  // picks the columns and whether the fast path applies.
+  void Open(const CsvOptions& options) {
+    Refill();
+    if (end_ >= 3 && std::memcmp(buf_.get(), "\xEF\xBB\xBF", 3) == 0) {
+      begin_ = scanned_ = 3;
+    }
+    if (delimiter_ == '\0') delimiter_ = SniffDelimiter(FirstLine(), decimal_);
+    if (decimal_ == delimiter_) {
+      throw MakeError(ErrorKind::kUsage,
+                      "--decimal '{}' is also the delimiter; pass "
+                      "--delimiter too",
+                      std::string(1, decimal_));
+    }
+    if (options.header) {
+      // A blank first line names nothing: the rows' rules apply as without
+      // a header.
+      Record header;
+      if (NextRecordFilled(&header) == Next::kLine && !header.blank) {
+        std::string scratch;
+        for (const RawField& f : fields_) {
+          header_.emplace_back(FieldText(f, &scratch));
+          std::string raw;
+          AppendForCommaOutput(f, &raw);
+          header_raw_.push_back(std::move(raw));
+        }
+      }
+    }
+    const bool has_header = !header_.empty();
+    int64_t width = static_cast<int64_t>(header_.size());
+    if (!has_header) {
+      width = options.keep.empty() && options.columns.empty()
+                  ? cols_
+                  : PeekFieldCount();
+    }
+    if (!options.keep.empty()) {
+      kept_ = ResolveColumns(options.keep, header_, width, "--keep");
+      if (pass_ != nullptr) {
+        for (int64_t k : kept_) {
+          pass_->names.push_back(has_header
+                                     ? header_raw_[static_cast<size_t>(k)]
+                                     : "col" + std::to_string(k + 1));
+        }
+      }
+    }
+    if (!options.columns.empty()) {
+      selected_ = ResolveColumns(options.columns, header_, width, "--columns");
+      if (static_cast<int64_t>(selected_.size()) != cols_) {
+        throw MakeError(ErrorKind::kUsage,
+                        "--columns picks {} columns; the model takes {}",
+                        selected_.size(), cols_);
+      }
+    } else if (has_header) {
+      selected_ = MatchInputNames(options.inputs, header_);
+    }
+    if (selected_.empty() && (has_header || !kept_.empty())) {
+      for (int64_t c = 0; c < width; ++c) {
+        if (std::find(kept_.begin(), kept_.end(), c) == kept_.end())
+          selected_.push_back(c);
+      }
+      // pandas' to_csv() and R's write.csv() write the row index first,
+      // under an empty name.
+      if (has_header && static_cast<int64_t>(selected_.size()) == cols_ + 1 &&
+          header_[static_cast<size_t>(selected_[0])].empty()) {
+        selected_.erase(selected_.begin());
+      }
+      if (static_cast<int64_t>(selected_.size()) != cols_ && width > 0) {
+        throw MakeError(
+            ErrorKind::kInput,
+            "{}:{}: {} columns{}, {} kept; the model takes {} and its input "
+            "names are not all in the header; expected --columns naming them",
+            in_.name(), line_, width, has_header ? " in the header" : "",
+            kept_.size(), cols_);
+      }
+    }
+    if (selected_.empty()) {
+      for (int64_t c = 0; c < cols_; ++c) selected_.push_back(c);
+    }
+    if (has_header) {
+      fields_expected_ = width;
+    } else if (options.columns.empty()) {
+      fields_expected_ = kept_.empty() ? cols_ : width;
+    }
+    for (int64_t c : selected_)
+      fields_needed_ = std::max(fields_needed_, c + 1);
+    for (int64_t c : kept_) fields_needed_ = std::max(fields_needed_, c + 1);
+    bool identity = static_cast<int64_t>(selected_.size()) == cols_ &&
+                    (!has_header || width == cols_);
+    for (int64_t c = 0; identity && c < cols_; ++c)
+      identity = selected_[static_cast<size_t>(c)] == c;
+    fast_ = identity && kept_.empty() && delimiter_ == ',' && decimal_ == '.' &&
+            comment_ == '\0' && !skip_blank_ && na_.empty();
+    scanned_ = begin_;
+  }
+
+  // The first line in the buffer (reading up to max_line_ for it).
+  std::string_view FirstLine() {
+    for (;;) {
+      const char* p = buf_.get() + begin_;
+      const char* nl =
+          static_cast<const char*>(std::memchr(p, '\n', end_ - begin_));
+      if (nl != nullptr || eof_ || end_ - begin_ > max_line_) {
+        return std::string_view(p, nl ? static_cast<size_t>(nl - p)
+                                      : std::min(end_ - begin_, max_line_));
+      }
+      Refill();
+    }
+  }
+
+  struct Record {
+    Line line;  // begin, end (past its newline) and first line number
+    bool blank = false;
+  };
+
+  // Like NextRecord, refilling the buffer as needed.
+  Next NextRecordFilled(Record* record) {
+    for (;;) {
+      const Next next = NextRecord(record);
+      if (next != Next::kNeedData) return next;
+      Refill();
+    }
+  }
+
+  // The fields of the first data record, without reading it (0 at the end).
+  int64_t PeekFieldCount() {
+    size_t keep = begin_;
+    const int64_t line = line_;
+    int64_t count = 0;
+    for (;;) {
+      Record record;
+      const Next next = NextRecord(&record);
+      if (next == Next::kNeedData) {
+        Refill(keep);
+        keep = 0;
+        continue;
+      }
+      if (next == Next::kLine && record.blank) continue;
+      if (next == Next::kLine) count = static_cast<int64_t>(fields_.size());
+      break;
+    }
+    begin_ = keep;
+    line_ = line;
+    return count;
+  }
+
+  // Splits the next record into fields_, skipping comment lines.
+  Next NextRecord(Record* record) {
+    for (;;) {
+      const char* p = buf_.get() + begin_;
+      const char* e = buf_.get() + end_;
+      if (p == e) return eof_ ? Next::kEnd : Next::kNeedData;
+      if (comment_ != '\0' && *p == comment_) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', e - p));
+        if (nl == nullptr && !eof_) {
+          if (static_cast<size_t>(e - p) > max_line_ + 1)
+            LineTooLong(line_ + 1);
+          return Next::kNeedData;
+        }
+        begin_ =
+            nl == nullptr ? end_ : static_cast<size_t>(nl + 1 - buf_.get());
+        ++line_;
+        continue;
+      }
+      const char* next;
+      int64_t newlines;
+      const Scan scan =
+          ScanRecord(p, e, eof_, delimiter_, &fields_, &next, &newlines);
+      if (scan == Scan::kNeedData) {
+        if (static_cast<size_t>(e - p) > max_line_ + 1) LineTooLong(line_ + 1);
+        return Next::kNeedData;
+      }
+      record->line = {p, next, line_ + 1};
+      if (scan == Scan::kBadQuote) {
+        const auto [line, col] = Where(record->line, next);
+        throw MakeError(ErrorKind::kInput,
+                        "{}:{}:{}: bad quoted field; expected a closing '\"' "
+                        "and then '{}' or the line end",
+                        in_.name(), line, col, Printable(delimiter_));
+      }
+      if (static_cast<size_t>(next - p) > max_line_ + 2) LineTooLong(line_ + 1);
+      line_ += 1 + newlines;
+      begin_ = static_cast<size_t>(next - buf_.get());
+      record->blank = fields_.size() == 1 && !fields_[0].quoted &&
+                      std::all_of(fields_[0].begin, fields_[0].end,
+                                  [](char c) { return IsBlank(c); }) &&
+                      (fields_[0].begin == fields_[0].end || skip_blank_);
+      return Next::kLine;
+    }
+  }
+
+  static std::string Printable(char c) {
+    return c == '\t' ? std::string("tab") : std::string(1, c);
+  }
+
+  // Line and 1-based byte column of `at` in a record starting at line.begin.
+  static std::pair<int64_t, int64_t> Where(const Line& line, const char* at) {
+    int64_t number = line.number;
+    const char* start = line.begin;
+    for (const char* q = line.begin; q < at; ++q) {
+      if (*q == '\n') {
+        ++number;
+        start = q + 1;
+      }
+    }
+    return {number, at - start + 1};
+  }
+
+  int64_t ReadGeneral(T* out, int64_t max_rows) {
+    int64_t n = 0;
+    std::string kept_text;
+    std::vector<size_t> kept_ends;
+    while (n < max_rows) {
+      Record record;
+      const Next next = NextRecord(&record);
+      if (next == Next::kEnd) break;
+      if (next == Next::kNeedData) {
+        Refill();
+        continue;
+      }
+      if (record.blank) {
+        if (!skip_blank_ && first_empty_line_ == 0)
+          first_empty_line_ = record.line.number;
+        continue;
+      }
+      if (first_empty_line_ != 0) {
+        throw MakeError(ErrorKind::kInput,
+                        "{}:{}: empty row; expected {} columns (--skip-blank "
+                        "skips blank lines)",
+                        in_.name(), first_empty_line_, cols_);
+      }
+      const int64_t got = static_cast<int64_t>(fields_.size());
+      if (fields_expected_ >= 0 ? got != fields_expected_
+                                : got < fields_needed_) {
+        throw MakeError(
+            ErrorKind::kInput, "{}:{}: expected {}{} columns, got {}",
+            in_.name(), record.line.number,
+            fields_expected_ >= 0 ? "" : "at least ",
+            fields_expected_ >= 0 ? fields_expected_ : fields_needed_, got);
+      }
+      T* row = out + n * cols_;
+      for (int64_t c = 0; c < cols_; ++c) {
+        const int64_t col = selected_[static_cast<size_t>(c)];
+        ParseField<true>(fields_[static_cast<size_t>(col)], record.line, col,
+                         &row[c]);
+      }
+      if (!kept_.empty()) {
+        for (size_t k = 0; k < kept_.size(); ++k) {
+          if (k > 0) kept_text.push_back(',');
+          AppendForCommaOutput(fields_[static_cast<size_t>(kept_[k])],
+                               &kept_text);
+        }
+        kept_ends.push_back(kept_text.size());
+      }
+      ++n;
+    }
+    if (pass_ != nullptr && !kept_.empty() && n > 0)
+      pass_->Push(std::move(kept_text), std::move(kept_ends));
+    consumed_.store(read_bytes_ - static_cast<int64_t>(end_ - begin_),
+                    std::memory_order_relaxed);
+    return n;
+  }
+
+  // Parses field `col` of a record (general rules: quotes, NA tokens, the
+  // decimal option). On a bad field throws when kThrow, else returns false.
+  template <bool kThrow>
+  bool ParseField(const RawField& field, const Line& line, int64_t col,
+                  T* value) const {
+    std::string scratch;
+    const std::string_view text = FieldText(field, &scratch);
+    for (const std::string& token : na_) {
+      if (text == token) {
+        *value = std::numeric_limits<T>::quiet_NaN();
+        return true;
+      }
+    }
+    // A padded copy: the number parsers load past the end.
+    constexpr size_t kShort = 128;
+    char local[kShort + kParsePadding];
+    std::string long_copy;
+    char* b = local;
+    if (text.size() > kShort) {
+      long_copy.assign(text.size() + kParsePadding, '\0');
+      b = long_copy.data();
+    } else {
+      std::memset(local + text.size(), 0, kParsePadding);
+    }
+    std::memcpy(b, text.data(), text.size());
+    char* const e = b + text.size();
+    bool ok = true;
+    if (decimal_ != '.') {
+      for (char* q = b; q < e; ++q) {
+        if (*q == '.') ok = false;  // never read "1.234,5" as 1.234
+        if (*q == decimal_) *q = '.';
+      }
+    }
+    const char* p = b;
+    if (p + 1 < e && *p == '+' && p[1] != '-' && p[1] != '+') ++p;
+    const char* ptr = ok ? FastParseGeneral(p, e, value) : nullptr;
+    std::errc ec{};
+    if (ok && ptr == nullptr) {
+      auto result = std::from_chars(p, e, *value);
+      ptr = result.ptr;
+      ec = result.ec;
+    }
+    if (ok && ptr == e && ec == std::errc()) return true;
+    if (ok && ptr == e && ec == std::errc::result_out_of_range &&
+        ParseOutOfRange(p, ptr, value)) {
+      return true;
+    }
+    if constexpr (!kThrow) return false;
+    const char* at = field.begin;
+    while (at < field.end && IsBlank(*at)) ++at;
+    const auto [number, column] = Where(line, at);
+    const bool range = ok && ptr == e && ec == std::errc::result_out_of_range;
+    throw MakeError(ErrorKind::kInput, "{}:{}:{}: {}{}{} '{}'{}", in_.name(),
+                    number, column, ColumnName(col),
+                    range ? "number out of range for "
+                          : (text.empty() ? "empty field" : "not a number"),
+                    range ? TypeName(T{}) : "", EscapeForMessage(text, 40),
+                    range ? std::string() : NaHint(text));
+  }
+
+  // For a field that looks like a missing-value token (no digits): how to
+  // read it as NaN.
+  std::string NaHint(std::string_view text) const {
+    if (!na_.empty() || std::any_of(text.begin(), text.end(), [](char c) {
+          return IsDigit(c) || c < ' ' || c > '~';
+        })) {
+      return "";
+    }
+    return fmt::format("; --na '{}' reads it as NaN",
+                       EscapeForMessage(text, 40));
+  }
+
+  // "column 'x2': " for messages, when the header names column `col`.
+  std::string ColumnName(int64_t col) const {
+    if (col < 0 || col >= static_cast<int64_t>(header_.size())) return "";
+    return fmt::format("column '{}': ",
+                       EscapeForMessage(header_[static_cast<size_t>(col)], 40));
+  }
+
+  // A fast-path line with a '"': the general rules for that line alone.
+  template <bool kThrow>
+  bool ParseQuotedLine(const Line& line, T* row) const {
+    std::vector<RawField> fields;
+    const char* next;
+    int64_t newlines;
+    if (ScanRecord(line.begin, line.end, true, ',', &fields, &next,
+                   &newlines) != Scan::kRecord) {
+      if constexpr (!kThrow) return false;
+      const auto [number, col] = Where(line, next);
+      throw MakeError(ErrorKind::kInput,
+                      "{}:{}:{}: bad quoted field; expected a closing '\"' "
+                      "and then ',' or the line end",
+                      in_.name(), number, col);
+    }
+    if (static_cast<int64_t>(fields.size()) != cols_) {
+      if constexpr (!kThrow) return false;
+      throw MakeError(ErrorKind::kInput, "{}:{}: expected {} columns, got {}",
+                      in_.name(), line.number, cols_, fields.size());
+    }
+    for (int64_t c = 0; c < cols_; ++c) {
+      if (!ParseField<kThrow>(fields[static_cast<size_t>(c)], line, c, &row[c]))
+        return false;
+    }
+    return true;
   }
 
   InputFile in_;
   int64_t cols_;
   size_t max_line_;
-  bool skip_header_;
   size_t cap_;
   std::unique_ptr<char[]> buf_;
-  size_t begin_ = 0;    // start of the unread data
+  char delimiter_;
+  char decimal_;
+  char comment_;
+  bool skip_blank_;
+  std::vector<std::string> na_;
+  std::shared_ptr<CsvPassThrough> pass_;
+  bool fast_ = true;                     // plain rows: ParseLine's path
+  std::vector<std::string> header_;      // names, unquoted
+  std::vector<std::string> header_raw_;  // as read, for the output header
+  std::vector<int64_t> selected_;        // the model's columns, 0-based
+  std::vector<int64_t> kept_;            // --keep columns, 0-based
+  int64_t fields_expected_ = -1;         // per record, when fixed
+  int64_t fields_needed_ = 0;            // else at least this many
+  std::vector<RawField> fields_;         // of the record last scanned
+  size_t begin_ = 0;                     // start of the unread data
   size_t scanned_ = 0;  // bytes before this hold no '\n' after begin_
   size_t end_ = 0;      // end of the data read so far
   bool eof_ = false;
@@ -377,12 +784,24 @@ class CsvSource final : public RowSource<T> {
 template <typename T>
 class CsvSink final : public RowSink<T> {
  public:
-  CsvSink(const std::string& path, int64_t cols)
-      : file_(path), cols_(cols), buf_(new char[kWriteChunk]) {}
+  CsvSink(const std::string& path, int64_t cols, const CsvSinkOptions& options)
+      : file_(path),
+        cols_(cols),
+        buf_(new char[kWriteChunk]),
+        pass_(options.pass_through) {
+    if (!options.header.empty()) {
+      Append(options.header.data(), options.header.size());
+      Append("\n", 1);
+    }
+  }
 
   // Formats blocks of rows in parallel, each piece into its own slot of
   // scratch_, then appends the pieces in order.
   void Write(const T* rows, int64_t n) override {
+    if (pass_ != nullptr) {
+      WriteWithKept(rows, n);
+      return;
+    }
     if (!Parallel(static_cast<size_t>(n * cols_), kParallelFormatValues)) {
       WriteSerial(rows, n);
       return;
@@ -449,6 +868,22 @@ class CsvSink final : public RowSink<T> {
     }
   }
 
+  // Each row after its kept columns; serial, as the kept text is.
+  void WriteWithKept(const T* rows, int64_t n) {
+    char* const limit = buf_.get() + kWriteChunk - 64;
+    for (int64_t r = 0; r < n; ++r, rows += cols_) {
+      const std::string_view kept = pass_->NextRow();
+      Append(kept.data(), kept.size());
+      for (int64_t c = 0; c < cols_; ++c) {
+        if (pos_ > limit) Flush();
+        *pos_++ = ',';
+        pos_ = FormatValue(pos_, limit + 64, rows[c]);
+      }
+      if (pos_ > limit) Flush();
+      *pos_++ = '\n';
+    }
+  }
+
   void Append(const char* data, size_t bytes) {
     const size_t room = static_cast<size_t>(buf_.get() + kWriteChunk - pos_);
     if (bytes > room) {
@@ -473,6 +908,7 @@ class CsvSink final : public RowSink<T> {
   char* pos_ = buf_.get();
   std::unique_ptr<char[]> scratch_;  // pieces being formatted in parallel
   std::vector<int64_t> piece_ends_;  // bytes each piece took
+  std::shared_ptr<CsvPassThrough> pass_;
 };
 
 }  // namespace
@@ -491,18 +927,77 @@ std::unique_ptr<RowSource<T>> OpenCsvSource(const std::string& path,
 }
 
 template <typename T>
-std::unique_ptr<RowSink<T>> OpenCsvSink(const std::string& path, int64_t cols) {
+std::unique_ptr<RowSink<T>> OpenCsvSink(const std::string& path, int64_t cols,
+                                        const CsvSinkOptions& options) {
   CheckCols(cols);
-  return std::make_unique<CsvSink<T>>(path, cols);
+  return std::make_unique<CsvSink<T>>(path, cols, options);
+}
+
+void CsvPassThrough::Push(std::string text, std::vector<size_t> ends) {
+  std::lock_guard<std::mutex> lock(mu_);
+  blocks_.push_back({std::move(text), std::move(ends)});
+}
+
+std::string_view CsvPassThrough::NextRow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!blocks_.empty() && next_ == blocks_.front().ends.size()) {
+    blocks_.pop_front();
+    next_ = 0;
+  }
+  if (blocks_.empty()) {
+    throw MakeError(ErrorKind::kInternal,
+                    "kept columns: a row was written before it was read");
+  }
+  const Block& block = blocks_.front();
+  const size_t begin = next_ == 0 ? 0 : block.ends[next_ - 1];
+  const size_t end = block.ends[next_++];
+  return std::string_view(block.text).substr(begin, end - begin);
+}
+
+std::string CsvHeaderLine(
+    const std::vector<std::string>& kept,
+    const std::vector<std::pair<std::string, int64_t>>& outputs) {
+  std::string line;
+  bool first = true;
+  auto comma = [&] {
+    if (!first) line.push_back(',');
+    first = false;
+  };
+  auto add = [&](const std::string& name) {
+    comma();
+    if (name.find_first_of(",\"\r\n") == std::string::npos) {
+      line += name;
+      return;
+    }
+    line.push_back('"');
+    for (char c : name) {
+      if (c == '"') line.push_back('"');
+      line.push_back(c);
+    }
+    line.push_back('"');
+  };
+  for (const std::string& name : kept) {
+    comma();
+    line += name;  // as read, quoted already where it needs to be
+  }
+  for (const auto& [name, width] : outputs) {
+    const std::string base = outputs.size() == 1 ? "y" : name;
+    if (width == 1) {
+      add(base);
+      continue;
+    }
+    for (int64_t j = 0; j < width; ++j) add(base + "_" + std::to_string(j));
+  }
+  return line;
 }
 
 template std::unique_ptr<RowSource<float>> OpenCsvSource<float>(
     const std::string&, int64_t, const CsvOptions&);
 template std::unique_ptr<RowSource<double>> OpenCsvSource<double>(
     const std::string&, int64_t, const CsvOptions&);
-template std::unique_ptr<RowSink<float>> OpenCsvSink<float>(const std::string&,
-                                                            int64_t);
+template std::unique_ptr<RowSink<float>> OpenCsvSink<float>(
+    const std::string&, int64_t, const CsvSinkOptions&);
 template std::unique_ptr<RowSink<double>> OpenCsvSink<double>(
-    const std::string&, int64_t);
+    const std::string&, int64_t, const CsvSinkOptions&);
 
 }  // namespace rowflow

@@ -7,12 +7,16 @@
 // AtomicFile: the output file appears only at Commit(), and destroying an
 // uncommitted sink leaves nothing behind; write failures throw Error(kIo).
 //
-// CSV rules: one row per line, fields separated by ',', each a decimal number
-// (std::from_chars syntax plus a leading '+', spaces/tabs around it, "nan",
-// "inf", "-inf"). Lines end in "\n" or "\r\n"; the last may lack it; a UTF-8
+// CSV rules: one row per record, fields separated by ',' (or the
+// delimiter option), each a decimal number (std::from_chars syntax plus a
+// leading '+', spaces/tabs around it, "nan", "inf", "-inf"), optionally in
+// RFC 4180 quotes ("1.5"; a kept field may hold delimiters, "" and
+// newlines). Records end in "\n" or "\r\n"; the last may lack it; a UTF-8
 // BOM is skipped. Empty lines at the end of the input are ignored; an empty
-// line followed by data is an error ("empty row"). Values that overflow T
-// are errors; values that underflow become the nearest denormal or zero.
+// line followed by data is an error ("empty row") unless skip_blank. Values
+// that overflow T are errors; values that underflow become the nearest
+// denormal or zero. An empty or non-numeric field is an error unless
+// listed in `na`. Errors name file:line:col, and the column's header name.
 // CSV output prints each value in the shortest form that reads back to the
 // same T (std::to_chars): 182.0 prints "182".
 //
@@ -33,9 +37,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rowflow {
@@ -77,13 +84,65 @@ class RowSink {
   virtual void Commit() = 0;
 };
 
-// How CSV input is read.
-struct CsvOptions {
-  bool header = false;               // skip the first line
-  int64_t max_line_bytes = 1 << 20;  // longer lines are an error; 1..2^30
+// The --keep columns of each row, handed from a CSV source to a CSV sink
+// in row order (the Session writes rows in input order), as the sink
+// writes them: comma-separated, each field's bytes as read (quoted when
+// comma-separated output needs it and it was not). The source fills
+// `names` when it opens; after that Push (source) and NextRow (sink) may
+// run on different threads at once.
+class CsvPassThrough {
+ public:
+  // The kept columns' header fields as read, or "col<N>" without a header.
+  std::vector<std::string> names;
+
+  // Appends rows held back to back in `text`, row i ending at ends[i].
+  void Push(std::string text, std::vector<size_t> ends);
+
+  // The next row's text, valid until the next call. Error(kInternal) when
+  // the source has not pushed it.
+  std::string_view NextRow();
+
+ private:
+  struct Block {
+    std::string text;
+    std::vector<size_t> ends;
+  };
+  std::mutex mu_;
+  std::deque<Block> blocks_;
+  size_t next_ = 0;  // row of blocks_.front() NextRow returns next
 };
 
-// Opens a CSV file ("-" = stdin) of `cols` numbers per line.
+// How CSV input is read (`rowflow run` options in README).
+struct CsvOptions {
+  bool header = false;               // the first record names the columns
+  int64_t max_line_bytes = 1 << 20;  // longer records are an error; 1..2^30
+  // The model's columns (--columns): names, 1-based indices, ranges "a-b".
+  // Empty: with a header, by the model's input names when all are found
+  // (csv_fields.h MatchInputNames), else every column not kept, less an
+  // unnamed first column (pandas' and R's row index) when that leaves the
+  // model's width; without a header, every column not kept.
+  std::string columns{};
+  std::string keep{};             // --keep, as `columns`; needs pass_through
+  char delimiter = ',';           // '\0': sniffed from the first line
+  std::vector<std::string> na{};  // fields read as NaN (unquoted, trimmed)
+  char decimal = '.';             // '.' or ','
+  char comment = '\0';            // lines starting with it are skipped
+  bool skip_blank = false;        // blank lines are skipped anywhere
+  // The model's inputs (name, width), for matching header names.
+  std::vector<std::pair<std::string, int64_t>> inputs{};
+  std::shared_ptr<CsvPassThrough> pass_through{};  // receives the kept columns
+};
+
+// How CSV output is written.
+struct CsvSinkOptions {
+  std::string header{};  // a first line (no newline), or "" for none
+  // When set, each row starts with its kept columns from the source.
+  std::shared_ptr<CsvPassThrough> pass_through{};
+};
+
+// Opens a CSV file ("-" = stdin) of `cols` numbers per row. With options
+// beyond the plain case, the header and the first record are read here, so
+// that column and header errors come before any output.
 template <typename T>
 std::unique_ptr<RowSource<T>> OpenCsvSource(const std::string& path,
                                             int64_t cols,
@@ -91,7 +150,15 @@ std::unique_ptr<RowSource<T>> OpenCsvSource(const std::string& path,
 
 // Creates a CSV file ("-" = stdout) of `cols` numbers per line.
 template <typename T>
-std::unique_ptr<RowSink<T>> OpenCsvSink(const std::string& path, int64_t cols);
+std::unique_ptr<RowSink<T>> OpenCsvSink(const std::string& path, int64_t cols,
+                                        const CsvSinkOptions& options = {});
+
+// The output header line: the kept names, then the outputs (name, width):
+// "y" for one output of width 1, "y_0".."y_{k-1}" for one of width k, the
+// outputs' names (with "_j" when wider than 1) for several.
+std::string CsvHeaderLine(
+    const std::vector<std::string>& kept,
+    const std::vector<std::pair<std::string, int64_t>>& outputs);
 
 // Opens a .npy file ("-" = stdin) holding an (N, cols) array.
 template <typename T>

@@ -196,7 +196,8 @@ TEST_F(CsvTest, HeaderOptionSkipsFirstLine) {
   EXPECT_EQ(Parse("a,b\n1,2\n", 2, header), (std::vector<double>{1, 2}));
   EXPECT_TRUE(Parse("a,b", 2, header).empty());
   EXPECT_EQ(ParseError("a,b\n1,x\n", 2, header),
-            "in.csv:2:3: not a number 'x'");
+            "in.csv:2:3: column 'b': not a number 'x'; --na 'x' reads it as "
+            "NaN");
 }
 
 TEST_F(CsvTest, WrongColumnCountNamesLine) {
@@ -212,7 +213,8 @@ TEST_F(CsvTest, WrongColumnCountNamesLine) {
 }
 
 TEST_F(CsvTest, BadFieldNamesLineAndColumn) {
-  EXPECT_EQ(ParseError("1,2\n3,abc\n", 2), "in.csv:2:3: not a number 'abc'");
+  EXPECT_EQ(ParseError("1,2\n3,abc\n", 2),
+            "in.csv:2:3: not a number 'abc'; --na 'abc' reads it as NaN");
   EXPECT_EQ(ParseError("1, 2x ,3\n", 3), "in.csv:1:4: not a number ' 2x '");
   EXPECT_EQ(ParseError("1e,2\n", 2), "in.csv:1:1: not a number '1e'");
   EXPECT_EQ(ParseError("+-1\n", 1), "in.csv:1:1: not a number '+-1'");
@@ -225,9 +227,12 @@ TEST_F(CsvTest, BadFieldNamesLineAndColumn) {
 }
 
 TEST_F(CsvTest, EmptyFieldNamesLineAndColumn) {
-  EXPECT_EQ(ParseError("1,,3\n", 3), "in.csv:1:3: empty field ''");
-  EXPECT_EQ(ParseError("1,2,  \n", 3), "in.csv:1:5: empty field '  '");
-  EXPECT_EQ(ParseError(",2\n", 2), "in.csv:1:1: empty field ''");
+  EXPECT_EQ(ParseError("1,,3\n", 3),
+            "in.csv:1:3: empty field ''; --na '' reads it as NaN");
+  EXPECT_EQ(ParseError("1,2,  \n", 3),
+            "in.csv:1:5: empty field '  '; --na '' reads it as NaN");
+  EXPECT_EQ(ParseError(",2\n", 2),
+            "in.csv:1:1: empty field ''; --na '' reads it as NaN");
 }
 
 TEST_F(CsvTest, OverflowNamesLineColumnAndType) {

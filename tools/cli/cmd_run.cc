@@ -8,8 +8,10 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "graph/error.h"
+#include "graph/ir.h"
 #include "runtime/compress.h"
 #include "runtime/row_check.h"
 #include "runtime/row_io.h"
@@ -27,6 +29,9 @@ struct RunArgs {
   int64_t tile = 0;     // 0: not given (the plan's choice)
   int64_t max_line_bytes = CsvOptions{}.max_line_bytes;
   bool header = false, check_finite = false, quiet = false;
+  bool output_header = false, skip_blank = false;
+  std::string columns, keep, delimiter, na, decimal, comment;
+  const CLI::Option* na_opt = nullptr;
   const CLI::Option* threads_opt = nullptr;
   const CLI::Option* tile_opt = nullptr;
 };
@@ -43,6 +48,68 @@ void CheckArgs(const RunArgs& a) {
     throw MakeError(ErrorKind::kUsage, "--tile must be in 1..{}; got {}",
                     kMaxTileRows, a.tile);
   }
+}
+
+// One character from a dialect option: itself, "tab" for a tab, "auto"
+// (where `allow_auto`) for '\0'.
+char DialectChar(const std::string& text, const char* option, bool allow_auto) {
+  if (text == "tab" || text == "\\t" || text == "\t") return '\t';
+  if (allow_auto && text == "auto") return '\0';
+  if (text.size() != 1 || text[0] == '"' || text[0] == '\n' ||
+      text[0] == '\r') {
+    throw MakeError(ErrorKind::kUsage,
+                    "{} must be one character other than '\"' and a newline{}; "
+                    "got '{}'",
+                    option, allow_auto ? ", 'tab' or 'auto'" : "", text);
+  }
+  return text[0];
+}
+
+// The CSV reading options of the command line.
+CsvOptions MakeCsvOptions(const RunArgs& a, const ir::Graph& graph) {
+  CsvOptions o;
+  o.header = a.header;
+  o.max_line_bytes = a.max_line_bytes;
+  o.columns = a.columns;
+  o.keep = a.keep;
+  if (!a.delimiter.empty())
+    o.delimiter = DialectChar(a.delimiter, "--delimiter", true);
+  if (!a.decimal.empty()) {
+    if (a.decimal != "." && a.decimal != ",") {
+      throw MakeError(ErrorKind::kUsage,
+                      "--decimal must be '.' or ','; got '{}'", a.decimal);
+    }
+    o.decimal = a.decimal[0];
+  }
+  if (!a.comment.empty())
+    o.comment = DialectChar(a.comment, "--comment", false);
+  o.skip_blank = a.skip_blank;
+  if (a.na_opt->count() > 0) {
+    size_t pos = 0;
+    for (;;) {
+      const size_t comma = a.na.find(',', pos);
+      o.na.push_back(a.na.substr(pos, comma - pos));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  for (int id : graph.inputs) {
+    const ir::Value& v = graph.values[static_cast<size_t>(id)];
+    o.inputs.emplace_back(v.name, ir::NumElements(v.shape));
+  }
+  if (!a.keep.empty()) o.pass_through = std::make_shared<CsvPassThrough>();
+  return o;
+}
+
+// The outputs (name, width), for the output header.
+std::vector<std::pair<std::string, int64_t>> OutputColumns(
+    const ir::Graph& graph) {
+  std::vector<std::pair<std::string, int64_t>> outputs;
+  for (int id : graph.outputs) {
+    const ir::Value& v = graph.values[static_cast<size_t>(id)];
+    outputs.emplace_back(v.name, ir::NumElements(v.shape));
+  }
+  return outputs;
 }
 
 // npy for "*.npy" (also "*.npy.gz", "*.npy.zst"), else CSV; "-" is CSV;
@@ -62,13 +129,37 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
                     "header is not a line",
                     a.input == "-" ? "<stdin>" : a.input);
   }
+  const bool npy_out = IsNpy(a.output, a.format);
+  const bool csv_options = !a.columns.empty() || !a.keep.empty() ||
+                           !a.delimiter.empty() || !a.decimal.empty() ||
+                           !a.comment.empty() || a.skip_blank ||
+                           a.na_opt->count() > 0;
+  if (npy_in && csv_options) {
+    throw MakeError(ErrorKind::kUsage,
+                    "--columns, --keep, --delimiter, --na, --decimal, "
+                    "--comment and --skip-blank read CSV input; {} is .npy",
+                    a.input == "-" ? "<stdin>" : a.input);
+  }
+  if (npy_out && (!a.keep.empty() || a.output_header)) {
+    throw MakeError(ErrorKind::kUsage,
+                    "--keep and --output-header write CSV output; {} is .npy",
+                    a.output == "-" ? "<stdout>" : a.output);
+  }
+  CsvOptions csv;
+  if (!npy_in) csv = MakeCsvOptions(a, graph);
   std::unique_ptr<RowSource<T>> source =
       npy_in ? OpenNpySource<T>(a.input, graph.InputWidth())
-             : OpenCsvSource<T>(a.input, graph.InputWidth(),
-                                CsvOptions{a.header, a.max_line_bytes});
+             : OpenCsvSource<T>(a.input, graph.InputWidth(), csv);
+  CsvSinkOptions sink_options;
+  sink_options.pass_through = csv.pass_through;
+  if (!npy_out && (a.output_header || (a.header && !npy_in))) {
+    sink_options.header = CsvHeaderLine(
+        csv.pass_through ? csv.pass_through->names : std::vector<std::string>{},
+        OutputColumns(graph));
+  }
   std::unique_ptr<RowSink<T>> sink =
-      IsNpy(a.output, a.format) ? OpenNpySink<T>(a.output, graph.OutputWidth())
-                                : OpenCsvSink<T>(a.output, graph.OutputWidth());
+      npy_out ? OpenNpySink<T>(a.output, graph.OutputWidth())
+              : OpenCsvSink<T>(a.output, graph.OutputWidth(), sink_options);
 
   ProgressLine progress(!a.quiet && isatty(STDERR_FILENO),
                         [&source] { return source->progress(); });
@@ -144,7 +235,29 @@ void AddRunCommand(CLI::App& app) {
                   "Row format of input and output, overriding the "
                   "extension (- is csv)")
       ->check(CLI::IsMember({"csv", "npy"}));
-  cmd->add_flag("--header", a->header, "Skip the first line of CSV input");
+  cmd->add_flag("--header", a->header,
+                "CSV input's first line names its columns; the output gets "
+                "a header line too");
+  cmd->add_flag("--output-header", a->output_header,
+                "Write a header line naming the kept columns and the outputs");
+  cmd->add_option("--columns", a->columns,
+                  "The model's input columns, in its order: names, 1-based "
+                  "indices, ranges ('x1,x2,x5-x9', '2-65')");
+  cmd->add_option("--keep", a->keep,
+                  "Columns copied unchanged before the predictions (IDs), "
+                  "same syntax as --columns");
+  cmd->add_option("--delimiter", a->delimiter,
+                  "CSV field separator: one character, 'tab', or 'auto' "
+                  "(sniffed from the first line); default ','");
+  a->na_opt = cmd->add_option(
+      "--na", a->na,
+      "Comma-separated tokens read as NaN, e.g. 'NA,,NaN,null' (default: "
+      "refused)");
+  cmd->add_option("--decimal", a->decimal,
+                  "Decimal mark: '.' (default) or ','");
+  cmd->add_option("--comment", a->comment,
+                  "Skip lines starting with this character, e.g. '#'");
+  cmd->add_flag("--skip-blank", a->skip_blank, "Skip blank lines anywhere");
   cmd->add_option("--max-line-bytes", a->max_line_bytes,
                   "Longest accepted CSV input line (default 1 MiB)")
       ->check(NumberCheck<int64_t>());
