@@ -3,9 +3,12 @@
 // (tests/fuzz/row_round_trip.h), bit for bit through the sink's
 // shortest-form printing.
 //
-// Two passes per input: f32 with the column count of the first line and a
+// Four passes per input: f32 with the column count of the first line and a
 // 4 KiB line limit; f64 with --header, the second line's column count and a
-// 64-byte line limit.
+// 64-byte line limit; then the dialect path (csv_fields.h): f64 with a
+// header, a delimiter picked by the first byte (sniffed, ';', tab or '|'),
+// a decimal comma when the first byte says so, NA tokens, '#' comments and
+// blank lines skipped; and f32 quoted fields with NA tokens, no header.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -22,8 +25,9 @@ namespace {
 
 constexpr int64_t kMaxCols = 64;
 
-// Fields on line `index` (0-based) of `text`, within 1..kMaxCols.
-int64_t ColumnsOfLine(std::string_view text, int index) {
+// Fields on line `index` (0-based) of `text` split at `delimiter`, within
+// 1..kMaxCols.
+int64_t ColumnsOfLine(std::string_view text, int index, char delimiter = ',') {
   size_t begin = 0;
   for (int i = 0; i < index && begin < text.size(); ++i) {
     const size_t nl = text.find('\n', begin);
@@ -31,7 +35,7 @@ int64_t ColumnsOfLine(std::string_view text, int index) {
   }
   const size_t end = std::min(text.find('\n', begin), text.size());
   const int64_t commas =
-      std::count(text.begin() + begin, text.begin() + end, ',');
+      std::count(text.begin() + begin, text.begin() + end, delimiter);
   return std::clamp<int64_t>(commas + 1, 1, kMaxCols);
 }
 
@@ -65,5 +69,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   header.header = true;
   header.max_line_bytes = 64;
   fuzz::Pass<double>(path, fuzz::ColumnsOfLine(text, 1), header);
+
+  const unsigned char first = size > 0 ? data[0] : 0;
+  constexpr char kDelimiters[] = {'\0', ';', '\t', '|'};
+  CsvOptions dialect;
+  dialect.header = true;
+  dialect.max_line_bytes = 4096;
+  dialect.delimiter = kDelimiters[first % 4];
+  if ((first & 4) && dialect.delimiter != '\0') dialect.decimal = ',';
+  dialect.na = {"NA", "", "null", "NaN"};
+  dialect.comment = '#';
+  dialect.skip_blank = true;
+  fuzz::Pass<double>(
+      path,
+      fuzz::ColumnsOfLine(text, 1, dialect.delimiter ? dialect.delimiter : ','),
+      dialect);
+
+  CsvOptions quoted;
+  quoted.max_line_bytes = 64;
+  quoted.na = {"NA"};
+  fuzz::Pass<float>(path, fuzz::ColumnsOfLine(text, 0), quoted);
   return 0;
 }

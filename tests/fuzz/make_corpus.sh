@@ -170,6 +170,13 @@ printf 'a,b,c\n+1, 2 ,\t3\nnan,inf,-inf\n1e-320,-0,3.4e38\n' >"$corpus/csv_rows/
 printf '1,2\n3,4' >"$corpus/csv_rows/edge-no-final-newline.csv"
 printf '1e400,1\n' >"$corpus/csv_rows/edge-overflow.csv"
 printf '1,2\n\n3,4\n' >"$corpus/csv_rows/edge-empty-line-inside.csv"
+# The dialect passes pick their delimiter from the first byte (csv_rows.cc):
+# ',' sniffs (pandas), 'e' is ';' with a decimal comma (Excel), 'b' a tab.
+printf ',x0,x1\nid0,1.5,\nid1,"2",NA\n' >"$corpus/csv_rows/edge-dialect-pandas.csv"
+printf 'e;x1;x2\r\nq;1,5;"2,25"\r\n#c\r\n\r\nz;NA;-0,5\r\n' >"$corpus/csv_rows/edge-dialect-excel.csv"
+printf 'b\tx1\tx2\nr1\t1e3\tnull\n' >"$corpus/csv_rows/edge-dialect-tab.csv"
+printf '"","x1","x2"\n"1",NA,2.5\n"2","3","a""b"\n' >"$corpus/csv_rows/edge-dialect-r.csv"
+printf 'x,"y"\n"1.5","2"\n"NA",3\n"4\n5",6\n' >"$corpus/csv_rows/edge-dialect-quoted.csv"
 
 # --- .npy rows ------------------------------------------------------------------
 for f in "$examples"/weights/*.npy "$bad"/*/rows.npy; do
