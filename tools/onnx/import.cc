@@ -61,6 +61,17 @@ bool IsRowflowModel(std::string_view bytes) {
   }
 }
 
+// Parses all of `bytes` (at most INT_MAX) as a ModelProto, nested at most
+// kMaxNesting deep; whether it parsed.
+bool ParseBounded(std::string_view bytes, onnx::ModelProto* model) {
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  input.SetTotalBytesLimit(static_cast<int>(bytes.size()));
+  input.SetRecursionLimit(kMaxNesting);
+  return model->ParseFromCodedStream(&input) && input.ConsumedEntireMessage();
+}
+
 onnx::ModelProto Parse(std::string_view bytes, int64_t limit) {
   if (bytes.empty()) Fail("empty file; expected an ONNX model");
   if (static_cast<int64_t>(bytes.size()) > limit) {
@@ -68,13 +79,7 @@ onnx::ModelProto Parse(std::string_view bytes, int64_t limit) {
          limit);
   }
   onnx::ModelProto model;
-  google::protobuf::io::CodedInputStream input(
-      reinterpret_cast<const uint8_t*>(bytes.data()),
-      static_cast<int>(bytes.size()));
-  input.SetTotalBytesLimit(static_cast<int>(bytes.size()));
-  input.SetRecursionLimit(kMaxNesting);
-  const bool parsed =
-      model.ParseFromCodedStream(&input) && input.ConsumedEntireMessage();
+  const bool parsed = ParseBounded(bytes, &model);
   if (!parsed || !model.has_graph()) {
     if (IsRowflowModel(bytes))
       Fail("is a rowflow model file, not ONNX; run it as it is");
@@ -331,14 +336,9 @@ bool IsOnnxModel(std::string_view bytes) {
   if (bytes.empty() || bytes.size() > static_cast<size_t>(INT_MAX))
     return false;
   onnx::ModelProto model;
-  google::protobuf::io::CodedInputStream input(
-      reinterpret_cast<const uint8_t*>(bytes.data()),
-      static_cast<int>(bytes.size()));
-  input.SetTotalBytesLimit(static_cast<int>(bytes.size()));
-  input.SetRecursionLimit(kMaxNesting);
   google::protobuf::LogSilencer quiet;
-  return model.ParseFromCodedStream(&input) && input.ConsumedEntireMessage() &&
-         model.ir_version() > 0 && model.has_graph();
+  return ParseBounded(bytes, &model) && model.ir_version() > 0 &&
+         model.has_graph();
 }
 
 ir::Graph ImportOnnx(std::string_view bytes, std::string_view source,
