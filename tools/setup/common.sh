@@ -15,6 +15,7 @@ rowflow_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libonnx-dev python3-onnx python3-numpy python3-sklearn libonnx-testdata
   python3-torch python3-pandas zlib1g-dev libzstd-dev
+  pybind11-dev python3-dev python3-pytest python3-venv python3-pip
 )
 
 rowflow_install_deps() {
