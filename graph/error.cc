@@ -17,6 +17,8 @@ const char* ErrorKindName(ErrorKind kind) {
       return "input";
     case ErrorKind::kIo:
       return "io";
+    case ErrorKind::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }

@@ -15,11 +15,12 @@ namespace rowflow {
 
 // What went wrong; each kind maps to one documented CLI exit code.
 enum class ErrorKind {
-  kInternal = 1,  // a bug in rowflow
-  kUsage = 2,     // bad arguments or options
-  kModel = 3,     // invalid model file, layer spec or weights
-  kInput = 4,     // invalid input rows
-  kIo = 5,        // output could not be written
+  kInternal = 1,       // a bug in rowflow
+  kUsage = 2,          // bad arguments or options
+  kModel = 3,          // invalid model file, layer spec or weights
+  kInput = 4,          // invalid input rows
+  kIo = 5,             // output could not be written
+  kInterrupted = 130,  // stopped on request (Ctrl-C: 128 + SIGINT)
 };
 
 // The exit code documented for `kind`.

@@ -1,5 +1,6 @@
 // RowMatrix: rows of numbers in memory, row-major, the unit the Session and
-// the reference evaluator take and return.
+// the reference evaluator take and return; ConstRowSpan / RowSpan: the same
+// over memory the caller owns (numpy arrays, mapped files).
 //
 // Thread-safety: plain data.
 #ifndef ROWFLOW_RUNTIME_ROWS_H_
@@ -32,6 +33,22 @@ struct RowMatrix {
   const T* row(int64_t r) const { return data.data() + r * cols; }
   T& at(int64_t r, int64_t c) { return data[r * cols + c]; }
   const T& at(int64_t r, int64_t c) const { return data[r * cols + c]; }
+};
+
+// Rows in memory the caller owns: `rows` x `cols` numbers, row-major, the
+// rows `cols` apart (C-contiguous).
+template <typename T>
+struct ConstRowSpan {
+  const T* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+template <typename T>
+struct RowSpan {
+  T* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
 };
 
 }  // namespace rowflow

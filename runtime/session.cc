@@ -40,13 +40,20 @@ struct Session::ImplBase {
   virtual int64_t flops_per_row() const = 0;
   virtual int64_t intermediate_bytes_per_row() const = 0;
   virtual bool all_tiny() const = 0;
+  virtual int64_t input_width() const = 0;
+  virtual int64_t output_width() const = 0;
+
+  void SetLast(RunStats stats) {
+    std::lock_guard<std::mutex> lock(stats_mutex);
+    last = std::move(stats);
+  }
 
   SessionOptions options;
   int threads = 1;
   int64_t tile_rows = 1;
   int max_in_flight = 1;
-  RunStats stats;
-  std::mutex run_mutex;  // one Run at a time
+  mutable std::mutex stats_mutex;
+  RunStats last;  // of the Run that finished last
 };
 
 template <typename T>
@@ -65,13 +72,24 @@ struct Session::Impl final : Session::ImplBase {
     std::vector<std::atomic<int>> arrived;
   };
 
+  // What one Run call holds while it runs: its arena and its tiles. Made
+  // on first use and kept for later calls, so that a call reuses the
+  // arena's threads and the tile buffers of the call before it;
+  // concurrent calls each take their own.
+  struct Context {
+    explicit Context(int threads) : arena(threads) {}
+    tbb::task_arena arena;
+    std::vector<std::unique_ptr<Tile>> tiles;  // every tile ever made
+    std::vector<Tile*> free_tiles;  // capacity reserved: no allocation
+    std::mutex free_mutex;
+  };
+
   Plan<T> plan;
-  std::vector<std::string> node_names;       // by graph node id, for errors
-  std::vector<std::unique_ptr<Tile>> tiles;  // every tile ever made
-  std::vector<Tile*> free_tiles;             // capacity reserved: no allocation
-  std::mutex free_mutex;
+  std::vector<std::string> node_names;  // by graph node id, for errors
   std::vector<int> join_slot;  // by stage: its Tile::arrived entry, or -1
   int joins = 0;
+  std::mutex idle_mutex;
+  std::vector<std::unique_ptr<Context>> idle;  // contexts no call holds
 
   Impl(const ir::Graph& graph, const PlanOptions& options)
       : plan(BuildPlan<T>(graph, options)) {
@@ -88,22 +106,51 @@ struct Session::Impl final : Session::ImplBase {
     return plan.IntermediateBytesPerRow();
   }
   bool all_tiny() const override { return plan.all_tiny; }
+  int64_t input_width() const override { return plan.input_width; }
+  int64_t output_width() const override { return plan.output_width; }
 
-  Tile* Acquire() {
-    std::lock_guard<std::mutex> lock(free_mutex);
-    if (free_tiles.empty()) {
-      RF_CHECK(static_cast<int>(tiles.size()) < max_in_flight + 2);
-      tiles.push_back(MakeTile());
-      return tiles.back().get();
+  // Takes an idle context (or makes one) for the length of one call and
+  // gives it back when the call ends, however it ends.
+  class ContextLease {
+   public:
+    explicit ContextLease(Impl& impl) : impl_(impl) {
+      {
+        std::lock_guard<std::mutex> lock(impl.idle_mutex);
+        if (!impl.idle.empty()) {
+          context_ = std::move(impl.idle.back());
+          impl.idle.pop_back();
+        }
+      }
+      if (!context_) context_ = std::make_unique<Context>(impl.threads);
     }
-    Tile* t = free_tiles.back();
-    free_tiles.pop_back();
+    ~ContextLease() {
+      std::lock_guard<std::mutex> lock(impl_.idle_mutex);
+      impl_.idle.push_back(std::move(context_));
+    }
+    ContextLease(const ContextLease&) = delete;
+    ContextLease& operator=(const ContextLease&) = delete;
+    Context& operator*() { return *context_; }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<Context> context_;
+  };
+
+  Tile* Acquire(Context& c) {
+    std::lock_guard<std::mutex> lock(c.free_mutex);
+    if (c.free_tiles.empty()) {
+      RF_CHECK(static_cast<int>(c.tiles.size()) < max_in_flight + 2);
+      c.tiles.push_back(MakeTile());
+      return c.tiles.back().get();
+    }
+    Tile* t = c.free_tiles.back();
+    c.free_tiles.pop_back();
     return t;
   }
 
-  void Release(Tile* t) {
-    std::lock_guard<std::mutex> lock(free_mutex);
-    free_tiles.push_back(t);
+  void Release(Context& c, Tile* t) {
+    std::lock_guard<std::mutex> lock(c.free_mutex);
+    c.free_tiles.push_back(t);
   }
 
   std::unique_ptr<Tile> MakeTile() {
@@ -129,38 +176,48 @@ struct Session::Impl final : Session::ImplBase {
     return t;
   }
 
-  // Runs the flow graph. `feed(tile)` fills the next tile and returns false
-  // at the end of the input; `drain(tile)` takes a finished tile, in order.
+  // Runs the flow graph on a context of its own. `feed(tile)` fills the
+  // next tile and returns false at the end of the input; `drain(tile)`
+  // takes a finished tile, in order. Throws Error(kInterrupted) when
+  // `cancel` turned true before the input ended.
   template <typename Feed, typename Drain>
-  void Execute(Feed&& feed, Drain&& drain) {
+  RunStats Execute(Feed&& feed, Drain&& drain,
+                   const std::atomic<bool>* cancel) {
+    ContextLease lease(*this);
+    Context& c = *lease;
     {
-      std::lock_guard<std::mutex> lock(free_mutex);
-      free_tiles.clear();
-      free_tiles.reserve(max_in_flight + 2);
-      for (auto& t : tiles) {
-        free_tiles.push_back(t.get());
-        // A cancelled run can leave a join half counted.
+      std::lock_guard<std::mutex> lock(c.free_mutex);
+      c.free_tiles.clear();
+      c.free_tiles.reserve(max_in_flight + 2);
+      for (auto& t : c.tiles) {
+        c.free_tiles.push_back(t.get());
+        // A failed run can leave a join half counted.
         for (auto& a : t->arrived) a.store(0, std::memory_order_relaxed);
       }
     }
+    RunStats stats;
     std::vector<std::atomic<bool>> seen(threads);
     const auto start = std::chrono::steady_clock::now();
     int64_t next_seq = 0;
-    int64_t tiles_done = 0;
+    int64_t tiles_done = 0, rows_done = 0;
+    bool cancelled = false;
     const bool record = options.record_tile_latency;
-    stats.tile_latency_us.clear();
     // N threads means N, even above the core count.
     tbb::global_control parallelism(
         tbb::global_control::max_allowed_parallelism,
         std::max(threads, tbb::info::default_concurrency()));
-    tbb::task_arena arena(threads);
-    arena.execute([&] {
+    c.arena.execute([&] {
       flow::graph g;
       flow::input_node<Tile*> source(g, [&](tbb::flow_control& fc) -> Tile* {
-        Tile* t = Acquire();
+        if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+          cancelled = true;
+          fc.stop();
+          return nullptr;
+        }
+        Tile* t = Acquire(c);
         t->seq = next_seq;
         if (!feed(t)) {
-          Release(t);
+          Release(c, t);
           fc.stop();
           return nullptr;
         }
@@ -172,7 +229,7 @@ struct Session::Impl final : Session::ImplBase {
       flow::make_edge(source, limiter);
       std::vector<std::unique_ptr<flow::function_node<Tile*, Tile*>>>
           stage_nodes;
-      std::vector<std::unique_ptr<flow::graph_node>> joins;
+      std::vector<std::unique_ptr<flow::graph_node>> join_nodes;
       for (size_t s = 0; s < plan.stages.size(); ++s) {
         stage_nodes.push_back(
             std::make_unique<flow::function_node<Tile*, Tile*>>(
@@ -182,7 +239,7 @@ struct Session::Impl final : Session::ImplBase {
                   RunStage(s, t);
                   return t;
                 }));
-        ConnectInputs(g, s, limiter, stage_nodes, joins);
+        ConnectInputs(g, s, limiter, stage_nodes, join_nodes);
       }
       flow::sequencer_node<Tile*> sequencer(g, [](Tile* const& t) -> size_t {
         return static_cast<size_t>(t->seq);
@@ -192,13 +249,14 @@ struct Session::Impl final : Session::ImplBase {
           g, flow::serial, [&](Tile* t) {
             drain(t);
             ++tiles_done;
+            rows_done += t->rows;
             if (record) {
               stats.tile_latency_us.push_back(
                   std::chrono::duration<double, std::micro>(
                       std::chrono::steady_clock::now() - t->start)
                       .count());
             }
-            Release(t);
+            Release(c, t);
             return flow::continue_msg();
           });
       flow::make_edge(sequencer, sink);
@@ -206,12 +264,17 @@ struct Session::Impl final : Session::ImplBase {
       source.activate();
       g.wait_for_all();
     });
+    if (cancelled) {
+      throw MakeError(ErrorKind::kInterrupted, "interrupted after {} rows",
+                      rows_done);
+    }
+    stats.rows = rows_done;
     stats.tiles = tiles_done;
-    stats.threads_used = 0;
     for (auto& s : seen) stats.threads_used += s.load() ? 1 : 0;
     stats.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
+    return stats;
   }
 
   // Wires stage `s` to the stages it reads from: straight from the limiter
@@ -314,52 +377,66 @@ Session::Session(const ir::Graph& graph, const SessionOptions& options) {
 Session::~Session() = default;
 
 template <typename T>
-RowMatrix<T> Session::Run(const RowMatrix<T>& rows) {
+Session::Impl<T>& Session::Typed() const {
   auto* impl = dynamic_cast<Impl<T>*>(impl_.get());
   if (impl == nullptr) {
     throw MakeError(ErrorKind::kUsage,
                     "rows are f{}; the graph's dtype differs", sizeof(T) * 8);
   }
-  if (rows.cols != impl->plan.input_width) {
-    throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
-                    impl->plan.input_width, rows.cols);
-  }
-  std::lock_guard<std::mutex> lock(impl->run_mutex);
-  RowMatrix<T> out(rows.rows, impl->plan.output_width);
-  int64_t next_row = 0;
-  const int64_t tile_rows = impl->tile_rows;
-  impl->Execute(
-      [&](typename Impl<T>::Tile* t) {
-        if (next_row >= rows.rows) return false;
-        t->first_row = next_row;
-        t->rows = std::min(tile_rows, rows.rows - next_row);
-        // The tile reads and writes the caller's rows in place.
-        t->buffers[kInputBuffer] =
-            const_cast<T*>(rows.data.data()) + next_row * rows.cols;
-        t->buffers[kOutputBuffer] = out.data.data() + next_row * out.cols;
-        next_row += t->rows;
-        return true;
-      },
-      [](typename Impl<T>::Tile*) {});
-  impl->stats.rows = rows.rows;
+  return *impl;
+}
+
+template <typename T>
+RowMatrix<T> Session::Run(const RowMatrix<T>& rows) {
+  RowMatrix<T> out(rows.rows, Typed<T>().plan.output_width);
+  Run<T>(ConstRowSpan<T>{rows.data.data(), rows.rows, rows.cols},
+         RowSpan<T>{out.data.data(), out.rows, out.cols});
   return out;
 }
 
 template <typename T>
-void Session::Run(RowSource<T>& source, RowSink<T>& sink) {
-  auto* impl = dynamic_cast<Impl<T>*>(impl_.get());
-  if (impl == nullptr) {
-    throw MakeError(ErrorKind::kUsage,
-                    "rows are f{}; the graph's dtype differs", sizeof(T) * 8);
-  }
-  if (source.cols() != impl->plan.input_width) {
+void Session::Run(ConstRowSpan<T> in, RowSpan<T> out,
+                  const RunControl& control) {
+  Impl<T>& impl = Typed<T>();
+  if (in.cols != impl.plan.input_width) {
     throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
-                    impl->plan.input_width, source.cols());
+                    impl.plan.input_width, in.cols);
   }
-  std::lock_guard<std::mutex> lock(impl->run_mutex);
+  if (out.cols != impl.plan.output_width || out.rows != in.rows) {
+    throw MakeError(ErrorKind::kUsage,
+                    "the output holds {} rows of {} columns; expected {} of {}",
+                    out.rows, out.cols, in.rows, impl.plan.output_width);
+  }
+  int64_t next_row = 0;
+  const int64_t tile_rows = impl.tile_rows;
+  RunStats stats = impl.Execute(
+      [&](typename Impl<T>::Tile* t) {
+        if (next_row >= in.rows) return false;
+        t->first_row = next_row;
+        t->rows = std::min(tile_rows, in.rows - next_row);
+        // The tile reads and writes the caller's rows in place.
+        t->buffers[kInputBuffer] = const_cast<T*>(in.data) + next_row * in.cols;
+        t->buffers[kOutputBuffer] = out.data + next_row * out.cols;
+        next_row += t->rows;
+        return true;
+      },
+      [](typename Impl<T>::Tile*) {}, control.cancel);
+  impl.SetLast(std::move(stats));
+}
+
+template <typename T>
+void Session::Run(RowSource<T>& source, RowSink<T>& sink,
+                  const RunControl& control) {
+  Impl<T>& impl = Typed<T>();
+  if (source.cols() != impl.plan.input_width) {
+    throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
+                    impl.plan.input_width, source.cols());
+  }
   int64_t next_row = 0, rows_done = 0;
-  const int64_t tile_rows = impl->tile_rows;
-  impl->Execute(
+  const int64_t tile_rows = impl.tile_rows;
+  const auto& progress =
+      control.progress ? control.progress : impl.options.progress;
+  RunStats stats = impl.Execute(
       [&](typename Impl<T>::Tile* t) {
         t->buffers[kInputBuffer] = t->own_input;
         t->buffers[kOutputBuffer] = t->own_output;
@@ -371,10 +448,11 @@ void Session::Run(RowSource<T>& source, RowSink<T>& sink) {
       [&](typename Impl<T>::Tile* t) {
         sink.Write(t->own_output, t->rows);
         rows_done += t->rows;
-        if (impl->options.progress) impl->options.progress(rows_done);
-      });
+        if (progress) progress(rows_done);
+      },
+      control.cancel);
   sink.Commit();
-  impl->stats.rows = rows_done;
+  impl.SetLast(std::move(stats));
 }
 
 int Session::threads() const { return impl_->threads; }
@@ -384,11 +462,22 @@ const std::vector<StageInfo>& Session::stages() const {
   return impl_->stages();
 }
 int64_t Session::flops_per_row() const { return impl_->flops_per_row(); }
-const RunStats& Session::last_run() const { return impl_->stats; }
+int64_t Session::input_width() const { return impl_->input_width(); }
+int64_t Session::output_width() const { return impl_->output_width(); }
+RunStats Session::last_run() const {
+  std::lock_guard<std::mutex> lock(impl_->stats_mutex);
+  return impl_->last;
+}
 
 template RowMatrix<float> Session::Run(const RowMatrix<float>&);
 template RowMatrix<double> Session::Run(const RowMatrix<double>&);
-template void Session::Run(RowSource<float>&, RowSink<float>&);
-template void Session::Run(RowSource<double>&, RowSink<double>&);
+template void Session::Run(ConstRowSpan<float>, RowSpan<float>,
+                           const RunControl&);
+template void Session::Run(ConstRowSpan<double>, RowSpan<double>,
+                           const RunControl&);
+template void Session::Run(RowSource<float>&, RowSink<float>&,
+                           const RunControl&);
+template void Session::Run(RowSource<double>&, RowSink<double>&,
+                           const RunControl&);
 
 }  // namespace rowflow

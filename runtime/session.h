@@ -6,17 +6,21 @@
 // unlimited concurrency (where branches meet, one join node per stage counts
 // its producers' arrivals in the tile and passes the tile on after the
 // last), and a sequencer restores row order before the sink.
-// All of it runs inside a task_arena of exactly `threads` threads. Tile
-// buffers come from a pool made once per Session.
+// All of it runs inside the Session's one task_arena of exactly `threads`
+// threads. Each Run takes its own set of tile buffers from a pool kept by
+// the Session (made on first use, reused by later calls).
 //
 // Determinism: the same graph and input give bitwise-identical output for
-// any thread count and any tile size.
+// any thread count, any tile size and any number of concurrent calls.
 //
-// Thread-safety: Run calls on one Session are serialized; use one Session
-// per thread for independent concurrent runs.
+// Thread-safety: Run may be called from several threads at once on one
+// Session. The calls run concurrently, sharing the arena's `threads`
+// threads; each call has its own tiles, so the memory a call holds stays
+// bounded by tiles in flight x tile rows, per call.
 #ifndef ROWFLOW_RUNTIME_SESSION_H_
 #define ROWFLOW_RUNTIME_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,7 +54,16 @@ struct SessionOptions {
       stage_hook;
 };
 
-// What the last Run did.
+// Per-call controls of one Run.
+struct RunControl {
+  // Checked before each tile enters the graph: once it reads true the run
+  // stops within the tiles in flight and Run throws Error(kInterrupted).
+  const std::atomic<bool>* cancel = nullptr;
+  // Replaces SessionOptions::progress for this call when set.
+  std::function<void(int64_t rows_done)> progress;
+};
+
+// What a Run did.
 struct RunStats {
   int64_t rows = 0;
   int64_t tiles = 0;
@@ -79,10 +92,17 @@ class Session {
   template <typename T>
   RowMatrix<T> Run(const RowMatrix<T>& rows);
 
+  // The same over caller-owned memory, without a copy: tiles read `in` and
+  // write `out` in place. `out` must have in.rows rows of OutputWidth; the
+  // two must not overlap. On error `out` holds unspecified values.
+  template <typename T>
+  void Run(ConstRowSpan<T> in, RowSpan<T> out, const RunControl& control = {});
+
   // Streams `source` through the graph into `sink`, in order, with memory
   // bounded by tiles in flight x tile rows; commits the sink on success.
   template <typename T>
-  void Run(RowSource<T>& source, RowSink<T>& sink);
+  void Run(RowSource<T>& source, RowSink<T>& sink,
+           const RunControl& control = {});
 
   // The arena's size: the threads a Run may use (last_run() says how many
   // did).
@@ -91,12 +111,19 @@ class Session {
   int max_tiles_in_flight() const;
   const std::vector<StageInfo>& stages() const;
   int64_t flops_per_row() const;
-  const RunStats& last_run() const;
+  int64_t input_width() const;
+  int64_t output_width() const;
+  // What the Run that finished last did (of concurrent calls, the last to
+  // finish).
+  RunStats last_run() const;
 
  private:
   struct ImplBase;
   template <typename T>
   struct Impl;
+  // The Impl of dtype T; Error(kUsage) when the graph's dtype differs.
+  template <typename T>
+  Impl<T>& Typed() const;
   std::unique_ptr<ImplBase> impl_;
 };
 

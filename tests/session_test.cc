@@ -5,8 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <thread>
 
 #include "graph/error.h"
 #include "runtime/reference.h"
@@ -248,6 +252,128 @@ TEST(SessionTest, GraphWithIndependentBranchesJoinsThem) {
   const RowMatrix<float> in = RandomRows<float>(50, 3, 9);
   EXPECT_EQ(s.stages().back().kind, StageKind::kGather);
   ExpectClose(s.Run(in), EvaluateReference(g, in), "branches");
+}
+
+TEST(SessionTest, ConcurrentRunsOnOneSessionEqualSerialRunsBitwise) {
+  const ir::Graph g = RandomGraph(31);
+  SessionOptions options;
+  options.threads = 2;
+  options.tile_rows = 64;
+  options.max_tiles_in_flight = 3;
+  Session s(g, options);
+  constexpr int kCallers = 4;
+  std::vector<RowMatrix<float>> in;
+  std::vector<std::vector<float>> serial;
+  for (int c = 0; c < kCallers; ++c) {
+    in.push_back(RandomRows<float>(2000 + 37 * c, g.InputWidth(), 40 + c));
+    serial.push_back(s.Run(in.back()).data);
+  }
+  // Each caller runs its own rows many times while the others run theirs;
+  // every result must equal the serial one, bit for bit.
+  std::vector<std::vector<std::vector<float>>> got(kCallers);
+  std::vector<std::thread> callers;
+  for (int c = 0; c < kCallers; ++c) {
+    callers.emplace_back([&, c] {
+      for (int k = 0; k < 5; ++k) got[c].push_back(s.Run(in[c]).data);
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  for (int c = 0; c < kCallers; ++c) {
+    for (const std::vector<float>& out : got[c]) {
+      ASSERT_EQ(out.size(), serial[c].size());
+      EXPECT_EQ(
+          std::memcmp(out.data(), serial[c].data(), out.size() * sizeof(float)),
+          0)
+          << "caller " << c;
+    }
+  }
+  // last_run() is one of the calls' stats, whole (not torn).
+  const RunStats last = s.last_run();
+  bool matches = false;
+  for (int c = 0; c < kCallers; ++c) matches |= last.rows == in[c].rows;
+  EXPECT_TRUE(matches) << last.rows;
+}
+
+TEST(SessionTest, ConcurrentRunsOverlapInTime) {
+  // Two callers on one Session: while the first is inside a stage, the
+  // second must be able to run a stage too (before this, Run calls were
+  // serialized by a mutex and the second would wait for the first).
+  const ir::Graph g = testing::SeedDeepNetwork();
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  SessionOptions options;
+  options.threads = 2;
+  options.tile_rows = 1;
+  options.stage_hook = [&](const StageInfo&, int64_t, int64_t) {
+    if (inside.fetch_add(1) + 1 >= 2) overlapped = true;
+    // Wait (bounded) for the other caller to arrive.
+    for (int i = 0; i < 2000 && !overlapped; ++i)
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    inside.fetch_sub(1);
+  };
+  Session s(g, options);
+  const RowMatrix<float> in = RandomRows<float>(4, 2, 3);
+  std::thread other([&] { s.Run(in); });
+  s.Run(in);
+  other.join();
+  EXPECT_TRUE(overlapped.load());
+}
+
+TEST(SessionTest, SpanRunReadsAndWritesCallerMemoryInPlace) {
+  const ir::Graph g = RandomGraph(7);
+  const RowMatrix<float> in = RandomRows<float>(1000, g.InputWidth(), 7);
+  SessionOptions options;
+  options.tile_rows = 100;
+  Session s(g, options);
+  const std::vector<float> want = s.Run(in).data;
+  std::vector<float> out(want.size(), -1.0f);
+  s.Run(ConstRowSpan<float>{in.data.data(), in.rows, in.cols},
+        RowSpan<float>{out.data(), in.rows, s.output_width()});
+  EXPECT_EQ(out, want);
+  // Zero rows: nothing to write, no error.
+  s.Run(ConstRowSpan<float>{in.data.data(), 0, in.cols},
+        RowSpan<float>{out.data(), 0, s.output_width()});
+  EXPECT_EQ(s.last_run().rows, 0);
+  // A wrong output shape is refused before anything runs.
+  EXPECT_THROW(s.Run(ConstRowSpan<float>{in.data.data(), in.rows, in.cols},
+                     RowSpan<float>{out.data(), in.rows - 1, s.output_width()}),
+               Error);
+  EXPECT_THROW(s.Run(ConstRowSpan<double>{nullptr, 0, in.cols},
+                     RowSpan<double>{nullptr, 0, s.output_width()}),
+               Error);
+}
+
+TEST(SessionTest, CancelStopsTheRunWithinTheTilesInFlight) {
+  const ir::Graph g = testing::SeedDeepNetwork();
+  SessionOptions options;
+  options.threads = 2;
+  options.tile_rows = 10;
+  options.max_tiles_in_flight = 2;
+  std::atomic<bool> cancel{false};
+  std::atomic<int64_t> tiles_run{0};
+  options.stage_hook = [&](const StageInfo&, int64_t first, int64_t) {
+    if (first == 0) tiles_run = 0;
+    if (tiles_run.fetch_add(1) == 5) cancel = true;
+  };
+  Session s(g, options);
+  const RowMatrix<float> in = RandomRows<float>(100000, 2, 5);
+  RunControl control;
+  control.cancel = &cancel;
+  RowMatrix<float> out(in.rows, 1);
+  try {
+    s.Run(ConstRowSpan<float>{in.data.data(), in.rows, in.cols},
+          RowSpan<float>{out.data.data(), out.rows, out.cols}, control);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInterrupted);
+    EXPECT_THAT(e.what(), HasSubstr("interrupted after"));
+  }
+  // At most the tiles in flight ran after the flag was set (x stages).
+  EXPECT_LE(tiles_run.load(),
+            6 + 2 * static_cast<int64_t>(s.stages().size()) + 2);
+  // The Session runs again.
+  cancel = false;
+  EXPECT_EQ(s.Run(in).data, Session(g).Run(in).data);
 }
 
 }  // namespace
