@@ -16,12 +16,11 @@
 #include "runtime/plan.h"
 #include "tools/cli/cli_util.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/frontend.h"
 
 namespace rowflow::cli {
 namespace {
 
-// Above this many nodes the full drawing is unreadable; collapse instead.
-constexpr size_t kAutoCollapseNodes = 200;
 // Constants up to this many elements show their values.
 constexpr int64_t kShownConstantElements = 8;
 
@@ -67,7 +66,9 @@ std::string StageLabel(const std::string& label) {
   return out;
 }
 
-std::string Dot(const ir::Graph& g, bool collapse) {
+}  // namespace
+
+std::string DotText(const ir::Graph& g, bool collapse) {
   // box[v]: the DOT id standing for value v's producer.
   std::vector<std::string> box(g.values.size());
   for (size_t v = 0; v < g.values.size(); ++v)
@@ -153,8 +154,6 @@ std::string Dot(const ir::Graph& g, bool collapse) {
   return out + "}\n";
 }
 
-}  // namespace
-
 void AddDotCommand(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto collapse = std::make_shared<bool>(false);
@@ -173,7 +172,7 @@ void AddDotCommand(CLI::App& app) {
   cmd->callback([=] {
     const ir::Graph graph = LoadModel(*path);
     const bool big = graph.nodes.size() > kAutoCollapseNodes;
-    WriteStdout(Dot(graph, *collapse || (big && !*expand)));
+    WriteStdout(DotText(graph, *collapse || (big && !*expand)));
   });
 }
 

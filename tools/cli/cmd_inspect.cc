@@ -10,6 +10,7 @@
 #include "runtime/session.h"
 #include "tools/cli/cli_util.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/frontend.h"
 
 namespace rowflow::cli {
 namespace {
@@ -118,8 +119,10 @@ Json JsonValues(const ir::Graph& g, const std::vector<int>& ids) {
   return out;
 }
 
-std::string JsonSummary(const std::string& path, const ir::Graph& g,
-                        const Summary& s) {
+}  // namespace
+
+std::string InspectJson(const std::string& path, const ir::Graph& g) {
+  const Summary s = Summarize(g);
   Json doc;
   doc["file"] = path;
   doc["valid"] = true;
@@ -151,6 +154,8 @@ std::string JsonSummary(const std::string& path, const ir::Graph& g,
   return JsonText(doc);
 }
 
+namespace {
+
 void Inspect(const std::string& path, bool json) {
   ir::Graph graph;
   try {
@@ -163,9 +168,8 @@ void Inspect(const std::string& path, bool json) {
              : fmt::format("verdict:     invalid: {}\n", e.what()));
     throw;
   }
-  const Summary summary = Summarize(graph);
-  WriteStdout(json ? JsonSummary(path, graph, summary)
-                   : Text(path, graph, summary));
+  WriteStdout(json ? InspectJson(path, graph)
+                   : Text(path, graph, Summarize(graph)));
 }
 
 }  // namespace

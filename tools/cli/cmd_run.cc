@@ -18,35 +18,22 @@
 #include "runtime/session.h"
 #include "tools/cli/cli_util.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/frontend.h"
 #include "tools/cli/progress_line.h"
 
 namespace rowflow::cli {
 namespace {
 
-struct RunArgs {
-  std::string model, input, output, format;
-  int64_t threads = 0;  // 0: not given (all cores)
-  int64_t tile = 0;     // 0: not given (the plan's choice)
-  int64_t max_line_bytes = CsvOptions{}.max_line_bytes;
-  bool header = false, check_finite = false, quiet = false;
-  bool output_header = false, skip_blank = false;
-  std::string columns, keep, delimiter, na, decimal, comment;
-  const CLI::Option* na_opt = nullptr;
-  const CLI::Option* threads_opt = nullptr;
-  const CLI::Option* tile_opt = nullptr;
-};
-
 // Range checks here, before anything is opened, so that a bad option is a
 // usage error with a message naming the flag.
-void CheckArgs(const RunArgs& a) {
-  if (a.threads_opt->count() > 0 &&
-      (a.threads < 1 || a.threads > kMaxThreads)) {
+void CheckOptions(const RunFileOptions& o) {
+  if (o.threads < 0 || o.threads > kMaxThreads) {
     throw MakeError(ErrorKind::kUsage, "--threads must be in 1..{}; got {}",
-                    kMaxThreads, a.threads);
+                    kMaxThreads, o.threads);
   }
-  if (a.tile_opt->count() > 0 && (a.tile < 1 || a.tile > kMaxTileRows)) {
+  if (o.tile_rows < 0 || o.tile_rows > kMaxTileRows) {
     throw MakeError(ErrorKind::kUsage, "--tile must be in 1..{}; got {}",
-                    kMaxTileRows, a.tile);
+                    kMaxTileRows, o.tile_rows);
   }
 }
 
@@ -66,7 +53,7 @@ char DialectChar(const std::string& text, const char* option, bool allow_auto) {
 }
 
 // The CSV reading options of the command line.
-CsvOptions MakeCsvOptions(const RunArgs& a, const ir::Graph& graph) {
+CsvOptions MakeCsvOptions(const RunFileOptions& a, const ir::Graph& graph) {
   CsvOptions o;
   o.header = a.header;
   o.max_line_bytes = a.max_line_bytes;
@@ -84,7 +71,7 @@ CsvOptions MakeCsvOptions(const RunArgs& a, const ir::Graph& graph) {
   if (!a.comment.empty())
     o.comment = DialectChar(a.comment, "--comment", false);
   o.skip_blank = a.skip_blank;
-  if (a.na_opt->count() > 0) {
+  if (a.na_given) {
     size_t pos = 0;
     for (;;) {
       const size_t comma = a.na.find(',', pos);
@@ -120,8 +107,7 @@ bool IsNpy(const std::string& path, const std::string& format) {
 }
 
 template <typename T>
-void RunTyped(const ir::Graph& graph, const RunArgs& a,
-              SessionOptions options) {
+RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
   const bool npy_in = IsNpy(a.input, a.format);
   if (npy_in && a.header) {
     throw MakeError(ErrorKind::kUsage,
@@ -132,8 +118,7 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
   const bool npy_out = IsNpy(a.output, a.format);
   const bool csv_options = !a.columns.empty() || !a.keep.empty() ||
                            !a.delimiter.empty() || !a.decimal.empty() ||
-                           !a.comment.empty() || a.skip_blank ||
-                           a.na_opt->count() > 0;
+                           !a.comment.empty() || a.skip_blank || a.na_given;
   if (npy_in && csv_options) {
     throw MakeError(ErrorKind::kUsage,
                     "--columns, --keep, --delimiter, --na, --decimal, "
@@ -161,10 +146,17 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
       npy_out ? OpenNpySink<T>(a.output, graph.OutputWidth())
               : OpenCsvSink<T>(a.output, graph.OutputWidth(), sink_options);
 
-  ProgressLine progress(!a.quiet && isatty(STDERR_FILENO),
-                        [&source] { return source->progress(); });
-  options.progress = [&progress](int64_t rows) { progress.Update(rows); };
+  SessionOptions options;
+  options.threads = static_cast<int>(a.threads);
+  options.tile_rows = a.tile_rows;
   Session session(graph, options);
+  RunControl control;
+  control.cancel = a.cancel;
+  if (a.progress) {
+    control.progress = [&](int64_t rows) {
+      a.progress(rows, source->progress());
+    };
+  }
 
   const auto start = std::chrono::steady_clock::now();
   const RowLocator where{a.input == "-" ? "<stdin>" : a.input, !npy_in,
@@ -172,43 +164,74 @@ void RunTyped(const ir::Graph& graph, const RunArgs& a,
   if (a.check_finite) {
     FiniteCheckSource<T> checked_source(*source, where);
     FiniteCheckSink<T> checked_sink(*sink, graph.OutputWidth(), where);
-    session.Run<T>(checked_source, checked_sink);
+    session.Run<T>(checked_source, checked_sink, control);
   } else {
-    session.Run<T>(*source, *sink);
+    session.Run<T>(*source, *sink, control);
   }
-  const double seconds =
+  RunFileResult result;
+  result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  progress.Clear();
-  if (a.quiet) return;
-  const int64_t rows = session.last_run().rows;
+  const RunStats stats = session.last_run();
+  result.rows = stats.rows;
   // The threads that ran tiles, not the arena's size: --threads 1024 over
   // one tile says 1 thread.
-  const int threads = session.last_run().threads_used;
+  result.threads_used = stats.threads_used;
+  result.tile_rows = session.tile_rows();
+  return result;
+}
+
+struct RunArgs {
+  RunFileOptions file;
+  std::string model;
+  bool quiet = false;
+  const CLI::Option* na_opt = nullptr;
+  const CLI::Option* threads_opt = nullptr;
+  const CLI::Option* tile_opt = nullptr;
+};
+
+void Run(RunArgs& a) {
+  a.file.na_given = a.na_opt->count() > 0;
+  // 0 is "not given" in RunFileOptions; on the command line it is refused.
+  if (a.threads_opt->count() > 0 && a.file.threads == 0) {
+    throw MakeError(ErrorKind::kUsage, "--threads must be in 1..{}; got 0",
+                    kMaxThreads);
+  }
+  if (a.tile_opt->count() > 0 && a.file.tile_rows == 0) {
+    throw MakeError(ErrorKind::kUsage, "--tile must be in 1..{}; got 0",
+                    kMaxTileRows);
+  }
+  const ir::Graph graph = LoadModel(a.model);
+  double fraction = -1;
+  ProgressLine progress(!a.quiet && isatty(STDERR_FILENO),
+                        [&fraction] { return fraction; });
+  a.file.progress = [&](int64_t rows, double read) {
+    fraction = read;
+    progress.Update(rows);
+  };
+  const RunFileResult r = RunFile(graph, a.file);
+  progress.Clear();
+  if (a.quiet) return;
   std::fprintf(
       stderr,
       "rowflow: %lld rows in %.2f s (%s rows/s), %d thread%s, tile %lld\n",
-      static_cast<long long>(rows), seconds,
-      FormatSi(seconds > 0 ? static_cast<double>(rows) / seconds : 0).c_str(),
-      threads, threads == 1 ? "" : "s",
-      static_cast<long long>(session.tile_rows()));
-}
-
-void Run(const RunArgs& a) {
-  CheckArgs(a);
-  CheckNotSameFile(a.input, a.output);
-  const ir::Graph graph = LoadModel(a.model);
-  SessionOptions options;
-  options.threads = static_cast<int>(a.threads);
-  options.tile_rows = a.tile;
-  if (graph.dtype == ir::DType::kF32) {
-    RunTyped<float>(graph, a, options);
-  } else {
-    RunTyped<double>(graph, a, options);
-  }
+      static_cast<long long>(r.rows), r.seconds,
+      FormatSi(r.seconds > 0 ? static_cast<double>(r.rows) / r.seconds : 0)
+          .c_str(),
+      r.threads_used, r.threads_used == 1 ? "" : "s",
+      static_cast<long long>(r.tile_rows));
 }
 
 }  // namespace
+
+RunFileResult RunFile(const ir::Graph& graph, const RunFileOptions& o) {
+  CheckOptions(o);
+  CheckNotSameFile(o.input, o.output);
+  return graph.dtype == ir::DType::kF32 ? RunTyped<float>(graph, o)
+                                        : RunTyped<double>(graph, o);
+}
+
+namespace {}  // namespace
 
 void AddRunCommand(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
@@ -216,52 +239,53 @@ void AddRunCommand(CLI::App& app) {
                                      "Run a model over rows: CSV/.npy/stdin "
                                      "in, CSV/.npy/stdout out, in input order");
   cmd->add_option("model", a->model, "Model file (.pb or .pbtxt)")->required();
-  cmd->add_option("-i,--input", a->input,
+  cmd->add_option("-i,--input", a->file.input,
                   "Input rows: .csv, .npy or - (stdin); gzip/zstd "
                   "detected from the bytes")
       ->required();
-  cmd->add_option("-o,--output", a->output,
+  cmd->add_option("-o,--output", a->file.output,
                   "Output rows: .csv, .npy or - (stdout); .gz/.zst "
                   "compress; never the input file")
       ->required();
   a->threads_opt =
-      cmd->add_option("--threads", a->threads,
+      cmd->add_option("--threads", a->file.threads,
                       "Worker threads, 1..1024 (default: all cores)")
           ->check(NumberCheck<int64_t>());
-  a->tile_opt = cmd->add_option("--tile", a->tile,
+  a->tile_opt = cmd->add_option("--tile", a->file.tile_rows,
                                 "Rows per tile (default: the plan's choice)")
                     ->check(NumberCheck<int64_t>());
-  cmd->add_option("--format", a->format,
+  cmd->add_option("--format", a->file.format,
                   "Row format of input and output, overriding the "
                   "extension (- is csv)")
       ->check(CLI::IsMember({"csv", "npy"}));
-  cmd->add_flag("--header", a->header,
+  cmd->add_flag("--header", a->file.header,
                 "CSV input's first line names its columns; the output gets "
                 "a header line too");
-  cmd->add_flag("--output-header", a->output_header,
+  cmd->add_flag("--output-header", a->file.output_header,
                 "Write a header line naming the kept columns and the outputs");
-  cmd->add_option("--columns", a->columns,
+  cmd->add_option("--columns", a->file.columns,
                   "The model's input columns, in its order: names, 1-based "
                   "indices, ranges ('x1,x2,x5-x9', '2-65')");
-  cmd->add_option("--keep", a->keep,
+  cmd->add_option("--keep", a->file.keep,
                   "Columns copied unchanged before the predictions (IDs), "
                   "same syntax as --columns");
-  cmd->add_option("--delimiter", a->delimiter,
+  cmd->add_option("--delimiter", a->file.delimiter,
                   "CSV field separator: one character, 'tab', or 'auto' "
                   "(sniffed from the first line); default ','");
   a->na_opt = cmd->add_option(
-      "--na", a->na,
+      "--na", a->file.na,
       "Comma-separated tokens read as NaN, e.g. 'NA,,NaN,null' (default: "
       "refused)");
-  cmd->add_option("--decimal", a->decimal,
+  cmd->add_option("--decimal", a->file.decimal,
                   "Decimal mark: '.' (default) or ','");
-  cmd->add_option("--comment", a->comment,
+  cmd->add_option("--comment", a->file.comment,
                   "Skip lines starting with this character, e.g. '#'");
-  cmd->add_flag("--skip-blank", a->skip_blank, "Skip blank lines anywhere");
-  cmd->add_option("--max-line-bytes", a->max_line_bytes,
+  cmd->add_flag("--skip-blank", a->file.skip_blank,
+                "Skip blank lines anywhere");
+  cmd->add_option("--max-line-bytes", a->file.max_line_bytes,
                   "Longest accepted CSV input line (default 1 MiB)")
       ->check(NumberCheck<int64_t>());
-  cmd->add_flag("--check-finite", a->check_finite,
+  cmd->add_flag("--check-finite", a->file.check_finite,
                 "Fail at the first NaN or infinity in the input or output, "
                 "naming row and column");
   cmd->add_flag("-q,--quiet", a->quiet,

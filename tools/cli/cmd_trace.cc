@@ -19,12 +19,12 @@
 #include "runtime/row_io.h"
 #include "tools/cli/cli_util.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/frontend.h"
 
 namespace rowflow::cli {
-namespace {
 
 template <typename T>
-std::string Trace(const ir::Graph& g, const RowMatrix<T>& row, bool all) {
+std::string TraceText(const ir::Graph& g, const RowMatrix<T>& row, bool all) {
   const std::vector<std::vector<T>> values = EvaluateAllValues(g, row);
   auto value = [&](int v) {
     return FormatValue(values[v].data(), g.values[v].shape);
@@ -56,6 +56,12 @@ std::string Trace(const ir::Graph& g, const RowMatrix<T>& row, bool all) {
   return out;
 }
 
+template std::string TraceText(const ir::Graph&, const RowMatrix<float>&, bool);
+template std::string TraceText(const ir::Graph&, const RowMatrix<double>&,
+                               bool);
+
+namespace {
+
 // --row's numbers; a refusal is a usage error naming the option.
 template <typename T>
 RowMatrix<T> ParseRow(const std::string& text, int64_t width) {
@@ -70,7 +76,7 @@ RowMatrix<T> ParseRow(const std::string& text, int64_t width) {
 
 template <typename T>
 void TraceTyped(const ir::Graph& g, const std::string& row_text, bool all) {
-  WriteStdout(Trace(g, ParseRow<T>(row_text, g.InputWidth()), all));
+  WriteStdout(TraceText(g, ParseRow<T>(row_text, g.InputWidth()), all));
 }
 
 }  // namespace
