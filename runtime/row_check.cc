@@ -13,36 +13,37 @@ std::string RowLocator::operator()(int64_t row) const {
 }
 
 template <typename T>
-int64_t FiniteCheckSource<T>::Read(T* out, int64_t max_rows) {
-  const int64_t n = inner_.Read(out, max_rows);
-  const int64_t cols = inner_.cols();
+void CheckFinite(const T* rows, int64_t n, int64_t cols, int64_t first_row,
+                 const RowLocator& where, bool output, std::string_view flag) {
   for (int64_t i = 0; i < n * cols; ++i) {
-    if (!std::isfinite(out[i])) {
-      throw MakeError(
-          ErrorKind::kInput,
-          "{}: column {} is {}; expected finite values (--check-finite)",
-          where_(rows_ + i / cols), i % cols + 1, ir::NumberToString(out[i]));
+    if (!std::isfinite(rows[i])) {
+      throw MakeError(ErrorKind::kInput,
+                      "{}: {}column {} is {}; expected finite values ({})",
+                      where(first_row + i / cols), output ? "output " : "",
+                      i % cols + 1, ir::NumberToString(rows[i]), flag);
     }
   }
+}
+
+template <typename T>
+int64_t FiniteCheckSource<T>::Read(T* out, int64_t max_rows) {
+  const int64_t n = inner_.Read(out, max_rows);
+  CheckFinite(out, n, inner_.cols(), rows_, where_, false);
   rows_ += n;
   return n;
 }
 
 template <typename T>
 void FiniteCheckSink<T>::Write(const T* rows, int64_t n) {
-  for (int64_t i = 0; i < n * cols_; ++i) {
-    if (!std::isfinite(rows[i])) {
-      throw MakeError(ErrorKind::kInput,
-                      "{}: output column {} is {}; expected finite values "
-                      "(--check-finite)",
-                      where_(rows_ + i / cols_), i % cols_ + 1,
-                      ir::NumberToString(rows[i]));
-    }
-  }
+  CheckFinite(rows, n, cols_, rows_, where_, true);
   inner_.Write(rows, n);
   rows_ += n;
 }
 
+template void CheckFinite(const float*, int64_t, int64_t, int64_t,
+                          const RowLocator&, bool, std::string_view);
+template void CheckFinite(const double*, int64_t, int64_t, int64_t,
+                          const RowLocator&, bool, std::string_view);
 template class FiniteCheckSource<float>;
 template class FiniteCheckSource<double>;
 template class FiniteCheckSink<float>;

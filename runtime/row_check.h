@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "runtime/row_io.h"
@@ -24,6 +25,15 @@ struct RowLocator {
 
   std::string operator()(int64_t row) const;
 };
+
+// Throws Error(kInput) at the first NaN or infinity of `n` rows of `cols`
+// numbers whose first is row `first_row` of the input: "<where>: column C
+// is nan; expected finite values (<flag>)", with "output column" for output
+// rows (output row i comes from input row i).
+template <typename T>
+void CheckFinite(const T* rows, int64_t n, int64_t cols, int64_t first_row,
+                 const RowLocator& where, bool output,
+                 std::string_view flag = "--check-finite");
 
 // Passes rows through from `inner`, failing with Error(kInput) at the first
 // NaN or infinity, named by its row and 1-based column.

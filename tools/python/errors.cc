@@ -1,0 +1,107 @@
+// rowflow.Error and its subclasses, one per rowflow::ErrorKind; each
+// carries the same one-line message the CLI prints, and `exit_code`, the
+// CLI's exit code for it.
+#include <pybind11/pybind11.h>
+
+#include <exception>
+#include <string>
+
+#include "tools/python/binding.h"
+
+namespace rowflow::python {
+namespace {
+
+struct ErrorTypes {
+  py::object base, model, input, usage, io, internal;
+};
+
+ErrorTypes& Types() {
+  // Made once at import and never destroyed: the interpreter owns them.
+  static ErrorTypes* types = new ErrorTypes();
+  return *types;
+}
+
+py::object MakeType(py::module_& m, const char* name, py::handle bases,
+                    const char* doc) {
+  const std::string full = std::string("rowflow.") + name;
+  PyObject* type =
+      PyErr_NewExceptionWithDoc(full.c_str(), doc, bases.ptr(), nullptr);
+  if (type == nullptr) throw py::error_already_set();
+  py::object t = py::reinterpret_steal<py::object>(type);
+  m.attr(name) = t;
+  return t;
+}
+
+py::handle TypeOf(ErrorKind kind) {
+  ErrorTypes& t = Types();
+  switch (kind) {
+    case ErrorKind::kModel:
+      return t.model;
+    case ErrorKind::kInput:
+      return t.input;
+    case ErrorKind::kUsage:
+      return t.usage;
+    case ErrorKind::kIo:
+      return t.io;
+    case ErrorKind::kInternal:
+    case ErrorKind::kInterrupted:
+      break;
+  }
+  return t.internal;
+}
+
+}  // namespace
+
+void SetPythonError(const Error& e) {
+  if (e.kind() == ErrorKind::kInterrupted) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+    return;
+  }
+  py::handle type = TypeOf(e.kind());
+  py::object instance = type(py::str(e.what()));
+  PyErr_SetObject(type.ptr(), instance.ptr());
+}
+
+void Throw(ErrorKind kind, const std::string& message) {
+  throw Error(kind, message);
+}
+
+void BindErrors(py::module_& m) {
+  ErrorTypes& t = Types();
+  t.base = MakeType(m, "Error", PyExc_Exception,
+                    "Base of every rowflow error; str(e) is the one line "
+                    "the CLI prints, e.exit_code the CLI's exit code.");
+  auto bases = [&](PyObject* builtin) {
+    return py::make_tuple(t.base, py::handle(builtin));
+  };
+  t.model = MakeType(m, "ModelError", bases(PyExc_ValueError),
+                     "An invalid model file, layer spec, ONNX model or "
+                     "builder graph (CLI exit code 3).");
+  t.input = MakeType(m, "InputError", bases(PyExc_ValueError),
+                     "Invalid input rows: wrong width or shape, text that "
+                     "is no number, NaN with check_finite (exit code 4).");
+  t.usage = MakeType(m, "UsageError", bases(PyExc_ValueError),
+                     "A bad argument or option, or a closed session (exit "
+                     "code 2).");
+  t.io = MakeType(m, "IoError", bases(PyExc_OSError),
+                  "An output that could not be written (exit code 5); "
+                  "nothing partial is left behind.");
+  t.internal = MakeType(m, "InternalError", bases(PyExc_RuntimeError),
+                        "A bug in rowflow (exit code 1): please report it.");
+  // The CLI's exit code of each kind, as a class attribute.
+  t.base.attr("exit_code") = ExitCode(ErrorKind::kInternal);
+  t.internal.attr("exit_code") = ExitCode(ErrorKind::kInternal);
+  t.model.attr("exit_code") = ExitCode(ErrorKind::kModel);
+  t.input.attr("exit_code") = ExitCode(ErrorKind::kInput);
+  t.usage.attr("exit_code") = ExitCode(ErrorKind::kUsage);
+  t.io.attr("exit_code") = ExitCode(ErrorKind::kIo);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      SetPythonError(e);
+    }
+  });
+}
+
+}  // namespace rowflow::python

@@ -1,0 +1,377 @@
+// rowflow.Session: runs a Model over numpy rows with the GIL released, and
+// streams files with `rowflow run`'s semantics (run_file).
+#include "runtime/session.h"
+
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "runtime/row_check.h"
+#include "tools/cli/frontend.h"
+#include "tools/python/binding.h"
+
+namespace rowflow::python {
+namespace {
+
+unsigned long MainThreadId() {
+  static const unsigned long id = py::module_::import("threading")
+                                      .attr("main_thread")()
+                                      .attr("ident")
+                                      .cast<unsigned long>();
+  return id;
+}
+
+class PySession {
+ public:
+  PySession(py::handle model, int threads, int64_t tile_rows,
+            int max_tiles_in_flight)
+      : model_(ToModel(model)) {
+    SessionOptions o;
+    o.threads = threads;
+    o.tile_rows = tile_rows;
+    o.max_tiles_in_flight = max_tiles_in_flight;
+    session_ = std::make_shared<Session>(*model_.graph, o);
+    dtype_ = py::module_::import("numpy").attr("dtype")(
+        model_.graph->dtype == ir::DType::kF32 ? "float32" : "float64");
+  }
+
+  py::object Run(py::handle x, bool check_finite) {
+    std::shared_ptr<Session> s = Live();
+    return model_.graph->dtype == ir::DType::kF32
+               ? RunTyped<float>(*s, x, check_finite)
+               : RunTyped<double>(*s, x, check_finite);
+  }
+
+  py::dict RunFile(const py::object& input, const py::object& output,
+                   const py::kwargs& kwargs);
+
+  void Close() { session_.reset(); }
+  bool closed() const { return session_ == nullptr; }
+  const Model& model() const { return model_; }
+  std::shared_ptr<Session> Live() const {
+    if (!session_) Throw(ErrorKind::kUsage, "the session is closed");
+    return session_;
+  }
+
+ private:
+  template <typename T>
+  py::object RunTyped(Session& s, py::handle x, bool check_finite);
+
+  Model model_;
+  std::shared_ptr<Session> session_;
+  py::object dtype_;
+};
+
+// `x` as C-contiguous, aligned rows of T: the array itself when it already
+// is one (no copy), else what rowflow._convert.as_rows makes of it.
+template <typename T>
+std::pair<py::array, bool> AsRows(py::handle x, int64_t width,
+                                  const py::object& dtype) {
+  if (py::isinstance<py::array>(x)) {
+    auto a = py::reinterpret_borrow<py::array>(x);
+    const int flags = py::detail::array_proxy(a.ptr())->flags;
+    constexpr int kNeed = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ |
+                          py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if ((flags & kNeed) == kNeed && a.dtype().is(py::dtype::of<T>()) &&
+        ((a.ndim() == 2 && a.shape(1) == width) ||
+         (a.ndim() == 1 && a.shape(0) == width && width > 0))) {
+      return {a, a.ndim() == 1};
+    }
+  }
+  py::tuple r =
+      py::module_::import("rowflow._convert").attr("as_rows")(x, dtype, width);
+  return {r[0].cast<py::array>(), r[1].cast<bool>()};
+}
+
+template <typename T>
+py::object PySession::RunTyped(Session& s, py::handle x, bool check_finite) {
+  const int64_t width = s.input_width(), out_width = s.output_width();
+  auto [in, one_row] = AsRows<T>(x, width, dtype_);
+  const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
+  py::array_t<T> out =
+      one_row ? py::array_t<T>({out_width}) : py::array_t<T>({rows, out_width});
+  const T* in_data = static_cast<const T*>(in.data());
+  T* out_data = out.mutable_data();
+  const RowLocator where{"input", false, false};
+  RunReleased(
+      [&](std::atomic<bool>& cancel) {
+        if (check_finite)
+          CheckFinite(in_data, rows, width, 0, where, false, "check_finite");
+        RunControl control;
+        control.cancel = &cancel;
+        s.Run(ConstRowSpan<T>{in_data, rows, width},
+              RowSpan<T>{out_data, rows, out_width}, control);
+        if (check_finite)
+          CheckFinite(out_data, rows, out_width, 0, where, true,
+                      "check_finite");
+      },
+      rows > s.tile_rows());
+  return out;
+}
+
+// The keyword arguments of run_file, as `rowflow run`'s flags.
+cli::RunFileOptions FileOptions(const py::kwargs& kw) {
+  cli::RunFileOptions o;
+  for (auto [key, value] : kw) {
+    const std::string k = py::str(key);
+    auto text = [&] { return py::str(value).cast<std::string>(); };
+    auto flag = [&] { return value.cast<bool>(); };
+    if (value.is_none()) continue;
+    if (k == "format")
+      o.format = text();
+    else if (k == "header")
+      o.header = flag();
+    else if (k == "output_header")
+      o.output_header = flag();
+    else if (k == "columns")
+      o.columns = text();
+    else if (k == "keep")
+      o.keep = text();
+    else if (k == "delimiter")
+      o.delimiter = text();
+    else if (k == "decimal")
+      o.decimal = text();
+    else if (k == "comment")
+      o.comment = text();
+    else if (k == "skip_blank")
+      o.skip_blank = flag();
+    else if (k == "check_finite")
+      o.check_finite = flag();
+    else if (k == "max_line_bytes")
+      o.max_line_bytes = value.cast<int64_t>();
+    else if (k == "na") {
+      o.na_given = true;
+      if (py::isinstance<py::str>(value)) {
+        o.na = text();
+      } else {
+        std::string joined;
+        for (py::handle t : value) {
+          const std::string token = py::str(t);
+          if (token.find(',') != std::string::npos)
+            Throw(ErrorKind::kUsage,
+                  fmt::format("na: token '{}' holds a comma", token));
+          joined += (joined.empty() ? "" : ",") + token;
+        }
+        o.na = joined;
+      }
+    } else if (k == "progress") {
+      // Set by the caller below.
+    } else {
+      Throw(
+          ErrorKind::kUsage,
+          fmt::format("run_file() got an unexpected keyword argument '{}'", k));
+    }
+  }
+  if (!o.format.empty() && o.format != "csv" && o.format != "npy")
+    Throw(ErrorKind::kUsage,
+          fmt::format("format must be 'csv' or 'npy'; got '{}'", o.format));
+  return o;
+}
+
+std::string PathArg(const py::object& p) {
+  return py::str(py::module_::import("os").attr("fspath")(p));
+}
+
+py::dict PySession::RunFile(const py::object& input, const py::object& output,
+                            const py::kwargs& kwargs) {
+  std::shared_ptr<Session> s = Live();
+  cli::RunFileOptions o = FileOptions(kwargs);
+  o.input = PathArg(input);
+  o.output = PathArg(output);
+  o.threads = s->threads();
+  o.tile_rows = s->tile_rows();
+  py::object progress =
+      kwargs.contains("progress")
+          ? py::reinterpret_borrow<py::object>(kwargs["progress"])
+          : py::none();
+  // The progress callback runs on the thread that drains tiles: it takes
+  // the GIL, and an exception it raises stops the run and is re-raised.
+  std::exception_ptr callback_error;
+  std::atomic<bool>* cancel_flag = nullptr;
+  if (!progress.is_none()) {
+    o.progress = [&](int64_t rows, double fraction) {
+      py::gil_scoped_acquire gil;
+      if (callback_error) return;
+      try {
+        progress(rows,
+                 fraction < 0 ? py::object(py::none()) : py::float_(fraction));
+      } catch (...) {
+        callback_error = std::current_exception();
+        if (cancel_flag) cancel_flag->store(true);
+      }
+    };
+  }
+  cli::RunFileResult r;
+  try {
+    RunReleased(
+        [&](std::atomic<bool>& cancel) {
+          cancel_flag = &cancel;
+          o.cancel = &cancel;
+          r = cli::RunFile(*model_.graph, o);
+        },
+        true);
+  } catch (const Error& e) {
+    if (callback_error && e.kind() == ErrorKind::kInterrupted)
+      std::rethrow_exception(callback_error);
+    throw;
+  }
+  if (callback_error) std::rethrow_exception(callback_error);
+  py::dict d;
+  d["rows"] = r.rows;
+  d["seconds"] = r.seconds;
+  d["threads_used"] = r.threads_used;
+  d["tile_rows"] = r.tile_rows;
+  return d;
+}
+
+py::dict StatsDict(const RunStats& st) {
+  py::dict d;
+  d["rows"] = st.rows;
+  d["tiles"] = st.tiles;
+  d["threads_used"] = st.threads_used;
+  d["seconds"] = st.seconds;
+  return d;
+}
+
+}  // namespace
+
+void RunReleased(const std::function<void(std::atomic<bool>& cancel)>& work,
+                 bool long_run) {
+  std::atomic<bool> cancel{false};
+  if (!long_run || PyThread_get_thread_ident() != MainThreadId()) {
+    py::gil_scoped_release release;
+    work(cancel);
+    return;
+  }
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false, interrupted = false;
+  std::exception_ptr error;
+  std::thread worker([&] {
+    try {
+      work(cancel);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+    cv.notify_one();
+  });
+  {
+    py::gil_scoped_release release;
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(20),
+                        [&] { return done; })) {
+      if (interrupted) continue;
+      lock.unlock();
+      {
+        py::gil_scoped_acquire gil;
+        // Runs Python's signal handlers: Ctrl-C sets KeyboardInterrupt.
+        if (PyErr_CheckSignals() != 0) interrupted = true;
+      }
+      if (interrupted) cancel = true;
+      lock.lock();
+    }
+  }
+  worker.join();
+  if (interrupted) throw py::error_already_set();
+  if (error) std::rethrow_exception(error);
+}
+
+void BindSession(py::module_& m) {
+  py::class_<PySession>(
+      m, "Session",
+      R"(Runs a model over rows in parallel (oneTBB), in order, bitwise the same
+for any thread count or tile size.
+
+    s = rowflow.Session("seed.pb", threads=2)
+    y = s.run(x)              # (rows, width) -> (rows, output_width)
+    s.run_file("in.csv", "out.csv", header=True)
+
+run() takes any array-like numpy accepts (2-D rows, one 1-D row, lists,
+DataFrames, ints), releases the GIL while rows run, and reads C-contiguous
+arrays of the model's dtype without a copy. Several threads may call run()
+on one Session at once; each call has its own tiles. Usable as a context
+manager; close() frees it.)")
+      .def(
+          py::init<py::handle, int, int64_t, int>(), py::arg("model"),
+          py::arg("threads") = 0, py::arg("tile_rows") = 0,
+          py::arg("max_tiles_in_flight") = 0,
+          R"(`model` is a Model, a path or model-file bytes. threads=0 uses every
+core; tile_rows=0 and max_tiles_in_flight=0 let the plan choose.)")
+      .def(
+          "run", &PySession::Run, py::arg("x"), py::kw_only(),
+          py::arg("check_finite") = false,
+          R"(The model's outputs for rows `x`: a (rows, output_width) array of the
+model's dtype, or (output_width,) for one 1-D row. check_finite=True raises
+rowflow.InputError at the first NaN or infinity in the input or output.
+Raises InputError for a wrong width or shape, or values that are no numbers;
+KeyboardInterrupt stops a long run within a tile.)")
+      .def("run_file", &PySession::RunFile, py::arg("input"), py::arg("output"),
+           R"(Streams rows from file `input` into file `output` as `rowflow run`
+does: CSV or .npy by extension (or format="csv"/"npy"), gzip/zstd input
+detected, .gz/.zst output compressed, "-" for stdin/stdout, the output
+written atomically only on success. Keyword arguments are the CLI's flags:
+format, header, output_header, columns, keep, delimiter, na (str or list),
+decimal, comment, skip_blank, max_line_bytes, check_finite, and
+progress=callable(rows_done, fraction_or_None). Returns a dict of rows,
+seconds, threads_used and tile_rows.)")
+      .def("close", &PySession::Close,
+           "Frees the session; later calls raise UsageError.")
+      .def_property_readonly("closed", &PySession::closed)
+      .def_property_readonly("model", &PySession::model, "The Model it runs.")
+      .def_property_readonly(
+          "threads", [](const PySession& p) { return p.Live()->threads(); })
+      .def_property_readonly(
+          "tile_rows", [](const PySession& p) { return p.Live()->tile_rows(); })
+      .def_property_readonly(
+          "max_tiles_in_flight",
+          [](const PySession& p) { return p.Live()->max_tiles_in_flight(); })
+      .def_property_readonly(
+          "input_width",
+          [](const PySession& p) { return p.Live()->input_width(); })
+      .def_property_readonly(
+          "output_width",
+          [](const PySession& p) { return p.Live()->output_width(); })
+      .def_property_readonly(
+          "stages",
+          [](const PySession& p) {
+            py::list out;
+            for (const StageInfo& st : p.Live()->stages()) {
+              py::dict d;
+              d["kind"] = std::string(StageKindName(st.kind));
+              d["label"] = st.label;
+              d["flops_per_row"] = st.flops_per_row;
+              d["deps"] = st.deps;
+              out.append(d);
+            }
+            return out;
+          },
+          "The fused execution plan, one dict per stage.")
+      .def_property_readonly(
+          "last_run",
+          [](const PySession& p) { return StatsDict(p.Live()->last_run()); },
+          "What the run that finished last did: rows, tiles, threads_used, "
+          "seconds.")
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](PySession& p, py::args) { p.Close(); })
+      .def("__repr__", [](const PySession& p) {
+        if (p.closed()) return std::string("<rowflow.Session (closed)>");
+        return fmt::format("<rowflow.Session '{}' threads={} tile_rows={}>",
+                           p.model().graph->name, p.Live()->threads(),
+                           p.Live()->tile_rows());
+      });
+}
+
+}  // namespace rowflow::python
