@@ -1,5 +1,6 @@
 #include "tools/cli/docgen.h"
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -47,6 +48,13 @@ std::vector<const CLI::Option*> Shown(const CLI::App& cmd) {
   return out;
 }
 
+// A positional argument as the footers write it: MODEL, SPEC.
+std::string ArgName(const CLI::Option& opt) {
+  std::string name = opt.get_name();
+  for (char& c : name) c = static_cast<char>(std::toupper(c));
+  return name;
+}
+
 bool TakesValue(const CLI::Option& opt) { return opt.get_expected_max() != 0; }
 
 // "-o, --output FILE" as --help spells it.
@@ -70,7 +78,7 @@ std::string Synopsis(const CLI::App& cmd) {
   std::string out = "\\fBrowflow " + Roff(cmd.get_name()) + "\\fR";
   for (const CLI::Option* opt : Shown(cmd)) {
     if (opt->get_positional()) {
-      const std::string name = "\\fI" + Roff(opt->get_name()) + "\\fR";
+      const std::string name = "\\fI" + Roff(ArgName(*opt)) + "\\fR";
       out += opt->get_required() ? " " + name : " [" + name + "]";
     }
   }
@@ -105,7 +113,7 @@ std::string ManPage(const CLI::App& app, const std::string& version) {
     for (const CLI::Option* opt : Shown(*cmd)) {
       std::string head =
           opt->get_positional()
-              ? "\\fI" + Roff(opt->get_name()) + "\\fR"
+              ? "\\fI" + Roff(ArgName(*opt)) + "\\fR"
               : "\\fB" + Roff(OptionSpelling(*opt)) + "\\fR" +
                     (TakesValue(*opt) ? " \\fI" + Roff(ValueName(*opt)) + "\\fR"
                                       : "");

@@ -11,16 +11,17 @@ set(CPACK_PACKAGE_VENDOR "rowflow developers")
 set(CPACK_PACKAGE_CONTACT "rowflow developers <rowflow@users.noreply.github.com>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "neural-network dataflow graphs over many rows in parallel")
+# The extended description; CPack indents it and writes the empty line as
+# " ." (the synopsis is the summary above).
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "neural-network dataflow graphs over many rows in parallel
- rowflow runs a neural network, given as a dataflow graph (a protobuf model
- file, a layer spec, an ONNX or scikit-learn model), over very many rows:
- streaming CSV or .npy in, predictions out, in input order, on every core.
- .
- This package holds the rowflow command, its manual page and bash
- completion, and the C++ library (static, with headers, a CMake package
- and a pkg-config file). Its kernels pick AVX2 or AVX-512 at run time
- where the CPU has them, with bitwise the same results.")
+    "rowflow runs a neural network, given as a dataflow graph (a protobuf model
+file, a layer spec, an ONNX or scikit-learn model), over very many rows:
+streaming CSV or .npy in, predictions out, in input order, on every core.
+
+This package holds the rowflow command, its manual page and bash
+completion, and the C++ library (static, with headers, a CMake package
+and a pkg-config file). Its kernels pick AVX2 or AVX-512 at run time
+where the CPU has them, with bitwise the same results.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
