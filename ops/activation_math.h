@@ -15,7 +15,7 @@
 
 #include "ops/vec64.h"
 
-namespace rowflow::ops::vmath {
+namespace rowflow::ops::ROWFLOW_ISA_NS::vmath {
 
 using vec::Vec;
 
@@ -437,6 +437,6 @@ RF_VEC_INLINE Vec<T> LogGe1(Vec<T> s) {
   return vec::Select(vec::Lt(s, K(std::numeric_limits<T>::infinity())), r, s);
 }
 
-}  // namespace rowflow::ops::vmath
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::vmath
 
 #endif  // ROWFLOW_OPS_ACTIVATION_MATH_H_

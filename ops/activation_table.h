@@ -33,7 +33,7 @@
 #include "ops/activation.h"
 #include "ops/activation_math.h"
 
-namespace rowflow::ops::act {
+namespace rowflow::ops::ROWFLOW_ISA_NS::act {
 
 using ir::Activation;
 using vec::Vec;
@@ -334,6 +334,6 @@ RF_VEC_INLINE Vec<T> EvalVec(Vec<T> x, const RegParams<Vec<T>>& p) {
   }
 }
 
-}  // namespace rowflow::ops::act
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::act
 
 #endif  // ROWFLOW_OPS_ACTIVATION_TABLE_H_

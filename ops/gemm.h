@@ -13,7 +13,7 @@
 // Determinism: the sum behind each output is accumulated in one fixed order
 // that depends only on (units, width), so a row's result is bitwise the same
 // whatever the tile size, its place in the tile, ldx/ldy, the thread, or the
-// machine's vector width.
+// machine's vector width, or the kernel set (ops/kernel_set.h) that runs it.
 //
 // Thread-safety: immutable after construction; Forward is const, allocates
 // nothing (it uses about 40 KB of stack) and may run on many threads at once.
@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -47,6 +48,16 @@ struct AlignedAllocator {
     return true;
   }
 };
+
+// A packed layer of one kernel set (ops/kernel_set.h); PackedDense holds
+// the one the process dispatches to.
+template <typename T>
+class DenseKernel {
+ public:
+  virtual ~DenseKernel() = default;
+  virtual void Forward(const T* x, int64_t ldx, int64_t rows, T* y,
+                       int64_t ldy) const = 0;
+};
 }  // namespace gemm_internal
 
 template <typename T>
@@ -61,7 +72,9 @@ class PackedDense {
   // y[r*ldy + u] = act(sum_i x[r*ldx + i] * w[u*width + i] + b[u]) for r in
   // [0, rows) and u in [0, units); a last-axis activation (SOFTMAX,
   // LOG_SOFTMAX) runs over each row's units.
-  void Forward(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const;
+  void Forward(const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) const {
+    kernel_->Forward(x, ldx, rows, y, ldy);
+  }
 
   // Number of outputs per row.
   int64_t units() const { return units_; }
@@ -69,29 +82,10 @@ class PackedDense {
   int64_t width() const { return width_; }
 
  private:
-  template <int NV>
-  void ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y,
-                     int64_t ldy) const;
-  void ForwardDot(const T* x, int64_t ldx, int64_t rows, T* y,
-                  int64_t ldy) const;
-  // Activation of rows [0, n) of the columns [u0, u1) of y, once they are
-  // final.
-  void Epilogue(T* y, int64_t ldy, int64_t n, int64_t u0, int64_t u1) const;
-
   int64_t units_;
   int64_t width_;
-  ir::Activation act_;
-  ActivationParams params_;
-  bool last_axis_;    // act_ runs over each row's units
-  int panel_vecs_;    // units per panel in Vecs (1 or 2); 0: dot-product kernel
-  int64_t kc_;        // panels: K block size (the last block may be shorter)
-  int64_t k_blocks_;  // panels: number of K blocks
-  int64_t panels_;    // panels: number of unit panels
-  int64_t block_panels_;  // panels: unit panels per cache block
-  int64_t ldw_;           // dot: padded width of a packed weight row
-  std::vector<T, gemm_internal::AlignedAllocator<T>> packed_;
-  // Padded; -0 where there is no bias (the empty sum).
-  std::vector<T, gemm_internal::AlignedAllocator<T>> bias_;
+  // Immutable, so copies share it.
+  std::shared_ptr<const gemm_internal::DenseKernel<T>> kernel_;
 };
 
 extern template class PackedDense<float>;

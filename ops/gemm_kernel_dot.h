@@ -19,7 +19,7 @@
 
 #include "ops/vec64.h"
 
-namespace rowflow::ops::gemm_internal {
+namespace rowflow::ops::ROWFLOW_ISA_NS::gemm_internal {
 
 // Accumulators per block (R * U) on this target.
 template <typename T>
@@ -158,6 +158,6 @@ void DotKernel(const T* xp, const T* w, int64_t ldw, int64_t chunks,
     std::memcpy(y + r * ldy, sums + r * U, sizeof(T) * U);
 }
 
-}  // namespace rowflow::ops::gemm_internal
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::gemm_internal
 
 #endif  // ROWFLOW_OPS_GEMM_KERNEL_DOT_H_

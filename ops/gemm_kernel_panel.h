@@ -18,7 +18,7 @@
 
 #include "ops/vec64.h"
 
-namespace rowflow::ops::gemm_internal {
+namespace rowflow::ops::ROWFLOW_ISA_NS::gemm_internal {
 
 using vec::Vec;
 
@@ -103,6 +103,6 @@ void PanelKernel(int64_t kc, const T* xp, const T* wp, const T* init, T* y,
   }
 }
 
-}  // namespace rowflow::ops::gemm_internal
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::gemm_internal
 
 #endif  // ROWFLOW_OPS_GEMM_KERNEL_PANEL_H_

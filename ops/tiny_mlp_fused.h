@@ -15,7 +15,7 @@
 #include "ops/tiny_mlp.h"
 #include "ops/tiny_mlp_kernels.h"
 
-namespace rowflow::ops::tiny {
+namespace rowflow::ops::ROWFLOW_ISA_NS::tiny {
 
 // The fused kernel for `dims` (the width, then each layer's units) and the
 // layers' activations, or null if none was compiled for them. Defined in
@@ -92,6 +92,6 @@ Kernel<T> FindFusedIn(const std::vector<int64_t>& dims,
   }
 }
 
-}  // namespace rowflow::ops::tiny
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::tiny
 
 #endif  // ROWFLOW_OPS_TINY_MLP_FUSED_H_

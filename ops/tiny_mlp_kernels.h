@@ -23,7 +23,7 @@
 #include "ops/tiny_mlp.h"
 #include "ops/tiny_mlp_simd.h"
 
-namespace rowflow::ops::tiny {
+namespace rowflow::ops::ROWFLOW_ISA_NS::tiny {
 
 // An activation not computed in registers, over `blocks` blocks in column
 // layout data[(block * units + unit) * lanes + lane].
@@ -299,6 +299,6 @@ void ChunkKernel(const TinyPlan<T>& plan, const T* x, int64_t ldx, int64_t rows,
   }
 }
 
-}  // namespace rowflow::ops::tiny
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::tiny
 
 #endif  // ROWFLOW_OPS_TINY_MLP_KERNELS_H_

@@ -26,7 +26,7 @@
 #define RF_TINY_INLINE inline __attribute__((always_inline))
 #define RF_TINY_LAMBDA __attribute__((always_inline))
 
-namespace rowflow::ops::tiny {
+namespace rowflow::ops::ROWFLOW_ISA_NS::tiny {
 
 template <typename F, int... I>
 RF_TINY_INLINE void UnrollSeq(F& f, std::integer_sequence<int, I...>) {
@@ -277,6 +277,6 @@ __attribute__((noinline)) void CopyRows(const T* src, int64_t lds, int64_t n,
   }
 }
 
-}  // namespace rowflow::ops::tiny
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::tiny
 
 #endif  // ROWFLOW_OPS_TINY_MLP_SIMD_H_

@@ -18,6 +18,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "ops/isa.h"
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
@@ -25,7 +27,7 @@
 #define RF_VEC_INLINE inline __attribute__((always_inline))
 #define RF_VEC_UNROLL _Pragma("GCC unroll 64")
 
-namespace rowflow::ops::vec {
+namespace rowflow::ops::ROWFLOW_ISA_NS::vec {
 
 #if defined(__AVX512F__)
 inline constexpr int kPartBytes = 64;
@@ -367,6 +369,6 @@ RF_VEC_INLINE Vec<float> Narrow(Vec<double> lo, Vec<double> hi) {
 
 #undef RF_VEC_PARTS
 
-}  // namespace rowflow::ops::vec
+}  // namespace rowflow::ops::ROWFLOW_ISA_NS::vec
 
 #endif  // ROWFLOW_OPS_VEC64_H_

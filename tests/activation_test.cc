@@ -27,6 +27,8 @@
 namespace rowflow::ops {
 namespace {
 
+// The table as the library's own flags compile it (ops/isa.h).
+namespace act = ROWFLOW_ISA_NS::act;
 using ir::Activation;
 
 std::vector<Activation> Elementwise() {

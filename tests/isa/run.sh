@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The same bits on every ISA build (README "Execution and determinism"):
 # builds rowflow's libraries and isa_hashes twice more, portable
-# (-DROWFLOW_NATIVE=OFF: baseline x86-64) and AVX2-only (-march=haswell),
+# (-DROWFLOW_NATIVE=OFF -DROWFLOW_DISPATCH=OFF: baseline x86-64 only, no
+# AVX2/AVX-512 copies of the kernels) and AVX2-only (-march=haswell),
 # each in its own folder under BUILD_DIR, runs them and the native build's
 # isa_hashes, and checks that all three print tests/isa/golden_hashes.txt.
 #
@@ -26,7 +27,8 @@ build_variant() {
   local dir=$build/$1
   # shellcheck disable=SC2086
   cmake -S "$here" -B "$dir" -DROWFLOW_SOURCE_DIR="$src" -DCMAKE_BUILD_TYPE=Release \
-    -DROWFLOW_NATIVE=OFF -DCMAKE_CXX_FLAGS="$2 ${ROWFLOW_ISA_CXX_FLAGS:-}" \
+    -DROWFLOW_NATIVE=OFF -DROWFLOW_DISPATCH=OFF \
+    -DCMAKE_CXX_FLAGS="$2 ${ROWFLOW_ISA_CXX_FLAGS:-}" \
     ${ROWFLOW_ISA_CMAKE_ARGS:-} >"$dir.configure.log" 2>&1 ||
     { tail -30 "$dir.configure.log"; echo "FAIL: configure $1"; exit 1; }
   local start=$SECONDS

@@ -15,6 +15,8 @@
 #include "graph/atomic_file.h"
 #include "graph/error.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/docgen.h"
+#include "tools/cli/version.h"
 
 namespace {
 
@@ -134,7 +136,9 @@ int main(int argc, char** argv) {
       "rowflow: run neural-network dataflow graphs over many rows in parallel",
       "rowflow");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "rowflow 0.1");
+  app.set_version_flag(
+      "--version", [] { return rowflow::cli::VersionText(); },
+      "Print the version, commit, build type and kernel set, then exit");
   rowflow::cli::AddBuildCommand(app);
   rowflow::cli::AddRunCommand(app);
   rowflow::cli::AddInspectCommand(app);
@@ -143,6 +147,11 @@ int main(int argc, char** argv) {
   rowflow::cli::AddConvertCommand(app);
   rowflow::cli::AddBenchCommand(app);
   rowflow::cli::AddOnnxCommands(app);
+  // The build's `rowflow --generate-docs DIR` writes the man page and the
+  // bash completion from these very definitions (tools/cli/docgen.h).
+  if (argc == 3 && std::string_view(argv[1]) == "--generate-docs") {
+    return rowflow::cli::WriteDocs(app, rowflow::cli::VersionLine(), argv[2]);
+  }
   // `rowflow help [CMD]` is `rowflow [CMD] --help`.
   std::vector<char*> args(argv, argv + argc);
   if (argc >= 2 && std::string_view(argv[1]) == "help") {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The Debian package, built as README "Installing" says: a portable build
+# (-DROWFLOW_NATIVE=OFF: baseline x86-64 with AVX2/AVX-512 kernels picked
+# at run time) configured for /usr, then `cpack -G DEB`. Checks the .deb's
+# name, file list and Depends, runs lintian (no errors allowed), and checks
+# that the portable tool gives the native build's bytes under every kernel
+# set (dispatch_bits.sh). Leaves the .deb in BUILD_DIR for install_deb.sh.
+#
+#   package.sh ROWFLOW_SOURCE_DIR BUILD_DIR NATIVE_ROWFLOW
+# ccache, when installed, serves the compiles (the portable build is a
+# second build of the libraries).
+set -euo pipefail
+src=$(realpath "$1")
+build=$2
+native=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mkdir -p "$build"
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+start=$SECONDS
+cmake -S "$src" -B "$build/portable" -DCMAKE_BUILD_TYPE=Release -DROWFLOW_NATIVE=OFF \
+  -DROWFLOW_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr "${launcher[@]}" \
+  >"$build/configure.log" 2>&1 ||
+  { tail -30 "$build/configure.log"; echo "FAIL: configure the portable build"; exit 1; }
+cmake --build "$build/portable" -j "${ROWFLOW_JOBS:-2}" >"$build/build.log" 2>&1 ||
+  { grep -E 'error|Error' "$build/build.log" | head -30; echo "FAIL: build"; exit 1; }
+echo "built the portable tool and libraries in $((SECONDS - start)) s"
+rm -f "$build"/portable/rowflow_*.deb
+(cd "$build/portable" && cpack -G DEB) >"$build/cpack.log" 2>&1 ||
+  { tail -30 "$build/cpack.log"; echo "FAIL: cpack -G DEB"; exit 1; }
+version=$(sed -n 's/^project(rowflow VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+deb=$build/portable/rowflow_${version}_amd64.deb
+[[ -f $deb ]] || { ls "$build/portable"; echo "FAIL: no $(basename "$deb")"; exit 1; }
+cp "$deb" "$build/"
+echo "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
+
+failed=0
+dpkg-deb -c "$deb" | sed -E 's/ -> .*//' | awk '{print $NF}' | sed 's#^\./#/#' \
+  >"$build/files.txt"
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+for want in /usr/bin/rowflow /usr/bin/rowflow-sklearn /usr/share/man/man1/rowflow.1.gz \
+  /usr/share/bash-completion/completions/rowflow \
+  /usr/lib/$multiarch/cmake/rowflow/rowflowConfig.cmake \
+  /usr/lib/$multiarch/cmake/rowflow/rowflowConfigVersion.cmake \
+  /usr/lib/$multiarch/pkgconfig/rowflow.pc /usr/lib/$multiarch/librowflow_runtime.a \
+  /usr/lib/$multiarch/librowflow_onnx.a /usr/include/rowflow/graph/builder.h \
+  /usr/include/rowflow/runtime/session.h /usr/include/rowflow/proto/rowflow.pb.h \
+  /usr/include/rowflow/proto/rowflow.proto /usr/share/doc/rowflow/copyright \
+  /usr/share/doc/rowflow/changelog.gz /usr/share/doc/rowflow/examples/seed_4_5.pbtxt; do
+  grep -qxF "$want" "$build/files.txt" || { echo "FAIL: the .deb has no $want"; failed=1; }
+done
+if grep -v '^/usr/' "$build/files.txt" | grep -vqx '/'; then
+  echo "FAIL: files outside /usr:"; grep -v '^/usr/' "$build/files.txt" | grep -vx '/'; failed=1
+fi
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "Depends: $depends"
+for want in libc6 libstdc++6 libtbb12 libprotobuf32 libfmt9 libzstd1 python3 \
+  libtbb-dev libprotobuf-dev libfmt-dev libzstd-dev libonnx-dev; do
+  sed 's/, /\n/g; s/ ([^)]*)//g' <<<"$depends" | grep -qxF "$want" ||
+    { echo "FAIL: Depends lacks $want"; failed=1; }
+done
+if command -v lintian >/dev/null; then
+  lintian --fail-on error --tag-display-limit 0 "$deb" >"$build/lintian.txt" 2>&1 ||
+    { echo "FAIL: lintian reports errors:"; grep '^E:' "$build/lintian.txt" || cat "$build/lintian.txt"; failed=1; }
+  echo "lintian: $(grep -c '^E:' "$build/lintian.txt" || true) errors," \
+    "$(grep -c '^W:' "$build/lintian.txt" || true) warnings"
+else
+  echo "FAIL: lintian is not installed (tools/setup/common.sh installs it)"; failed=1
+fi
+bash "$here/dispatch_bits.sh" "$native" "$build/portable/tools/rowflow" "$build/dispatch" ||
+  failed=1
+((failed == 0)) || exit 1
+echo "ok: $(basename "$deb"): file list, Depends and lintian checked; dispatch bitwise"
