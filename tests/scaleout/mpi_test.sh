@@ -29,7 +29,7 @@ if [[ -n ${ASAN_OPTIONS:-} ]]; then export ASAN_OPTIONS="$ASAN_OPTIONS:detect_le
 mpi() {
   local np=$1
   shift
-  mpirun --oversubscribe --allow-run-as-root --bind-to none -np "$np" "$rowflow" "$@"
+  mpirun -q --oversubscribe --allow-run-as-root --bind-to none -np "$np" "$rowflow" "$@"
 }
 
 # no_leftovers DIR: no temp file of an unfinished output in DIR.
@@ -84,7 +84,7 @@ csv(f"{d}/crlf.csv", x, nl="\r\n")
 csv(f"{d}/three.csv", x[:3])
 np.save(f"{d}/rows.npy", x)
 np.save(f"{d}/three.npy", x[:3])
-np.save(f"{d}/rows64.npy", rng.standard_normal((5001, 3)))
+np.save(f"{d}/rows64.npy", rng.standard_normal((5001, 2)))
 with open(f"{d}/keep.csv", "w") as f:
     f.write("id,x0,x1\n")
     for i, r in enumerate(x[:5000]):
@@ -129,13 +129,33 @@ same "crlf -np 2" 2 "$tmp/ref_crlf.csv" "$o/p.csv" run "$tmp/m.pb" -i "$tmp/crlf
 same "keep + header -np 3" 3 "$tmp/ref_keep.csv" "$o/p.csv" run "$tmp/m.pb" -i "$tmp/keep.csv" --header --keep id
 
 # Errors: global line numbers, one line, no output file.
-refused "bad row in the last part -np 3" 3 4 '^rowflow: error: .*bad\.csv:9991:3: not a number' \
+refused "bad row in the last part -np 3" 3 4 '^rowflow: error: .*bad\.csv:9991:5: not a number' \
   "$o/p.csv" run "$tmp/m.pb" -i "$tmp/bad.csv"
-refused "bad row in the last part -np 4" 4 4 '^rowflow: error: .*bad\.csv:9991:3: not a number' \
+refused "bad row in the last part -np 4" 4 4 '^rowflow: error: .*bad\.csv:9991:5: not a number' \
   "$o/p.csv" run "$tmp/m.pb" -i "$tmp/bad.csv" --tile 16
-"$rowflow" run "$tmp/m.pb" -i "$tmp/blank.csv" -o "$tmp/x.csv" -q 2>"$tmp/err1"
-refused "empty lines before a later part's rows -np 4" 4 4 "^$(sed 's/[.[\*^$]/\\&/g' "$tmp/err1")\$" \
-  "$o/p.csv" run "$tmp/m.pb" -i "$tmp/blank.csv"
+# like_one NAME NP FILE ARGS...: refused with one process's exit code and
+# its very message line (global line numbers), no output, no temp file.
+like_one() {
+  local name=$1 np=$2 in=$3
+  shift 3
+  "$rowflow" run "$tmp/m.pb" -i "$in" -o "$tmp/x.out" -q "$@" 2>"$tmp/err1"
+  local want=$?
+  rm -f "$o/p.csv"
+  mpi "$np" run "$tmp/m.pb" -i "$in" -o "$o/p.csv" -q "$@" >/dev/null 2>"$tmp/err"
+  local got=$?
+  if [[ $got == "$want" && $want != 0 ]] && cmp -s "$tmp/err1" "$tmp/err" &&
+     [[ ! -e $o/p.csv ]] && no_leftovers "$o"; then
+    pass "$name"
+  else
+    fail "$name" "expected exit $want: $(cat "$tmp/err1")" "got exit $got: $(cat "$tmp/err")"
+  fi
+}
+like_one "bad row: one process's message -np 2" 2 "$tmp/bad.csv"
+like_one "empty lines before a later part's rows -np 4" 4 "$tmp/blank.csv"
+like_one "empty lines, general path -np 3" 3 "$tmp/blank.csv" --comment '#'
+printf '1,2\n\n\n\n' >"$tmp/trail.csv"
+same "empty lines at the end only -np 4" 4 <("$rowflow" run "$tmp/m.pb" -i "$tmp/trail.csv" -o - -q) \
+  "$o/p.csv" run "$tmp/m.pb" -i "$tmp/trail.csv"
 head -c 2000 "$tmp/rows.npy" >"$tmp/short.npy"
 refused "truncated npy -np 2" 2 4 'short\.npy: truncated \.npy data: expected 10007 rows, data ends in row 235$' \
   "$o/p.npy" run "$tmp/m.pb" -i "$tmp/short.npy"

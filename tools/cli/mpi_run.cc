@@ -17,6 +17,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,6 +91,23 @@ void Agree(const World& w, const std::exception_ptr& error,
   MPI_Bcast(&kind, 1, MPI_INT, who, MPI_COMM_WORLD);
   if (w.rank == who) std::rethrow_exception(error);
   throw ReportedElsewhere(static_cast<ErrorKind>(kind));
+}
+
+// main()'s line for `error`, printed by the reporting rank before the
+// others may exit.
+void PrintError(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "rowflow: error: out of memory\n");
+  } catch (const Error& e) {
+    std::fprintf(stderr, "rowflow: error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rowflow: error: internal: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "rowflow: error: internal: unknown exception\n");
+  }
+  std::fflush(stderr);
 }
 
 // Runs `step` on every rank, then Agree.
@@ -664,10 +682,22 @@ bool RunUnderMpi(const ir::Graph& graph, const RunFileOptions& a, bool quiet) {
   MpiScope mpi;
   const World& w = mpi.world();
   if (w.size == 1) return false;  // the one-process path, after Finalize
-  if (graph.dtype == ir::DType::kF32) {
-    RunRanks<float>(graph, a, quiet, w);
-  } else {
-    RunRanks<double>(graph, a, quiet, w);
+  try {
+    if (graph.dtype == ir::DType::kF32) {
+      RunRanks<float>(graph, a, quiet, w);
+    } else {
+      RunRanks<double>(graph, a, quiet, w);
+    }
+  } catch (const ReportedElsewhere&) {
+    // Not before the reporting rank has printed: mpirun ends the job at the
+    // first rank that exits non-zero, and its stderr with it.
+    MPI_Barrier(MPI_COMM_WORLD);
+    throw;
+  } catch (...) {
+    const std::exception_ptr error = std::current_exception();
+    PrintError(error);
+    MPI_Barrier(MPI_COMM_WORLD);
+    throw ReportedElsewhere(KindOf(error));
   }
   return true;
 }
