@@ -1,5 +1,6 @@
 // rowflow run MODEL -i IN -o OUT: streams rows through a Session, in order,
 // from CSV / .npy / stdin into CSV / .npy / stdout.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -151,6 +152,15 @@ std::string RunFormats::SinkHeader(const ir::Graph& graph,
 
 namespace {
 
+// Whether reading `path` may wait for a writer: a pipe, FIFO, terminal or
+// socket, not a file.
+bool InputMayWait(const std::string& path) {
+  struct stat st;
+  const int r =
+      path == "-" ? fstat(STDIN_FILENO, &st) : stat(path.c_str(), &st);
+  return r == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+}
+
 template <typename T>
 RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
   const RunFormats f = PlanRunFormats(graph, a);
@@ -167,6 +177,11 @@ RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
 
   SessionOptions options;
   options.threads = static_cast<int>(a.threads);
+  // A pipe's reader waits in read() on an arena thread; with one thread the
+  // tile read before it would wait too, and a filter whose writer waits for
+  // that tile's output (a streaming job) would hang. A second arena thread
+  // runs the tiles while the first waits.
+  if (options.threads == 1 && InputMayWait(a.input)) options.threads = 2;
   options.tile_rows = a.tile_rows;
   Session session(graph, options);
   RunControl control;
