@@ -85,14 +85,21 @@ class AtomicFile {
   // Drops everything written (removes the temp file); idempotent.
   void Abort();
 
+  // Writes the buffered bytes through now: a stream's reader (a pipe)
+  // sees them before the output ends.
+  void Flush();
+
   // The final path as given ("-" for stdout).
   const std::string& path() const { return path_; }
 
   // The name used in messages ("<stdout>" for "-").
   const std::string& display_name() const { return name_; }
 
+  // The temp file's path ("" when writing in place), for other processes
+  // that write parts of it (mpirun) before Commit().
+  const std::string& temp_path() const { return temp_; }
+
  private:
-  void Flush();
   void WriteFd(const char* data, size_t n);
   [[noreturn]] void Fail(int err);
 

@@ -118,6 +118,11 @@ class OutputFile {
   // Drops everything written; idempotent.
   void Abort() { file_.Abort(); }
 
+  // Whether this is an uncompressed stream (stdout, a pipe, a device):
+  // then Flush() hands the bytes written so far to the reader.
+  bool streaming() const { return !compressor_ && !file_.seekable(); }
+  void Flush() { file_.Flush(); }
+
   const std::string& path() const { return file_.path(); }
   const std::string& display_name() const { return file_.display_name(); }
 

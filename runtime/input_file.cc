@@ -1,6 +1,7 @@
 #include "runtime/input_file.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,11 +115,47 @@ size_t InputFile::ReadRaw(char* dst, size_t n) {
     raw_head_.erase(0, k);
     return k;
   }
+  if (left_ >= 0) n = std::min(n, static_cast<size_t>(left_));
+  if (n == 0) return 0;
   for (;;) {
     ssize_t r = read(fd_, dst, n);
-    if (r >= 0) return static_cast<size_t>(r);
+    if (r >= 0) {
+      if (left_ >= 0) left_ -= r;
+      return static_cast<size_t>(r);
+    }
     if (errno != EINTR) ThrowErrno(name_, errno);
   }
+}
+
+bool InputFile::WouldBlock() const {
+  if (decoder_ || !raw_head_.empty() || !plain_head_.empty() || size_ >= 0)
+    return false;
+  struct pollfd p = {fd_, POLLIN, 0};
+  return poll(&p, 1, 0) == 0;
+}
+
+void InputFile::SeekTo(int64_t begin, int64_t end) {
+  if (fd_ <= STDIN_FILENO || compression_ != Compression::kNone) {
+    throw MakeError(ErrorKind::kUsage,
+                    "{}: {} input cannot be read in parts (mpirun); give an "
+                    "uncompressed file",
+                    name_, fd_ <= STDIN_FILENO ? "standard" : "compressed");
+  }
+  struct stat st;
+  if (fstat(fd_, &st) != 0) ThrowErrno(name_, errno);
+  if (!S_ISREG(st.st_mode)) {
+    throw MakeError(ErrorKind::kUsage,
+                    "{}: not a regular file; mpirun needs one to read in parts",
+                    name_);
+  }
+  if (lseek(fd_, static_cast<off_t>(begin), SEEK_SET) < 0)
+    ThrowErrno(name_, errno);
+  raw_head_.clear();
+  plain_head_.clear();
+  const int64_t file_end = static_cast<int64_t>(st.st_size);
+  const int64_t stop = end < 0 ? file_end : std::min(end, file_end);
+  left_ = std::max<int64_t>(0, stop - begin);
+  size_ = left_;
 }
 
 size_t InputFile::ReadPlain(char* dst, size_t n) {

@@ -40,6 +40,16 @@ class InputFile {
   // Reads `n` bytes unless the input ends first; returns the bytes read.
   size_t ReadFull(char* dst, size_t n);
 
+  // Whether ReadSome would wait for a writer now: a pipe or terminal with
+  // no bytes ready (never for a file, nor for compressed input).
+  bool WouldBlock() const;
+
+  // Moves reading to byte `begin` of the file and ends the input at byte
+  // `end` (< 0: the file's end), for a process that reads one part of a
+  // file (mpirun). Error(kUsage) for stdin and compressed input, which
+  // cannot seek.
+  void SeekTo(int64_t begin, int64_t end);
+
   // The name for messages: the path, or "<stdin>".
   const std::string& name() const { return name_; }
 
@@ -70,6 +80,7 @@ class InputFile {
   std::unique_ptr<Decompressor> decoder_;
   std::string raw_head_;    // first bytes of the descriptor, not yet returned
   std::string plain_head_;  // first plain bytes, not yet returned
+  int64_t left_ = -1;       // bytes before SeekTo's end; -1: no end set
 };
 
 // Throws Error(kUsage) unless rows of `cols` numbers have a column; the

@@ -8,8 +8,9 @@
 namespace rowflow {
 
 std::string RowLocator::operator()(int64_t row) const {
-  if (csv) return name + ":" + std::to_string(row + 1 + (header ? 1 : 0));
-  return name + ": row " + std::to_string(row + 1);
+  if (csv)
+    return name + ":" + std::to_string(before + row + 1 + (header ? 1 : 0));
+  return name + ": row " + std::to_string(before + row + 1);
 }
 
 template <typename T>

@@ -22,6 +22,8 @@ struct RowLocator {
   std::string name;  // "<stdin>" for "-"
   bool csv = true;
   bool header = false;
+  // Lines (CSV) or rows (.npy) before row 0: a part of a file (mpirun).
+  int64_t before = 0;
 
   std::string operator()(int64_t row) const;
 };

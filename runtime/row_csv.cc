@@ -99,8 +99,12 @@ class CsvSource final : public RowSource<T> {
         comment_(options.comment),
         skip_blank_(options.skip_blank),
         na_(options.na),
-        pass_(options.pass_through) {
+        pass_(options.pass_through),
+        part_(options.part) {
+    // Part 0 starts at the file's start: only its end moves.
+    if (part_ != nullptr && part_->begin == 0) in_.SeekTo(0, part_->end);
     Open(options);
+    if (part_ != nullptr && part_->begin > 0) StartPart();
   }
 
   int64_t cols() const override { return cols_; }
@@ -127,9 +131,15 @@ class CsvSource final : public RowSource<T> {
         const char* b;
         const char* e;
         const Next next = NextLine(&b, &e);
-        if (next == Next::kEnd) break;
+        if (next == Next::kEnd) {
+          if (first_empty_line_ != 0 && part_ != nullptr && part_->data_after)
+            EmptyRow("");
+          break;
+        }
         if (next == Next::kNeedData) {
           n += ParseBatch(out + n * cols_);
+          // A filter's writer may wait for these rows before sending more.
+          if (n > 0 && in_.WouldBlock()) break;
           Refill();
           continue;
         }
@@ -137,11 +147,7 @@ class CsvSource final : public RowSource<T> {
           if (first_empty_line_ == 0) first_empty_line_ = line_;
           continue;
         }
-        if (first_empty_line_ != 0) {
-          throw MakeError(ErrorKind::kInput,
-                          "{}:{}: empty row; expected {} columns", in_.name(),
-                          first_empty_line_, cols_);
-        }
+        if (first_empty_line_ != 0) EmptyRow("");
         batch_.push_back({b, e, line_});
       }
     } catch (const Error&) {
@@ -478,6 +484,37 @@ class CsvSource final : public RowSource<T> {
     scanned_ = begin_;
   }
 
+  // Leaves the header (read by Open from the file's start) for the part's
+  // first byte, numbering its lines after the lines before it.
+  void StartPart() {
+    in_.SeekTo(part_->begin, part_->end);
+    begin_ = scanned_ = end_ = 0;
+    eof_ = false;
+    read_bytes_ = 0;
+    line_ = part_->lines_before;
+    Refill();
+    scanned_ = begin_;
+  }
+
+  static constexpr const char* kSkipBlankHint =
+      " (--skip-blank skips blank lines)";
+
+  // An empty line with rows after it (the general path adds `hint`).
+  [[noreturn]] void EmptyRow(const char* hint) const {
+    throw MakeError(ErrorKind::kInput,
+                    "{}:{}: empty row; expected {} columns{}", in_.name(),
+                    first_empty_line_, cols_, hint);
+  }
+
+  // A part's edge may fall inside a quoted newline: such records are
+  // refused in parts, whichever part holds them.
+  [[noreturn]] void SpansLines(int64_t line) const {
+    throw MakeError(ErrorKind::kInput,
+                    "{}:{}: a quoted field holds a newline; under mpirun each "
+                    "record must be one line",
+                    in_.name(), line);
+  }
+
   // The first line in the buffer (reading up to max_line_ for it).
   std::string_view FirstLine() {
     for (;;) {
@@ -555,6 +592,17 @@ class CsvSource final : public RowSource<T> {
         return Next::kNeedData;
       }
       record->line = {p, next, line_ + 1};
+      if (part_ != nullptr) {
+        if (scan == Scan::kRecord && newlines > 0) SpansLines(line_ + 1);
+        // Unclosed at the part's end: the rest of it is in the next part.
+        const char* open = next;
+        while (open < e && IsBlank(*open)) ++open;
+        if (scan == Scan::kBadQuote && open < e && *open == '"' &&
+            std::memchr(open + 1, '"', e - open - 1) == nullptr &&
+            std::memchr(open, '\n', e - open) != nullptr) {
+          SpansLines(line_ + 1);
+        }
+      }
       if (scan == Scan::kBadQuote) {
         const auto [line, col] = Where(record->line, next);
         throw MakeError(ErrorKind::kInput,
@@ -597,8 +645,13 @@ class CsvSource final : public RowSource<T> {
     while (n < max_rows) {
       Record record;
       const Next next = NextRecord(&record);
-      if (next == Next::kEnd) break;
+      if (next == Next::kEnd) {
+        if (first_empty_line_ != 0 && part_ != nullptr && part_->data_after)
+          EmptyRow(kSkipBlankHint);
+        break;
+      }
       if (next == Next::kNeedData) {
+        if (n > 0 && in_.WouldBlock()) break;
         Refill();
         continue;
       }
@@ -607,12 +660,7 @@ class CsvSource final : public RowSource<T> {
           first_empty_line_ = record.line.number;
         continue;
       }
-      if (first_empty_line_ != 0) {
-        throw MakeError(ErrorKind::kInput,
-                        "{}:{}: empty row; expected {} columns (--skip-blank "
-                        "skips blank lines)",
-                        in_.name(), first_empty_line_, cols_);
-      }
+      if (first_empty_line_ != 0) EmptyRow(kSkipBlankHint);
       const int64_t got = static_cast<int64_t>(fields_.size());
       if (fields_expected_ >= 0 ? got != fields_expected_
                                 : got < fields_needed_) {
@@ -762,6 +810,7 @@ class CsvSource final : public RowSource<T> {
   bool skip_blank_;
   std::vector<std::string> na_;
   std::shared_ptr<CsvPassThrough> pass_;
+  std::shared_ptr<CsvPart> part_;        // when reading a part of the file
   bool fast_ = true;                     // plain rows: ParseLine's path
   std::vector<std::string> header_;      // names, unquoted
   std::vector<std::string> header_raw_;  // as read, for the output header
@@ -797,7 +846,26 @@ class CsvSink final : public RowSink<T> {
 
   // Formats blocks of rows in parallel, each piece into its own slot of
   // scratch_, then appends the pieces in order.
+  // To a stream, each Write (a tile) is flushed: a filter's reader (Spark's
+  // RDD.pipe, Hadoop streaming) gets a partition's rows without waiting
+  // for the input to end.
   void Write(const T* rows, int64_t n) override {
+    WriteRows(rows, n);
+    if (file_.streaming()) {
+      Flush();
+      file_.Flush();
+    }
+  }
+
+  void Commit() override {
+    Flush();
+    file_.Commit();
+  }
+
+ private:
+  static constexpr int64_t kScratchBytes = int64_t{1} << 20;
+
+  void WriteRows(const T* rows, int64_t n) {
     if (pass_ != nullptr) {
       WriteWithKept(rows, n);
       return;
@@ -833,14 +901,6 @@ class CsvSink final : public RowSink<T> {
       }
     }
   }
-
-  void Commit() override {
-    Flush();
-    file_.Commit();
-  }
-
- private:
-  static constexpr int64_t kScratchBytes = int64_t{1} << 20;
 
   // Writes `n` rows into [pos, limit), which has kMaxValueChars per value;
   // returns the end.

@@ -112,6 +112,20 @@ class CsvPassThrough {
   size_t next_ = 0;  // row of blocks_.front() NextRow returns next
 };
 
+// One part of a CSV file, for one of several processes that read it
+// (mpirun): the lines starting in bytes [begin, end), numbered after
+// `lines_before` lines. The BOM, the delimiter sniff and the header come
+// from the file's start whatever `begin` is. A record spanning lines (a
+// quoted newline) is refused, since a part's edge may cut it.
+struct CsvPart {
+  int64_t begin = 0;
+  int64_t end = -1;  // < 0: the file's end
+  int64_t lines_before = 0;
+  // A later part holds a record: empty lines at this part's end are then
+  // an error ("empty row"), as in one pass over the file.
+  bool data_after = false;
+};
+
 // How CSV input is read (`rowflow run` options in README).
 struct CsvOptions {
   bool header = false;               // the first record names the columns
@@ -131,6 +145,7 @@ struct CsvOptions {
   // The model's inputs (name, width), for matching header names.
   std::vector<std::pair<std::string, int64_t>> inputs{};
   std::shared_ptr<CsvPassThrough> pass_through{};  // receives the kept columns
+  std::shared_ptr<CsvPart> part{};  // read only this part of a file
 };
 
 // How CSV output is written.
@@ -160,10 +175,21 @@ std::string CsvHeaderLine(
     const std::vector<std::string>& kept,
     const std::vector<std::pair<std::string, int64_t>>& outputs);
 
-// Opens a .npy file ("-" = stdin) holding an (N, cols) array.
+// Part `index` of `count` of a .npy file's rows, for one of several
+// processes that read it (mpirun): rows [N*index/count, N*(index+1)/count),
+// read at their byte offsets after every process has read the header.
+struct NpyPart {
+  int index = 0, count = 1;
+  int64_t first_row = 0;   // set by OpenNpySource: the part's first row
+  int64_t total_rows = 0;  // set by OpenNpySource: N
+};
+
+// Opens a .npy file ("-" = stdin) holding an (N, cols) array; with `part`,
+// only that part's rows (messages name rows of the whole file).
 template <typename T>
 std::unique_ptr<RowSource<T>> OpenNpySource(const std::string& path,
-                                            int64_t cols);
+                                            int64_t cols,
+                                            NpyPart* part = nullptr);
 
 // Creates a .npy file ("-" = stdout) holding an (N, cols) array of T.
 template <typename T>

@@ -53,9 +53,10 @@ void Convert(const char* src, size_t count, int itemsize, bool swap, T* dst) {
 template <typename T>
 class NpySource final : public RowSource<T> {
  public:
-  NpySource(const std::string& path, int64_t cols)
+  NpySource(const std::string& path, int64_t cols, NpyPart* part)
       : in_(path, /*npy=*/true), cols_(cols) {
     ReadHeader();
+    if (part != nullptr) SeekToPart(part);
   }
 
   int64_t cols() const override { return cols_; }
@@ -121,16 +122,33 @@ class NpySource final : public RowSource<T> {
           "(np.ascontiguousarray)",
           name, shape);
     }
-    rows_ = h.shape[0];
+    rows_ = total_ = h.shape[0];
     itemsize_ = h.itemsize;
     swap_ = h.big_endian;
+    data_offset_ = h.data_offset;
+  }
+
+  // Narrows the rows to the part's, at their byte offsets; the last part
+  // alone checks for bytes after the data.
+  void SeekToPart(NpyPart* part) {
+    const int64_t first = total_ * part->index / part->count;
+    const int64_t end = total_ * (part->index + 1) / part->count;
+    const int64_t row_bytes = cols_ * static_cast<int64_t>(itemsize_);
+    const bool last = part->index + 1 == part->count;
+    in_.SeekTo(data_offset_ + first * row_bytes,
+               last ? -1 : data_offset_ + end * row_bytes);
+    first_ = first;
+    rows_ = end - first;
+    checked_end_ = !last;
+    part->first_row = first;
+    part->total_rows = total_;
   }
 
   [[noreturn]] void Truncated(int64_t full_rows) {
     throw MakeError(
         ErrorKind::kInput,
         "{}: truncated .npy data: expected {} rows, data ends in row {}",
-        in_.name(), rows_, full_rows + 1);
+        in_.name(), total_, first_ + full_rows + 1);
   }
 
   // numpy never writes bytes after the data; extra bytes mean a wrong shape.
@@ -141,13 +159,16 @@ class NpySource final : public RowSource<T> {
     if (in_.ReadSome(&byte, 1) != 0) {
       throw MakeError(ErrorKind::kInput,
                       "{}: unexpected bytes after the {} rows of .npy data",
-                      in_.name(), rows_);
+                      in_.name(), total_);
     }
   }
 
   InputFile in_;
   int64_t cols_;
-  int64_t rows_ = 0;
+  int64_t rows_ = 0;   // to read: all, or the part's
+  int64_t total_ = 0;  // in the file
+  int64_t first_ = 0;  // file row of the first row read
+  int64_t data_offset_ = 0;
   int64_t done_ = 0;
   std::atomic<int64_t> rows_read_{0};  // done_, for progress() on any thread
   size_t itemsize_ = 0;
@@ -217,9 +238,9 @@ class NpySink final : public RowSink<T> {
 
 template <typename T>
 std::unique_ptr<RowSource<T>> OpenNpySource(const std::string& path,
-                                            int64_t cols) {
+                                            int64_t cols, NpyPart* part) {
   CheckCols(cols);
-  return std::make_unique<NpySource<T>>(path, cols);
+  return std::make_unique<NpySource<T>>(path, cols, part);
 }
 
 template <typename T>
@@ -229,9 +250,9 @@ std::unique_ptr<RowSink<T>> OpenNpySink(const std::string& path, int64_t cols) {
 }
 
 template std::unique_ptr<RowSource<float>> OpenNpySource<float>(
-    const std::string&, int64_t);
+    const std::string&, int64_t, NpyPart*);
 template std::unique_ptr<RowSource<double>> OpenNpySource<double>(
-    const std::string&, int64_t);
+    const std::string&, int64_t, NpyPart*);
 template std::unique_ptr<RowSink<float>> OpenNpySink<float>(const std::string&,
                                                             int64_t);
 template std::unique_ptr<RowSink<double>> OpenNpySink<double>(

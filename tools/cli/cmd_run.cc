@@ -1,5 +1,6 @@
 // rowflow run MODEL -i IN -o OUT: streams rows through a Session, in order,
 // from CSV / .npy / stdin into CSV / .npy / stdout.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,9 +21,12 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/frontend.h"
 #include "tools/cli/progress_line.h"
+#include "tools/cli/run_parallel.h"
 
 namespace rowflow::cli {
 namespace {
+
+ParallelRun g_parallel_run = nullptr;  // SetParallelRun
 
 // Range checks here, before anything is opened, so that a bad option is a
 // usage error with a message naming the flag.
@@ -106,8 +110,11 @@ bool IsNpy(const std::string& path, const std::string& format) {
   return path != "-" && StripCompressionSuffix(path).ends_with(".npy");
 }
 
-template <typename T>
-RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
+}  // namespace
+
+RunFormats PlanRunFormats(const ir::Graph& graph, const RunFileOptions& a) {
+  CheckOptions(a);
+  CheckNotSameFile(a.input, a.output);
   const bool npy_in = IsNpy(a.input, a.format);
   if (npy_in && a.header) {
     throw MakeError(ErrorKind::kUsage,
@@ -132,22 +139,49 @@ RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
   }
   CsvOptions csv;
   if (!npy_in) csv = MakeCsvOptions(a, graph);
+  return {npy_in, npy_out, std::move(csv)};
+}
+
+std::string RunFormats::SinkHeader(const ir::Graph& graph,
+                                   const RunFileOptions& a) const {
+  if (npy_out || !(a.output_header || (a.header && !npy_in))) return "";
+  return CsvHeaderLine(
+      csv.pass_through ? csv.pass_through->names : std::vector<std::string>{},
+      OutputColumns(graph));
+}
+
+namespace {
+
+// Whether reading `path` may wait for a writer: a pipe, FIFO, terminal or
+// socket, not a file.
+bool InputMayWait(const std::string& path) {
+  struct stat st;
+  const int r =
+      path == "-" ? fstat(STDIN_FILENO, &st) : stat(path.c_str(), &st);
+  return r == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+}
+
+template <typename T>
+RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
+  const RunFormats f = PlanRunFormats(graph, a);
+  const bool npy_in = f.npy_in;
   std::unique_ptr<RowSource<T>> source =
       npy_in ? OpenNpySource<T>(a.input, graph.InputWidth())
-             : OpenCsvSource<T>(a.input, graph.InputWidth(), csv);
+             : OpenCsvSource<T>(a.input, graph.InputWidth(), f.csv);
   CsvSinkOptions sink_options;
-  sink_options.pass_through = csv.pass_through;
-  if (!npy_out && (a.output_header || (a.header && !npy_in))) {
-    sink_options.header = CsvHeaderLine(
-        csv.pass_through ? csv.pass_through->names : std::vector<std::string>{},
-        OutputColumns(graph));
-  }
+  sink_options.pass_through = f.csv.pass_through;
+  sink_options.header = f.SinkHeader(graph, a);  // after the source read it
   std::unique_ptr<RowSink<T>> sink =
-      npy_out ? OpenNpySink<T>(a.output, graph.OutputWidth())
-              : OpenCsvSink<T>(a.output, graph.OutputWidth(), sink_options);
+      f.npy_out ? OpenNpySink<T>(a.output, graph.OutputWidth())
+                : OpenCsvSink<T>(a.output, graph.OutputWidth(), sink_options);
 
   SessionOptions options;
   options.threads = static_cast<int>(a.threads);
+  // A pipe's reader waits in read() on an arena thread; with one thread the
+  // tile read before it would wait too, and a filter whose writer waits for
+  // that tile's output (a streaming job) would hang. A second arena thread
+  // runs the tiles while the first waits.
+  if (options.threads == 1 && InputMayWait(a.input)) options.threads = 2;
   options.tile_rows = a.tile_rows;
   Session session(graph, options);
   RunControl control;
@@ -202,6 +236,8 @@ void Run(RunArgs& a) {
                     kMaxTileRows);
   }
   const ir::Graph graph = LoadModel(a.model);
+  if (g_parallel_run != nullptr && g_parallel_run(graph, a.file, a.quiet))
+    return;
   double fraction = -1;
   ProgressLine progress(!a.quiet && isatty(STDERR_FILENO),
                         [&fraction] { return fraction; });
@@ -224,14 +260,12 @@ void Run(RunArgs& a) {
 
 }  // namespace
 
+void SetParallelRun(ParallelRun run) { g_parallel_run = run; }
+
 RunFileResult RunFile(const ir::Graph& graph, const RunFileOptions& o) {
-  CheckOptions(o);
-  CheckNotSameFile(o.input, o.output);
   return graph.dtype == ir::DType::kF32 ? RunTyped<float>(graph, o)
                                         : RunTyped<double>(graph, o);
 }
-
-namespace {}  // namespace
 
 void AddRunCommand(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();

@@ -17,6 +17,10 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/docgen.h"
 #include "tools/cli/version.h"
+#include "tools/cli/run_parallel.h"
+#ifdef ROWFLOW_MPI
+#include "tools/cli/mpi_run.h"
+#endif
 
 namespace {
 
@@ -152,6 +156,10 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::string_view(argv[1]) == "--generate-docs") {
     return rowflow::cli::WriteDocs(app, rowflow::cli::VersionLine(), argv[2]);
   }
+#ifdef ROWFLOW_MPI
+  // `rowflow run` under mpirun / srun: tools/cli/mpi_run.h.
+  rowflow::cli::SetParallelRun(rowflow::cli::RunUnderMpi);
+#endif
   // `rowflow help [CMD]` is `rowflow [CMD] --help`.
   std::vector<char*> args(argv, argv + argc);
   if (argc >= 2 && std::string_view(argv[1]) == "help") {
@@ -181,6 +189,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : rowflow::ExitCode(rowflow::ErrorKind::kUsage);
   } catch (const rowflow::BrokenPipeError&) {
     return 0;  // the reader has all it wanted (`| head`): see README
+  } catch (const rowflow::cli::ReportedElsewhere& e) {
+    return rowflow::ExitCode(e.kind());  // another MPI rank printed it
   } catch (const rowflow::Error& e) {
     std::fprintf(stderr, "rowflow: error: %s\n", e.what());
     return rowflow::ExitCode(e.kind());

@@ -17,6 +17,7 @@ rowflow_packages=(
   python3-torch python3-pandas zlib1g-dev libzstd-dev
   pybind11-dev python3-dev python3-pytest python3-venv python3-pip
   dpkg-dev lintian file man-db ccache
+  openmpi-bin libopenmpi-dev
 )
 
 rowflow_install_deps() {
