@@ -8,6 +8,7 @@ Run: PYTHONPATH=build/python /usr/bin/python3 -m pytest tests/python/test_dask.p
 """
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -194,6 +195,17 @@ def test_model_path_read_on_client(model, rows, expected, tmp_path):
         rowflow.dask.predict(da.zeros((10, 16)), path)
 
 
+def test_float64_model_threads(rows):
+    m = rowflow.build(SPEC.replace('input {', 'dtype: F64 input {') % 5)
+    x = rows[:4000].astype(np.float64)
+    with rowflow.Session(m, threads=1) as s:
+        want = s.run(x)
+    y = rowflow.dask.predict(da.from_array(x, chunks=999), m)
+    assert y.dtype == np.float64
+    got = y.compute(scheduler="threads")
+    np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
 # A LocalCluster of 2 worker processes, 1 thread each.
 
 def test_array_cluster_bitwise(client, model, rows, expected):
@@ -273,3 +285,52 @@ def test_client_by_scheduler_address(cluster, model, rows, expected):
         # The worker's Session got the worker's nthreads (1).
         info = c.run(lambda: {k[1] for k in rowflow.dask._sessions})
         assert list(info.values()) == [{1}, {1}], info
+
+
+def test_client_to_separate_scheduler_and_worker(model, rows, expected,
+                                                 tmp_path):
+    """`dask scheduler` and `dask worker` as their own processes (as on a
+    real cluster, here on 127.0.0.1); the worker runs in a folder of its own
+    and has 2 threads, which its Session takes by default."""
+    sched_file = tmp_path / "scheduler.json"
+    # The worker imports rowflow from where this process did (PYTHONPATH
+    # may be relative to a folder the worker is not in).
+    package_dir = os.path.dirname(os.path.dirname(rowflow.__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [package_dir] + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    work = tmp_path / "worker"
+    work.mkdir()
+    cli = "distributed.cli."
+    common = ["--no-dashboard", "--host", "127.0.0.1"]
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", cli + "dask_scheduler", "--port", "0",
+         "--scheduler-file", str(sched_file)] + common,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", cli + "dask_worker", "--nthreads", "2",
+             "--scheduler-file", str(sched_file)] + common,
+            cwd=work, env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))
+        # The worker waits for the scheduler file; the client too.
+        with distributed.Client(scheduler_file=str(sched_file), timeout=60,
+                                set_as_default=False) as c:
+            c.wait_for_workers(1, timeout=60)
+            x = da.from_array(rows[:60_000], chunks=9_999)
+            # A worker that cannot run the tasks dies and the result never
+            # comes: the timeout turns that hang into a failure.
+            y = c.compute(rowflow.dask.predict(x, model))
+            same_bits(y.result(timeout=120), expected[:60_000])
+            threads = c.run(lambda: {k[1] for k in rowflow.dask._sessions})
+            assert list(threads.values()) == [{2}], threads
+            cwd = c.run(os.getcwd)
+            assert [pathlib.Path(p) for p in cwd.values()] == [work], cwd
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
