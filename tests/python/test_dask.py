@@ -168,6 +168,21 @@ def test_refusals_before_compute(model, rows):
         rowflow.dask.predict(da.zeros((10, 16)), model, threads_per_worker=-1)
     with pytest.raises(rowflow.UsageError, match="dask.array or a dask"):
         rowflow.dask.predict(rows, model)
+    with pytest.raises(rowflow.UsageError, match="columns= selects"):
+        rowflow.dask.predict(da.zeros((10, 16)), model, columns=["x0"])
+
+
+def test_cache_keeps_the_newest_models(rows):
+    x = da.from_array(rows[:100], chunks=50)
+    before = rowflow.dask.cache_info()["loads"]
+    for seed in range(100, 110):  # 10 new models; the cache holds 8
+        m = make_model(seed)
+        with rowflow.Session(m, threads=1) as s:
+            want = s.run(rows[:100])
+        same_bits(rowflow.dask.predict(x, m).compute(scheduler="threads"),
+                  want)
+    info = rowflow.dask.cache_info()
+    assert info["loads"] - before == 10 and info["models"] == 8, info
 
 
 def test_bad_partition_threads(model, rows):

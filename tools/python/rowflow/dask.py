@@ -49,10 +49,9 @@ def cache_info():
 
 
 def clear_cache():
-    """Drops this process's cached models and Sessions (counters stay)."""
+    """Drops this process's cached models and Sessions (counters stay); a
+    call running on one finishes first, as the Session is freed after it."""
     with _lock:
-        for s in _sessions.values():
-            s.close()
         _sessions.clear()
         _models.clear()
 
@@ -90,8 +89,10 @@ def _session(digest, model_bytes, threads):
             _models[digest] = model
             while len(_models) > _MAX_MODELS:
                 old, _ = _models.popitem(last=False)
+                # Dropped, not closed: another thread may be about to run
+                # on it; it is freed when the last one is done.
                 for k in [k for k in _sessions if k[0] == old]:
-                    _sessions.pop(k).close()
+                    del _sessions[k]
         _models.move_to_end(digest)
         s = rowflow.Session(model, threads=threads)
         plans += 1
@@ -270,6 +271,9 @@ def predict(collection, model, threads_per_worker=None, columns=None, *,
 
     import dask.array as da
     if isinstance(collection, da.Array):
+        if columns is not None:
+            raise rowflow.UsageError(
+                "columns= selects dataframe columns; slice the array instead")
         return _predict_array(collection, m, digest, model_key, dtype,
                               threads_per_worker, check_finite)
     dd = sys.modules.get("dask.dataframe")
