@@ -16,8 +16,8 @@
 #include "graph/error.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/docgen.h"
-#include "tools/cli/version.h"
 #include "tools/cli/run_parallel.h"
+#include "tools/cli/version.h"
 #ifdef ROWFLOW_MPI
 #include "tools/cli/mpi_run.h"
 #endif

@@ -18,6 +18,7 @@ rowflow_packages=(
   pybind11-dev python3-dev python3-pytest python3-venv python3-pip
   dpkg-dev lintian file man-db ccache
   openmpi-bin libopenmpi-dev
+  python3-dask python3-distributed
 )
 
 rowflow_install_deps() {
