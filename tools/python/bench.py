@@ -164,16 +164,18 @@ def timed(fn, x, calls):
 
 
 def per_call_us(fn, x, seconds):
-    """Mean microseconds of fn(x) over a loop of about `seconds`."""
-    n, elapsed = 1, 0.0
+    """(wall, cpu) mean microseconds of fn(x) over a loop of about `seconds`;
+    cpu is the calling thread's CPU time (all of a 1-thread Session's work),
+    which a shared machine's other load disturbs much less than wall time."""
+    n = 1
     while True:
-        t = time.perf_counter_ns()
+        t, c = time.perf_counter_ns(), time.thread_time_ns()
         for _ in range(n):
             fn(x)
-        elapsed = (time.perf_counter_ns() - t) / 1e9
-        if elapsed >= seconds or n >= 1 << 24:
-            return elapsed / n * 1e6
-        n = max(n * 2, int(n * seconds / max(elapsed, 1e-9) * 1.1))
+        c, t = time.thread_time_ns() - c, time.perf_counter_ns() - t
+        if t >= seconds * 1e9 or n >= 1 << 24:
+            return t / n / 1e3, c / n / 1e3
+        n = max(n * 2, int(n * seconds * 1e9 / max(t, 1) * 1.1))
 
 
 def cli_rows_per_s(binary, workload, rows, threads, repeat):
@@ -187,7 +189,8 @@ def cli_rows_per_s(binary, workload, rows, threads, repeat):
 
 
 def cpp_call_us(binary, threads, seconds):
-    """{(form, rows, threads): us per call} of bench_session (real time)."""
+    """{(form, rows, threads): (wall, cpu) us per call} of bench_session
+    (cpu: the calling thread's, as per_call_us)."""
     want = "|".join(f"rows:{r}/threads:{t}" for r in CALL_ROWS for t in threads)
     cmd = [binary, f"--benchmark_min_time={seconds}",
            f"--benchmark_filter=/({want})/", "--benchmark_format=json"]
@@ -200,7 +203,7 @@ def cpp_call_us(binary, threads, seconds):
         rows = int(parts[1].split(":")[1])
         t = int(parts[2].split(":")[1])
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3}[b["time_unit"]]
-        out[(form, rows, t)] = b["real_time"] * scale
+        out[(form, rows, t)] = (b["real_time"] * scale, b["cpu_time"] * scale)
     return out, " ".join(cmd[:1] + cmd[2:3])
 
 
@@ -252,9 +255,14 @@ def sitting(a):
     call_numpy = numpy_forward(rf._dense_layers(mid["model"]), np.float32)
     call_torch = torch_forward(torch, rf._dense_layers(mid["model"]),
                                np.float32)
+    for t in a.threads:  # warm-up: the sessions' arenas and tile pools
+        with Threads(torch, t):
+            for x in call_x.values():
+                for fn in (call_sessions[t].run, call_numpy, call_torch):
+                    fn(x)
 
     rates = {}      # (workload, framework, threads) -> [rows/s per round]
-    calls = {}      # (framework, rows, threads) -> [us per round]
+    calls = {}      # (framework, rows, threads) -> [(wall, cpu) us per round]
     commands = {}
     for _ in range(a.rounds):
         for name, s in setups.items():
@@ -304,8 +312,10 @@ def sitting(a):
         "rows_per_s": [dict(workload=w, framework=f, threads=t, rows=setups[w]["rows"],
                             median=median(v), min=min(v), max=max(v))
                        for (w, f, t), v in sorted(rates.items())],
-        "call_us": [dict(framework=f, rows=r, threads=t, median=median(v),
-                         min=min(v), max=max(v))
+        "call_us": [dict(framework=f, rows=r, threads=t,
+                         median=median(w for w, _ in v),
+                         min=min(w for w, _ in v), max=max(w for w, _ in v),
+                         cpu_median=median(c for _, c in v))
                     for (f, r, t), v in sorted(calls.items())],
         "max_rel_error": max_err,
     }
@@ -331,9 +341,10 @@ def table(results):
                             []).append(p["median"])
         for p in res["call_us"]:
             call.setdefault((p["framework"], p["rows"], p["threads"]),
-                            []).append(p["median"])
+                            []).append((p["median"], p["cpu_median"]))
     rate = {k: med(v) for k, v in rate.items()}
-    call = {k: med(v) for k, v in call.items()}
+    cpu = {k: med(c for _, c in v) for k, v in call.items()}
+    call = {k: med(w for w, _ in v) for k, v in call.items()}
     workloads = [w for w in WORKLOADS if any(k[0] == w for k in rate)]
     threads = sorted({k[2] for k in rate})
     rows_of = {p["workload"]: p["rows"] for p in first["rows_per_s"]}
@@ -351,12 +362,17 @@ def table(results):
                        f"| {r / rate[(w, 'torch', t)]:.2f} "
                        f"| {r / rate[(w, 'cli', t)]:.3f} |")
     out += ["", "| `mid`, per call | threads | Session.run − C++ Session::Run "
-            "(span) | − C++ (RowMatrix) |", "|---|---:|---:|---:|"]
+            "(span), wall | same, CPU time | Session.run − C++ (RowMatrix), wall |",
+            "|---|---:|---:|---:|---:|"]
     for r in CALL_ROWS:
         for t in threads:
             py = call[("python", r, t)]
+            # With 2 threads part of the work runs on the arena's worker:
+            # the calling thread's CPU time is not the call's.
+            c = (f"{cpu[('python', r, t)] - cpu[('span', r, t)]:+.2f} µs"
+                 if t == 1 else "—")
             out.append(f"| {r} row{'s' if r > 1 else ''} | {t} "
-                       f"| {py - call[('span', r, t)]:+.2f} µs "
+                       f"| {py - call[('span', r, t)]:+.2f} µs | {c} "
                        f"| {py - call[('matrix', r, t)]:+.2f} µs |")
     out += ["", f"Absolute figures on {first['cpu']} ({first['cores']} cores); "
             f"Python {first['python']}, numpy {first['numpy']} "
@@ -368,13 +384,14 @@ def table(results):
             out.append(f"| {w} | {t} | " + " | ".join(
                 fmt_rate(rate[(w, f, t)]) + " rows/s"
                 for f in ("rowflow", "cli", "numpy", "torch")) + " |")
-    out += ["", "| `mid`, µs per call | threads | Session.run | C++ Run (span) "
-            "| C++ Run (RowMatrix) | numpy | PyTorch |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    out += ["", "| `mid`, µs per call (wall; CPU time at 1 thread) | threads "
+            "| Session.run | C++ Run (span) | C++ Run (RowMatrix) | numpy "
+            "| PyTorch |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in CALL_ROWS:
         for t in threads:
             out.append(f"| {r} row{'s' if r > 1 else ''} | {t} | " + " | ".join(
-                f"{call[(f, r, t)]:.1f}"
+                f"{call[(f, r, t)]:.1f}" +
+                (f" ({cpu[(f, r, t)]:.1f})" if t == 1 else "")
                 for f in ("python", "span", "matrix", "numpy", "torch")) + " |")
     return "\n".join(out)
 
@@ -389,6 +406,8 @@ def main(argv):
         print(table(results))
         return 0
     res = sitting(a)
+    if a.smoke:  # both outputs, the JSON read back as --merge reads it
+        print(table([json.loads(json.dumps(res))]))
     print(json.dumps(res, indent=1) if a.json else table([res]))
     return 0
 
