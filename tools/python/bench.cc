@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -15,6 +16,7 @@
 
 #include "graph/activation.h"
 #include "runtime/plan_match.h"
+#include "runtime/session.h"
 #include "tools/cli/workloads.h"
 #include "tools/python/binding.h"
 
@@ -59,6 +61,40 @@ py::list DenseLayers(const Model& model) {
   return out;
 }
 
+int64_t Nanos(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// `calls` calls of the C++ Session::Run (span form) on the f32 rows `x`,
+// in this process: the same call as tests/bench_session.cc, without Python
+// around it. Returns (wall, calling thread's CPU) microseconds per call.
+py::tuple RunLoop(const Model& model, int threads,
+                  const py::array_t<float, py::array::c_style>& x,
+                  int64_t calls) {
+  if (x.ndim() != 2 || calls < 1)
+    Throw(ErrorKind::kUsage, "_run_loop: (rows, width) rows and calls >= 1");
+  SessionOptions o;
+  o.threads = threads;
+  Session s(*model.graph, o);
+  std::vector<float> out(static_cast<size_t>(x.shape(0) * s.output_width()));
+  const ConstRowSpan<float> in{x.data(), x.shape(0), x.shape(1)};
+  const RowSpan<float> y{out.data(), x.shape(0), s.output_width()};
+  double wall_us = 0, cpu_us = 0;
+  {
+    py::gil_scoped_release release;
+    s.Run(in, y);  // warm-up: the arena and the tile pool
+    const int64_t wall = Nanos(CLOCK_MONOTONIC);
+    const int64_t cpu = Nanos(CLOCK_THREAD_CPUTIME_ID);
+    for (int64_t k = 0; k < calls; ++k) s.Run(in, y);
+    const double n = static_cast<double>(calls) * 1e3;
+    wall_us = static_cast<double>(Nanos(CLOCK_MONOTONIC) - wall) / n;
+    cpu_us = static_cast<double>(Nanos(CLOCK_THREAD_CPUTIME_ID) - cpu) / n;
+  }
+  return py::make_tuple(wall_us, cpu_us);
+}
+
 }  // namespace
 
 void BindBench(py::module_& m) {
@@ -83,6 +119,10 @@ void BindBench(py::module_& m) {
       py::arg("model"), py::arg("rows"), py::arg("seed") = 1,
       "The bench's input rows for `model` (WorkloadRows), a (rows, width) "
       "array of its dtype (private).");
+  m.def("_run_loop", &RunLoop, py::arg("model"), py::arg("threads"),
+        py::arg("x"), py::arg("calls"),
+        "(wall, cpu) us per call of `calls` C++ Session::Run calls on f32 rows "
+        "`x` (private).");
   m.def("_dense_layers", &DenseLayers, py::arg("model"),
         "The planner's dense layers of `model`, in order: dicts of weights "
         "(units, width), bias or None, activation, alpha, beta; UsageError "

@@ -285,6 +285,12 @@ def sitting(a):
                                    ("numpy", call_numpy), ("torch", call_torch)):
                         calls.setdefault((fw, r, t), []).append(
                             per_call_us(fn, call_x[r], a.call_seconds))
+                    # The C++ call again, from inside this process (the
+                    # module's allocator and caches as Session.run sees them).
+                    n = max(1, int(a.call_seconds * 1e6 /
+                                   calls[("python", r, t)][-1][0]))
+                    calls.setdefault(("inprocess", r, t), []).append(
+                        rf._run_loop(mid["model"], t, call_x[r], n))
         cpp, commands["bench_session"] = cpp_call_us(
             a.bench_session, a.threads, a.call_seconds)
         for (form, r, t), us in cpp.items():
@@ -361,19 +367,20 @@ def table(results):
             out.append(f"| {w} | {rows_of[w]} | {t} | {r / rate[(w, 'numpy', t)]:.2f} "
                        f"| {r / rate[(w, 'torch', t)]:.2f} "
                        f"| {r / rate[(w, 'cli', t)]:.3f} |")
-    out += ["", "| `mid`, per call | threads | Session.run − C++ Session::Run "
-            "(span), wall | same, CPU time | Session.run − C++ (RowMatrix), wall |",
-            "|---|---:|---:|---:|---:|"]
+    out += ["", "| `mid`, Session.run − C++ Session::Run | threads "
+            "| wall, vs bench_session (span) | CPU, vs bench_session (span) "
+            "| wall, vs in-process | CPU, vs in-process |",
+            "|---|---:|---:|---:|---:|---:|"]
     for r in CALL_ROWS:
         for t in threads:
-            py = call[("python", r, t)]
             # With 2 threads part of the work runs on the arena's worker:
             # the calling thread's CPU time is not the call's.
-            c = (f"{cpu[('python', r, t)] - cpu[('span', r, t)]:+.2f} µs"
-                 if t == 1 else "—")
+            def d(table, ref):
+                return f"{table[('python', r, t)] - table[(ref, r, t)]:+.2f} µs"
             out.append(f"| {r} row{'s' if r > 1 else ''} | {t} "
-                       f"| {py - call[('span', r, t)]:+.2f} µs | {c} "
-                       f"| {py - call[('matrix', r, t)]:+.2f} µs |")
+                       f"| {d(call, 'span')} | {d(cpu, 'span') if t == 1 else '—'} "
+                       f"| {d(call, 'inprocess')} "
+                       f"| {d(cpu, 'inprocess') if t == 1 else '—'} |")
     out += ["", f"Absolute figures on {first['cpu']} ({first['cores']} cores); "
             f"Python {first['python']}, numpy {first['numpy']} "
             f"({first['numpy_blas']}), PyTorch {first['torch']}:", "",
@@ -385,14 +392,16 @@ def table(results):
                 fmt_rate(rate[(w, f, t)]) + " rows/s"
                 for f in ("rowflow", "cli", "numpy", "torch")) + " |")
     out += ["", "| `mid`, µs per call (wall; CPU time at 1 thread) | threads "
-            "| Session.run | C++ Run (span) | C++ Run (RowMatrix) | numpy "
-            "| PyTorch |", "|---|---:|---:|---:|---:|---:|---:|"]
+            "| Session.run | C++ Run (span) | C++ Run (RowMatrix) "
+            "| C++ Run in-process | numpy | PyTorch |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in CALL_ROWS:
         for t in threads:
             out.append(f"| {r} row{'s' if r > 1 else ''} | {t} | " + " | ".join(
                 f"{call[(f, r, t)]:.1f}" +
                 (f" ({cpu[(f, r, t)]:.1f})" if t == 1 else "")
-                for f in ("python", "span", "matrix", "numpy", "torch")) + " |")
+                for f in ("python", "span", "matrix", "inprocess", "numpy",
+                          "torch")) + " |")
     return "\n".join(out)
 
 
