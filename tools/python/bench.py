@@ -355,8 +355,9 @@ def table(results):
     threads = sorted({k[2] for k in rate})
     rows_of = {p["workload"]: p["rows"] for p in first["rows_per_s"]}
     n = len(results)
+    rounds = "/".join(str(res["rounds"]) for res in results)
     src = (f"median of {n} sittings" if n > 1 else "one sitting") + \
-        f", each the median of {first['rounds']} interleaved rounds"
+        f", each the median of {rounds} interleaved rounds"
     out = [f"Ratios ({src}):", "",
            "| workload | rows | threads | rowflow / numpy | rowflow / PyTorch "
            "| Session.run / `rowflow bench` |",
