@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -154,13 +155,32 @@ class Threads:
 
 
 def timed(fn, x, calls):
-    """Seconds of each of `calls` calls of fn(x)."""
+    """(wall, process CPU) seconds of each of `calls` calls of fn(x)."""
     out = []
     for _ in range(calls):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn(x)
-        out.append(time.perf_counter() - t)
+        out.append((time.perf_counter() - t, time.process_time() - c))
     return out
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def cli_cpu_per_run(binary, workload, rows, repeat):
+    """Process CPU seconds of one timed run of `rowflow bench` at 1 thread:
+    the difference between --repeat 1+repeat and --repeat 1 (the same input
+    generation and warm-up), over `repeat`."""
+    base = [binary, "bench", "--workload", workload, "--rows", str(rows),
+            "--threads", "1", "--json", "--repeat"]
+    cpu = []
+    for n in (1, 1 + repeat):
+        c = children_cpu()
+        subprocess.run(base + [str(n)], capture_output=True, check=True)
+        cpu.append(children_cpu() - c)
+    return max(cpu[1] - cpu[0], 1e-9) / repeat
 
 
 def per_call_us(fn, x, seconds):
@@ -271,13 +291,22 @@ def sitting(a):
                     for fw, fn in (("rowflow", s["sessions"][t].run),
                                    ("numpy", s["numpy"]),
                                    ("torch", s["torch"])):
-                        secs = statistics.median(timed(fn, s["x"], a.inner))
+                        times = timed(fn, s["x"], a.inner)
+                        secs = statistics.median(w for w, _ in times)
                         rates.setdefault((name, fw, t), []).append(
                             s["rows"] / secs)
+                        if t == 1:
+                            cpu = max(statistics.median(c for _, c in times), 1e-9)
+                            rates.setdefault((name, fw + "_cpu", t), []).append(
+                                s["rows"] / cpu)
             cli, commands[name] = cli_rows_per_s(a.rowflow, name, s["rows"],
                                                  a.threads, a.inner)
             for t, r in cli.items():
                 rates.setdefault((name, "cli", t), []).append(r)
+            if 1 in a.threads:
+                rates.setdefault((name, "cli_cpu", 1), []).append(
+                    s["rows"] / cli_cpu_per_run(a.rowflow, name, s["rows"],
+                                                a.inner))
         for t in a.threads:
             with Threads(torch, t):
                 for r in CALL_ROWS:
@@ -360,14 +389,17 @@ def table(results):
         f", each the median of {rounds} interleaved rounds"
     out = [f"Ratios ({src}):", "",
            "| workload | rows | threads | rowflow / numpy | rowflow / PyTorch "
-           "| Session.run / `rowflow bench` |",
-           "|---|---:|---:|---:|---:|---:|"]
+           "| Session.run / `rowflow bench`, wall | same, CPU time |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
     for w in workloads:
         for t in threads:
             r = rate[(w, "rowflow", t)]
+            c = rate.get((w, "rowflow_cpu", t)), rate.get((w, "cli_cpu", t))
+            # CPU time at 1 thread only: with 2, idle arena threads spin.
+            by_cpu = f"{c[0] / c[1]:.3f}" if None not in c else "—"
             out.append(f"| {w} | {rows_of[w]} | {t} | {r / rate[(w, 'numpy', t)]:.2f} "
                        f"| {r / rate[(w, 'torch', t)]:.2f} "
-                       f"| {r / rate[(w, 'cli', t)]:.3f} |")
+                       f"| {r / rate[(w, 'cli', t)]:.3f} | {by_cpu} |")
     out += ["", "| `mid`, Session.run − C++ Session::Run | threads "
             "| wall, vs bench_session (span) | CPU, vs bench_session (span) "
             "| wall, vs in-process | CPU, vs in-process |",
