@@ -38,6 +38,8 @@ void SetPythonError(const Error& e);
 void BindModel(py::module_& m);
 void BindBuilder(py::module_& m);
 void BindSession(py::module_& m);
+// Private helpers of tools/python/bench.py (bench.cc).
+void BindBench(py::module_& m);
 
 // The Model a Python argument names: a Model, a path (str or os.PathLike)
 // or the model file's bytes.

@@ -16,4 +16,5 @@ PYBIND11_MODULE(_rowflow, m) {
   rowflow::python::BindModel(m);
   rowflow::python::BindBuilder(m);
   rowflow::python::BindSession(m);
+  rowflow::python::BindBench(m);
 }

@@ -14,7 +14,7 @@ rowflow_packages=(
   libtbb-dev libprotobuf-dev protobuf-compiler libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libonnx-dev python3-onnx python3-numpy python3-sklearn libonnx-testdata
-  python3-torch python3-pandas zlib1g-dev libzstd-dev
+  python3-torch python3-pandas zlib1g-dev libzstd-dev libopenblas0-pthread
   pybind11-dev python3-dev python3-pytest python3-venv python3-pip
   dpkg-dev lintian file man-db ccache
   openmpi-bin libopenmpi-dev

@@ -1,0 +1,65 @@
+// Per-call latency of Session::Run on few rows of the `mid` workload
+// (64 -> 256 relu -> 256 relu -> 10, f32): 1 and 64 rows, 1 and 2 threads,
+// the RowMatrix form (allocates its output) and the ConstRowSpan form (into
+// caller memory). tools/python/bench.py runs it to set Python's
+// Session.run against the C++ call on the same rows.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+
+#include "runtime/session.h"
+#include "tools/cli/workloads.h"
+
+namespace rowflow {
+namespace {
+
+const Workload& Mid() {
+  static const Workload w = MakeWorkload("mid");
+  return w;
+}
+
+Session MakeSession(int threads) {
+  SessionOptions o;
+  o.threads = threads;
+  return Session(Mid().graph, o);
+}
+
+// Args: rows, threads.
+void BM_MidMatrix(benchmark::State& state) {
+  Session s = MakeSession(static_cast<int>(state.range(1)));
+  const RowMatrix<float> in = WorkloadRows<float>(Mid().graph, state.range(0));
+  benchmark::DoNotOptimize(s.Run(in));  // warm-up: tile pool, arena threads
+  for (auto _ : state) {
+    RowMatrix<float> out = s.Run(in);
+    benchmark::DoNotOptimize(out.data.data());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_MidMatrix)
+    ->ArgNames({"rows", "threads"})
+    ->ArgsProduct({{1, 64}, {1, 2}})
+    ->UseRealTime();
+
+void BM_MidSpan(benchmark::State& state) {
+  Session s = MakeSession(static_cast<int>(state.range(1)));
+  const RowMatrix<float> in = WorkloadRows<float>(Mid().graph, state.range(0));
+  RowMatrix<float> out(in.rows, s.output_width());
+  const ConstRowSpan<float> x{in.data.data(), in.rows, in.cols};
+  const RowSpan<float> y{out.data.data(), out.rows, out.cols};
+  s.Run(x, y);  // warm-up
+  for (auto _ : state) {
+    s.Run(x, y);
+    benchmark::DoNotOptimize(out.data.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_MidSpan)
+    ->ArgNames({"rows", "threads"})
+    ->ArgsProduct({{1, 64}, {1, 2}})
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace rowflow
+
+BENCHMARK_MAIN();
