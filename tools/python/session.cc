@@ -246,6 +246,50 @@ py::dict StatsDict(const RunStats& st) {
 
 }  // namespace
 
+namespace {
+
+// The one thread that runs long calls made on Python's main thread (only
+// that thread gets signals, so calls never overlap here). It lives as long
+// as the process: a fresh thread per call cost oneTBB a new external
+// thread's set-up each time (4-6 ms on a 4 M-row seed call, measured by
+// tools/python/bench.py).
+class MainCallThread {
+ public:
+  static MainCallThread& Get() {
+    static MainCallThread* thread = new MainCallThread();  // never destroyed
+    return *thread;
+  }
+
+  // Runs `job` on the thread; `job` signals its own completion.
+  void Post(std::function<void()> job) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = std::move(job);
+    cv_.notify_one();
+  }
+
+ private:
+  MainCallThread() {
+    std::thread([this] {
+      for (;;) {
+        std::function<void()> job;
+        {
+          std::unique_lock<std::mutex> lock(mutex_);
+          cv_.wait(lock, [this] { return job_ != nullptr; });
+          job = std::move(job_);
+          job_ = nullptr;
+        }
+        job();
+      }
+    }).detach();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::function<void()> job_;
+};
+
+}  // namespace
+
 void RunReleased(const std::function<void(std::atomic<bool>& cancel)>& work,
                  bool long_run) {
   std::atomic<bool> cancel{false};
@@ -258,7 +302,7 @@ void RunReleased(const std::function<void(std::atomic<bool>& cancel)>& work,
   std::condition_variable cv;
   bool done = false, interrupted = false;
   std::exception_ptr error;
-  std::thread worker([&] {
+  MainCallThread::Get().Post([&] {
     try {
       work(cancel);
     } catch (...) {
@@ -284,7 +328,6 @@ void RunReleased(const std::function<void(std::atomic<bool>& cancel)>& work,
       lock.lock();
     }
   }
-  worker.join();
   if (interrupted) throw py::error_already_set();
   if (error) std::rethrow_exception(error);
 }
