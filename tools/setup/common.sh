@@ -16,6 +16,7 @@ rowflow_packages=(
   libonnx-dev python3-onnx python3-numpy python3-sklearn libonnx-testdata
   python3-torch python3-pandas zlib1g-dev libzstd-dev
   pybind11-dev python3-dev python3-pytest python3-venv python3-pip
+  python3-setuptools python3-wheel
 )
 
 rowflow_install_deps() {
