@@ -46,7 +46,7 @@ class PySession {
         model_.graph->dtype == ir::DType::kF32 ? "float32" : "float64");
   }
 
-  py::object Run(py::handle x, bool check_finite) {
+  py::array Run(py::handle x, bool check_finite) {
     std::shared_ptr<Session> s = Live();
     return model_.graph->dtype == ir::DType::kF32
                ? RunTyped<float>(*s, x, check_finite)
@@ -66,7 +66,7 @@ class PySession {
 
  private:
   template <typename T>
-  py::object RunTyped(Session& s, py::handle x, bool check_finite);
+  py::array RunTyped(Session& s, py::handle x, bool check_finite);
 
   Model model_;
   std::shared_ptr<Session> session_;
@@ -95,7 +95,7 @@ std::pair<py::array, bool> AsRows(py::handle x, int64_t width,
 }
 
 template <typename T>
-py::object PySession::RunTyped(Session& s, py::handle x, bool check_finite) {
+py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite) {
   const int64_t width = s.input_width(), out_width = s.output_width();
   auto [in, one_row] = AsRows<T>(x, width, dtype_);
   const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
