@@ -67,3 +67,12 @@ def test_help_is_useful():
         assert "Model" in fn.__doc__ or "model" in fn.__doc__
     assert "run_file" in rowflow.Session.run_file.__doc__.splitlines()[0]
     assert rowflow.__doc__ and "Session" in rowflow.__doc__
+
+
+def test_sanitizer_runtime_matches_the_build():
+    # In the ASan pass (ROWFLOW_SANITIZE builds) the instrumented module runs
+    # with the preloaded sanitizer runtime, so these tests are checked by it;
+    # in the Release pass no sanitizer is in the process.
+    with open("/proc/self/maps", encoding="utf-8") as f:
+        asan_loaded = "libasan" in f.read()
+    assert asan_loaded == (os.environ.get("ROWFLOW_SANITIZED") == "1")
