@@ -131,7 +131,7 @@ class Builder {
 
 void BindBuilder(py::module_& m) {
   py::class_<Value>(m, "Value", "A value of a GraphBuilder's graph.")
-      .def_readonly("id", &Value::id)
+      .def_readonly("id", &Value::id, "Its number in the graph being built.")
       .def_readonly("name", &Value::name,
                     "The name it was given, or '' when picked by the builder.")
       .def("__repr__", [](const Value& v) {

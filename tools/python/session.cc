@@ -46,7 +46,7 @@ class PySession {
         model_.graph->dtype == ir::DType::kF32 ? "float32" : "float64");
   }
 
-  py::object Run(py::handle x, bool check_finite) {
+  py::array Run(py::handle x, bool check_finite) {
     std::shared_ptr<Session> s = Live();
     return model_.graph->dtype == ir::DType::kF32
                ? RunTyped<float>(*s, x, check_finite)
@@ -66,7 +66,7 @@ class PySession {
 
  private:
   template <typename T>
-  py::object RunTyped(Session& s, py::handle x, bool check_finite);
+  py::array RunTyped(Session& s, py::handle x, bool check_finite);
 
   Model model_;
   std::shared_ptr<Session> session_;
@@ -95,7 +95,7 @@ std::pair<py::array, bool> AsRows(py::handle x, int64_t width,
 }
 
 template <typename T>
-py::object PySession::RunTyped(Session& s, py::handle x, bool check_finite) {
+py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite) {
   const int64_t width = s.input_width(), out_width = s.output_width();
   auto [in, one_row] = AsRows<T>(x, width, dtype_);
   const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
@@ -155,13 +155,17 @@ cli::RunFileOptions FileOptions(const py::kwargs& kw) {
       if (py::isinstance<py::str>(value)) {
         o.na = text();
       } else {
+        // Joined as --na takes them; an empty token ('' reads the empty
+        // field as NaN) counts, so the separator goes by position.
         std::string joined;
+        bool first = true;
         for (py::handle t : value) {
           const std::string token = py::str(t);
           if (token.find(',') != std::string::npos)
             Throw(ErrorKind::kUsage,
                   fmt::format("na: token '{}' holds a comma", token));
-          joined += (joined.empty() ? "" : ",") + token;
+          joined += (first ? "" : ",") + token;
+          first = false;
         }
         o.na = joined;
       }
@@ -372,21 +376,27 @@ progress=callable(rows_done, fraction_or_None). Returns a dict of rows,
 seconds, threads_used and tile_rows.)")
       .def("close", &PySession::Close,
            "Frees the session; later calls raise UsageError.")
-      .def_property_readonly("closed", &PySession::closed)
+      .def_property_readonly("closed", &PySession::closed,
+                             "Whether close() was called.")
       .def_property_readonly("model", &PySession::model, "The Model it runs.")
       .def_property_readonly(
-          "threads", [](const PySession& p) { return p.Live()->threads(); })
+          "threads", [](const PySession& p) { return p.Live()->threads(); },
+          "Worker threads the session runs rows on (threads=0 resolved).")
       .def_property_readonly(
-          "tile_rows", [](const PySession& p) { return p.Live()->tile_rows(); })
+          "tile_rows", [](const PySession& p) { return p.Live()->tile_rows(); },
+          "Rows per tile, the unit of parallel work (tile_rows=0 resolved).")
       .def_property_readonly(
           "max_tiles_in_flight",
-          [](const PySession& p) { return p.Live()->max_tiles_in_flight(); })
+          [](const PySession& p) { return p.Live()->max_tiles_in_flight(); },
+          "Tiles one run keeps in flight at most (bounds its memory).")
       .def_property_readonly(
           "input_width",
-          [](const PySession& p) { return p.Live()->input_width(); })
+          [](const PySession& p) { return p.Live()->input_width(); },
+          "Numbers per input row.")
       .def_property_readonly(
           "output_width",
-          [](const PySession& p) { return p.Live()->output_width(); })
+          [](const PySession& p) { return p.Live()->output_width(); },
+          "Numbers per output row.")
       .def_property_readonly(
           "stages",
           [](const PySession& p) {

@@ -19,6 +19,7 @@ rowflow_packages=(
   dpkg-dev lintian file man-db ccache
   openmpi-bin libopenmpi-dev
   python3-dask python3-distributed
+  python3-setuptools python3-wheel
 )
 
 rowflow_install_deps() {

@@ -33,3 +33,9 @@ __all__ = [
     "ModelError", "Session", "UsageError", "Value", "ValueInfo", "build",
     "import_onnx", "load", "__version__",
 ]
+
+# The classes are rowflow's to users (help(), repr, pickles): the C++
+# module's name is an implementation detail.
+for _cls in (GraphBuilder, Model, Session, Value):
+    _cls.__module__ = "rowflow"
+del _cls
