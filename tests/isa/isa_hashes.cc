@@ -5,11 +5,12 @@
 // (ROWFLOW_KERNELS=generic|avx2|avx512) and checks that all print
 // tests/isa/golden_hashes.txt: README promises the same bits on every
 // build. The kernel set that ran goes to stderr, so run.sh can tell a set
-// that really ran from a refused ROWFLOW_KERNELS. Models: every activation the graph accepts (those refused are
-// named on stderr), in a tiny chain, the seed's per-node form, a GEMM with
-// several K blocks and a wide-output GEMM, F32 and F64. Weights and rows
-// come from SplitMix64, so they are the same on every machine; rows mix
-// three scales (1, 4 and 30) to reach the activations' tails.
+// that really ran from a refused ROWFLOW_KERNELS. Models: every activation
+// the graph accepts (those refused are named on stderr), in a tiny chain,
+// the seed's per-node form, a GEMM with several K blocks and a wide-output
+// GEMM, F32 and F64. Weights and rows come from SplitMix64, so they are the
+// same on every machine; rows mix three scales (1, 4 and 30) to reach the
+// activations' tails.
 //
 //   isa_hashes > hashes.txt
 #include <cinttypes>
