@@ -5,7 +5,7 @@
 # blocks), F32 and F64, over rows at three scales; each model runs through
 # the native `rowflow run` and the portable one under every kernel set this
 # CPU has (ROWFLOW_KERNELS), and the .npy outputs must be byte-identical.
-# (tests/isa covers the kernels themselves, built per ISA without dispatch.)
+# (tests/isa runs isa_hashes from the same portable tree under every set.)
 #
 #   dispatch_bits.sh NATIVE_ROWFLOW PORTABLE_ROWFLOW WORK_DIR
 set -euo pipefail

@@ -1,37 +1,29 @@
 #!/usr/bin/env bash
-# The Debian package, built as README "Installing" says: a portable build
-# (-DROWFLOW_NATIVE=OFF: baseline x86-64 with AVX2/AVX-512 kernels picked
-# at run time) configured for /usr, then `cpack -G DEB`. Checks the .deb's
-# name, file list and Depends, runs lintian (no errors allowed), and checks
-# that the portable tool gives the native build's bytes under every kernel
-# set (dispatch_bits.sh). Leaves the .deb in BUILD_DIR for install_deb.sh.
+# The Debian package, built as README "Installing" says: `cpack -G DEB` in
+# the portable tree (tests/portable/build.sh, the ctest fixture `portable`:
+# -DROWFLOW_NATIVE=OFF, baseline x86-64 with AVX2/AVX-512 kernels picked at
+# run time, configured for /usr). Checks the .deb's name, file list and
+# Depends, runs lintian (no errors allowed), and checks that the portable
+# tool gives the native build's bytes under every kernel set
+# (dispatch_bits.sh). Leaves the .deb in WORK_DIR for install_deb.sh.
 #
-#   package.sh ROWFLOW_SOURCE_DIR BUILD_DIR NATIVE_ROWFLOW
-# ccache, when installed, serves the compiles (the portable build is a
-# second build of the libraries).
+#   package.sh ROWFLOW_SOURCE_DIR PORTABLE_TREE WORK_DIR NATIVE_ROWFLOW
 set -euo pipefail
 src=$(realpath "$1")
-build=$2
-native=$3
+tree=$2
+build=$3
+native=$4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$build"
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-
-start=$SECONDS
-cmake -S "$src" -B "$build/portable" -DCMAKE_BUILD_TYPE=Release -DROWFLOW_NATIVE=OFF \
-  -DROWFLOW_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr "${launcher[@]}" \
-  >"$build/configure.log" 2>&1 ||
-  { tail -30 "$build/configure.log"; echo "FAIL: configure the portable build"; exit 1; }
-cmake --build "$build/portable" -j "${ROWFLOW_JOBS:-2}" >"$build/build.log" 2>&1 ||
-  { grep -E 'error|Error' "$build/build.log" | head -30; echo "FAIL: build"; exit 1; }
-echo "built the portable tool and libraries in $((SECONDS - start)) s"
-rm -f "$build"/portable/rowflow_*.deb
-(cd "$build/portable" && cpack -G DEB) >"$build/cpack.log" 2>&1 ||
+[[ -x $tree/tools/rowflow ]] ||
+  { echo "FAIL: no $tree/tools/rowflow (the portable.build test builds it)"; exit 1; }
+rm -f "$tree"/rowflow_*.deb
+(cd "$tree" && cpack -G DEB) >"$build/cpack.log" 2>&1 ||
   { tail -30 "$build/cpack.log"; echo "FAIL: cpack -G DEB"; exit 1; }
 version=$(sed -n 's/^project(rowflow VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
-deb=$build/portable/rowflow_${version}_amd64.deb
-[[ -f $deb ]] || { ls "$build/portable"; echo "FAIL: no $(basename "$deb")"; exit 1; }
+deb=$tree/rowflow_${version}_amd64.deb
+[[ -f $deb ]] || { ls "$tree"; echo "FAIL: no $(basename "$deb")"; exit 1; }
+rm -f "$build"/rowflow_*.deb
 cp "$deb" "$build/"
 echo "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
 
@@ -68,7 +60,7 @@ if command -v lintian >/dev/null; then
 else
   echo "FAIL: lintian is not installed (tools/setup/common.sh installs it)"; failed=1
 fi
-bash "$here/dispatch_bits.sh" "$native" "$build/portable/tools/rowflow" "$build/dispatch" ||
+bash "$here/dispatch_bits.sh" "$native" "$tree/tools/rowflow" "$build/dispatch" ||
   failed=1
 ((failed == 0)) || exit 1
 echo "ok: $(basename "$deb"): file list, Depends and lintian checked; dispatch bitwise"

@@ -1,13 +1,16 @@
 // isa_hashes: runs a fixed set of models over fixed rows through a Session
 // and prints one line per case, "<dtype> <activation> <shape> <hash>", the
-// hash being FNV-1a 64 of the output's bytes. tests/isa/run.sh builds it
-// three ways (native, portable, -march=haswell) and checks that all three
-// print tests/isa/golden_hashes.txt: README promises the same bits on every
-// build. Models: every activation the graph accepts (those refused are
-// named on stderr), in a tiny chain, the seed's per-node form, a GEMM with
-// several K blocks and a wide-output GEMM, F32 and F64. Weights and rows
-// come from SplitMix64, so they are the same on every machine; rows mix
-// three scales (1, 4 and 30) to reach the activations' tails.
+// hash being FNV-1a 64 of the output's bytes. tests/isa/run.sh runs the
+// native build's and the portable build's under every kernel set
+// (ROWFLOW_KERNELS=generic|avx2|avx512) and checks that all print
+// tests/isa/golden_hashes.txt: README promises the same bits on every
+// build. The kernel set that ran goes to stderr, so run.sh can tell a set
+// that really ran from a refused ROWFLOW_KERNELS. Models: every activation
+// the graph accepts (those refused are named on stderr), in a tiny chain,
+// the seed's per-node form, a GEMM with several K blocks and a wide-output
+// GEMM, F32 and F64. Weights and rows come from SplitMix64, so they are the
+// same on every machine; rows mix three scales (1, 4 and 30) to reach the
+// activations' tails.
 //
 //   isa_hashes > hashes.txt
 #include <cinttypes>
@@ -19,6 +22,7 @@
 
 #include "graph/builder.h"
 #include "graph/error.h"
+#include "ops/kernel_set.h"
 #include "runtime/session.h"
 
 namespace rowflow {
@@ -142,6 +146,7 @@ int Main() {
       }
     }
   }
+  std::fprintf(stderr, "isa_hashes: kernel set %s\n", ops::KernelSetName());
   return 0;
 }
 

@@ -1,89 +1,105 @@
 #!/usr/bin/env bash
 # The same bits on every ISA build (README "Execution and determinism"):
-# builds rowflow's libraries and isa_hashes twice more, portable
-# (-DROWFLOW_NATIVE=OFF -DROWFLOW_DISPATCH=OFF: baseline x86-64 only, no
-# AVX2/AVX-512 copies of the kernels) and AVX2-only (-march=haswell),
-# each in its own folder under BUILD_DIR, runs them and the native build's
-# isa_hashes, and checks that all three print tests/isa/golden_hashes.txt.
+# runs the native build's isa_hashes and the portable tree's
+# (tests/portable/build.sh: -DROWFLOW_NATIVE=OFF, the kernels compiled for
+# baseline x86-64, AVX2 and AVX-512 and picked at run time) under every
+# kernel set this CPU runs (ROWFLOW_KERNELS=generic, avx2, avx512), and
+# checks that each prints tests/isa/golden_hashes.txt. generic is the
+# baseline x86-64 code; avx2 the x86-64-v3 (Haswell) code. Also checks,
+# with objdump, that the builds really differ: no AVX register in any
+# baseline object of the portable tree (everything but the AVX2/AVX-512
+# kernel copies), AVX2 but no AVX-512 in the AVX2 copy, AVX-512 in the
+# AVX-512 copy.
 #
-#   run.sh ROWFLOW_SOURCE_DIR BUILD_DIR NATIVE_ISA_HASHES
+#   run.sh PORTABLE_TREE WORK_DIR NATIVE_ISA_HASHES
 #
-# ROWFLOW_ISA_CMAKE_ARGS adds configure arguments (e.g. a compiler
-# launcher), ROWFLOW_ISA_CXX_FLAGS compiler flags, to both extra builds.
 # After a change that rightly changes output bits (a new activation, a new
 # kernel), regenerate the golden file from the native build:
 #   build/tests/isa_hashes > tests/isa/golden_hashes.txt
 set -euo pipefail
-src=$(realpath "$1")
-build=$2
+tree=$1
+work=$2
 native=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 golden=$here/golden_hashes.txt
-mkdir -p "$build"
+portable=$tree/tests/isa_hashes
+rm -rf "$work"
+mkdir -p "$work"
 failed=0
+for bin in "$portable" "$tree/tools/rowflow"; do
+  [[ -x $bin ]] || { echo "FAIL: no $bin (the portable.build test builds it)"; exit 1; }
+done
 
-# build NAME CXX_FLAGS: configures and builds BUILD_DIR/NAME/isa_hashes.
-build_variant() {
-  local dir=$build/$1
-  # shellcheck disable=SC2086
-  cmake -S "$here" -B "$dir" -DROWFLOW_SOURCE_DIR="$src" -DCMAKE_BUILD_TYPE=Release \
-    -DROWFLOW_NATIVE=OFF -DROWFLOW_DISPATCH=OFF \
-    -DCMAKE_CXX_FLAGS="$2 ${ROWFLOW_ISA_CXX_FLAGS:-}" \
-    ${ROWFLOW_ISA_CMAKE_ARGS:-} >"$dir.configure.log" 2>&1 ||
-    { tail -30 "$dir.configure.log"; echo "FAIL: configure $1"; exit 1; }
-  local start=$SECONDS
-  cmake --build "$dir" -j "${ROWFLOW_JOBS:-2}" --target isa_hashes >"$dir.build.log" 2>&1 ||
-    { grep -E 'error|Error' "$dir.build.log" | head -30; echo "FAIL: build $1"; exit 1; }
-  echo "built $1 ($2) in $((SECONDS - start)) s"
-}
-
-# vector_registers BINARY: "ymm N zmm M", the instructions of each width.
+# vector_registers FILE...: "ymm N zmm M", the instructions of each width.
 vector_registers() {
   local dis
-  dis=$(objdump -d --no-show-raw-insn "$1")
+  dis=$(objdump -d --no-show-raw-insn "$@")
   echo "ymm $(grep -c '%ymm' <<<"$dis" || true) zmm $(grep -c '%zmm' <<<"$dis" || true)"
 }
 
-mkdir -p "$build/portable" "$build/haswell"
-build_variant portable ""
-build_variant haswell "-march=haswell"
-
-declare -A bins=([native]=$native [portable]=$build/portable/isa_hashes
-                 [haswell]=$build/haswell/isa_hashes)
-# The builds really differ: no AVX at all in the portable one, no AVX-512
-# in the haswell one.
-read -r _ ymm _ zmm <<<"$(vector_registers "${bins[portable]}")"
+# The objects: the kernel copies' own targets (ops/CMakeLists.txt) and all
+# the rest, compiled for baseline x86-64.
+mapfile -t avx2_objs < <(find "$tree" -path '*/rowflow_ops_avx2.dir/*.o')
+mapfile -t avx512_objs < <(find "$tree" -path '*/rowflow_ops_avx512.dir/*.o')
+mapfile -t base_objs < <(find "$tree" -name '*.o' -not -path '*/rowflow_ops_avx2.dir/*' \
+                           -not -path '*/rowflow_ops_avx512.dir/*')
+mapfile -t generic_kernels < <(find "$tree" -path '*/rowflow_ops.dir/*kernels.cc.o')
+if ((${#avx2_objs[@]} == 0 || ${#avx512_objs[@]} == 0 || ${#generic_kernels[@]} == 0)); then
+  echo "FAIL: $tree has no AVX2/AVX-512/generic kernel objects (a dispatching build?)"; exit 1
+fi
+read -r _ ymm _ zmm <<<"$(vector_registers "${base_objs[@]}")"
 if ((ymm + zmm > 0)); then
-  echo "FAIL: the portable build uses AVX registers (ymm $ymm, zmm $zmm)"; failed=1
+  echo "FAIL: the portable tree's baseline objects use AVX registers (ymm $ymm, zmm $zmm)"
+  failed=1
 fi
-read -r _ ymm _ zmm <<<"$(vector_registers "${bins[haswell]}")"
+read -r _ ymm _ zmm <<<"$(vector_registers "${avx2_objs[@]}")"
 if ((ymm == 0 || zmm > 0)); then
-  echo "FAIL: the haswell build is not AVX2-only (ymm $ymm, zmm $zmm)"; failed=1
+  echo "FAIL: the AVX2 kernel copy is not AVX2-only (ymm $ymm, zmm $zmm)"; failed=1
 fi
-echo "native build: $(vector_registers "${bins[native]}")"
+read -r _ ymm _ zmm <<<"$(vector_registers "${avx512_objs[@]}")"
+if ((zmm == 0)); then
+  echo "FAIL: the AVX-512 kernel copy uses no zmm register (ymm $ymm)"; failed=1
+fi
+echo "objects: ${#base_objs[@]} baseline (no AVX), ${#avx2_objs[@]} AVX2," \
+  "${#avx512_objs[@]} AVX-512; native isa_hashes: $(vector_registers "$native")"
 
-for variant in native portable haswell; do
-  "${bins[$variant]}" >"$build/$variant.txt" 2>"$build/$variant.err" ||
-    { cat "$build/$variant.err"; echo "FAIL: $variant isa_hashes exited $?"; exit 1; }
-done
-cat "$build/native.err"
-for variant in portable haswell; do
-  if ! diff "$build/native.txt" "$build/$variant.txt" >"$build/$variant.diff"; then
-    echo "FAIL: the $variant build's outputs differ from the native build's" \
-      "(< native, > $variant):"
-    cat "$build/$variant.diff"
+# The sets this CPU runs, widest first (as tests/install/dispatch_bits.sh).
+widest=$("$tree/tools/rowflow" --version | sed -n 's/^kernels: \([a-z0-9]*\) (.*$/\1/p')
+case $widest in
+  avx512) sets="avx512 avx2 generic" ;;
+  avx2) sets="avx2 generic" ;;
+  generic) sets="generic" ;;
+  *) echo "FAIL: the portable rowflow's --version names no kernel set:"
+     "$tree/tools/rowflow" --version; exit 1 ;;
+esac
+
+"$native" >"$work/native.txt" 2>"$work/native.err" ||
+  { cat "$work/native.err"; echo "FAIL: native isa_hashes exited $?"; exit 1; }
+cat "$work/native.err"
+variants=native
+for set in $sets; do
+  ROWFLOW_KERNELS=$set "$portable" >"$work/$set.txt" 2>"$work/$set.err" ||
+    { cat "$work/$set.err"; echo "FAIL: portable isa_hashes ($set) exited $?"; exit 1; }
+  # A refused ROWFLOW_KERNELS falls back with a warning: that run did not
+  # test the set it names.
+  if ! grep -qxF "isa_hashes: kernel set $set" "$work/$set.err"; then
+    cat "$work/$set.err"; echo "FAIL: ROWFLOW_KERNELS=$set did not run the $set kernels"
     failed=1
   fi
+  variants+=" $set"
 done
-for variant in native portable haswell; do
-  if ! diff "$golden" "$build/$variant.txt" >"$build/$variant.golden.diff"; then
-    echo "FAIL: the $variant build's outputs differ from tests/isa/golden_hashes.txt" \
+for variant in $variants; do
+  if ! diff "$golden" "$work/$variant.txt" >"$work/$variant.golden.diff"; then
+    echo "FAIL: the $variant outputs differ from tests/isa/golden_hashes.txt" \
       "(< golden, > $variant):"
-    cat "$build/$variant.golden.diff"
+    cat "$work/$variant.golden.diff"
     echo "     if the change is meant: build/tests/isa_hashes > tests/isa/golden_hashes.txt"
     failed=1
   fi
 done
 ((failed == 0)) || exit 1
-echo "ok: $(wc -l <"$golden") cases give the same output bytes on the native," \
-  "portable and haswell builds, as tests/isa/golden_hashes.txt"
+skipped=""
+[[ $sets == *avx512* ]] || skipped=" (this CPU lacks AVX-512: that set not run)"
+echo "ok: $(wc -l <"$golden") cases give the same output bytes, as" \
+  "tests/isa/golden_hashes.txt, on the native build and the portable one" \
+  "with kernel sets: $sets$skipped"
