@@ -56,6 +56,12 @@ got=$(bash -c 'source /usr/share/bash-completion/completions/rowflow
   COMP_WORDS=(rowflow run m.pb --thr); COMP_CWORD=3; _rowflow; echo "${COMPREPLY[*]}"')
 [[ $got == $'run\n--threads' ]] ||
   { echo "FAIL: bash completion gave '$got', expected 'run' then '--threads'"; failed=1; }
+# The Python package, from the system interpreter's dist-packages, with
+# nothing of the build tree on the path.
+got=$(cd / && env -u PYTHONPATH /usr/bin/python3 -c \
+  'import rowflow; print(rowflow.__file__); print(rowflow.Session(rowflow.load("'"$work/seed.pb"'")).run([3, 5])[0])' 2>&1)
+[[ $got == "/usr/lib/python3/dist-packages/rowflow/__init__.py"*"182.0" ]] ||
+  { echo "FAIL: import rowflow from the package gave: $got"; failed=1; }
 /usr/bin/rowflow-sklearn --help >/dev/null ||
   { echo "FAIL: rowflow-sklearn --help"; failed=1; }
 bash "$src/tests/consumer/run.sh" "$src" "$work/find_package" package /usr || failed=1

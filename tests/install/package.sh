@@ -38,6 +38,7 @@ for want in /usr/bin/rowflow /usr/bin/rowflow-sklearn /usr/share/man/man1/rowflo
   /usr/lib/$multiarch/pkgconfig/rowflow.pc /usr/lib/$multiarch/librowflow_runtime.a \
   /usr/lib/$multiarch/librowflow_onnx.a /usr/include/rowflow/graph/builder.h \
   /usr/include/rowflow/runtime/session.h /usr/include/rowflow/proto/rowflow.pb.h \
+  /usr/lib/python3/dist-packages/rowflow/__init__.py \
   /usr/include/rowflow/proto/rowflow.proto /usr/share/doc/rowflow/copyright \
   /usr/share/doc/rowflow/changelog.gz /usr/share/doc/rowflow/examples/seed_4_5.pbtxt; do
   grep -qxF "$want" "$build/files.txt" || { echo "FAIL: the .deb has no $want"; failed=1; }

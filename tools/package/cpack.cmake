@@ -27,8 +27,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "python3, libtbb-dev, libprotobuf-dev, protobuf-compiler, libfmt-dev, zlib1g-dev, libzstd-dev, libonnx-dev, pkg-config")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-sklearn, python3-numpy")
+    "python3 (>= 3.11), python3 (<< 3.12), python3-numpy, libtbb-dev, libprotobuf-dev, protobuf-compiler, libfmt-dev, zlib1g-dev, libzstd-dev, libonnx-dev, pkg-config")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-sklearn, python3-pandas, python3-dask, python3-distributed")
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/rowflow/rowflow")
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 # Only the tool is stripped: strip(1) on a static library would drop its
