@@ -15,14 +15,8 @@ work=$3
 rm -rf "$work"
 mkdir -p "$work"
 
-kernels=$("$portable" --version | sed -n 's/^kernels: \([a-z0-9]*\) (\(.*\))$/\1/p')
-case $kernels in
-  avx512) sets="avx512 avx2 generic" ;;
-  avx2) sets="avx2 generic" ;;
-  generic) sets="generic" ;;
-  *) echo "FAIL: the portable rowflow's --version names no kernel set:"
-     "$portable" --version; exit 1 ;;
-esac
+source "$(dirname "${BASH_SOURCE[0]}")/../portable/kernel_sets.sh"
+sets=$(kernel_sets "$portable")
 if ! "$portable" --version | grep -q 'picked at run time'; then
   echo "FAIL: $portable is not a dispatching build:"; "$portable" --version; exit 1
 fi

@@ -63,15 +63,9 @@ fi
 echo "objects: ${#base_objs[@]} baseline (no AVX), ${#avx2_objs[@]} AVX2," \
   "${#avx512_objs[@]} AVX-512; native isa_hashes: $(vector_registers "$native")"
 
-# The sets this CPU runs, widest first (as tests/install/dispatch_bits.sh).
-widest=$("$tree/tools/rowflow" --version | sed -n 's/^kernels: \([a-z0-9]*\) (.*$/\1/p')
-case $widest in
-  avx512) sets="avx512 avx2 generic" ;;
-  avx2) sets="avx2 generic" ;;
-  generic) sets="generic" ;;
-  *) echo "FAIL: the portable rowflow's --version names no kernel set:"
-     "$tree/tools/rowflow" --version; exit 1 ;;
-esac
+# The sets this CPU runs, widest first.
+source "$here/../portable/kernel_sets.sh"
+sets=$(kernel_sets "$tree/tools/rowflow")
 
 "$native" >"$work/native.txt" 2>"$work/native.err" ||
   { cat "$work/native.err"; echo "FAIL: native isa_hashes exited $?"; exit 1; }
