@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <mpi.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -293,6 +295,92 @@ class PeerAbort {
 
 // --- Output ---
 
+// Removes rank 0's temp file when rank 0 ends without finishing it, however
+// it ends, SIGKILL included. When a rank dies, mpirun (Open MPI 4.1) sends
+// every other rank SIGCONT, then SIGTERM a second later, then SIGKILL after
+// a sleep(1) that the first rank's exit cuts short (SIGCHLD): rank 0's
+// SIGTERM handler (main.cc) gets milliseconds, and under load it did not
+// run. So a detached process of its own session (mpirun signals the rank's
+// process group, not it) waits on a pipe whose write end only rank 0 holds:
+// end of file without the disarm byte means rank 0 is gone, and it unlinks
+// the path (a no-op after the rename). It acts once rank 0's descriptors
+// are closed, which may be just after mpirun returned. Not covered: a
+// launcher that kills by cgroup (srun) takes the watcher too; then only the
+// SIGTERM handler is left.
+class TempReaper {
+ public:
+  explicit TempReaper(const std::string& path) {
+    if (path.empty() || path.size() >= sizeof(path_)) return;
+    std::memcpy(path_, path.c_str(), path.size() + 1);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;  // left to the handler
+    const pid_t child = fork();
+    if (child == 0) Watch(fds[0]);  // never returns
+    close(fds[0]);
+    if (child < 0) {
+      close(fds[1]);
+      return;
+    }
+    fd_ = fds[1];
+    // The child only forks the watcher and exits: no zombie, no SIGCHLD
+    // later.
+    while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  // Closing the pipe without Disarm(): the watcher unlinks the path.
+  ~TempReaper() {
+    if (fd_ >= 0) close(fd_);
+  }
+  TempReaper(const TempReaper&) = delete;
+  TempReaper& operator=(const TempReaper&) = delete;
+
+  // After the rename: the watcher exits and leaves the name alone.
+  void Disarm() {
+    if (fd_ < 0) return;
+    const char done = 'd';
+    while (write(fd_, &done, 1) < 0 && errno == EINTR) {
+    }
+    close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  // In the forked child of a threaded process: async-signal-safe calls only.
+  [[noreturn]] void Watch(int in) {
+    if (fork() != 0) _exit(0);  // the watcher is the grandchild, orphaned
+    setsid();
+    struct sigaction ignore = {};
+    ignore.sa_handler = SIG_IGN;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT})
+      sigaction(sig, &ignore, nullptr);
+    // Nothing of the rank's kept open (its MPI sockets, stdout to mpirun,
+    // the pipe's write end): only the read end, as fd 3, and /dev/null.
+    if (in != 3) {
+      dup2(in, 3);
+      in = 3;
+    }
+    const int null = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3 && null >= 0; ++fd) dup2(null, fd);
+    if (close_range(4, ~0U, 0) != 0) {
+      struct rlimit limit;
+      const rlim_t top =
+          getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+      for (rlim_t fd = 4; fd < top && fd < (1 << 20); ++fd)
+        close(static_cast<int>(fd));
+    }
+    char byte = 0;
+    ssize_t r;
+    do {
+      r = read(in, &byte, 1);
+    } while (r < 0 && errno == EINTR);
+    if (r != 1) unlink(path_);
+    _exit(0);
+  }
+
+  char path_[4096] = {};
+  int fd_ = -1;
+};
+
 // The output file, opened by every rank on rank 0's temp file; closed
 // (collectively) before rank 0 renames it.
 class SharedFile {
@@ -517,7 +605,8 @@ void RunRanks(const ir::Graph& graph, const RunFileOptions& a, bool quiet,
 
   std::unique_ptr<RowSource<T>> source;
   NpyPart npy_part{w.rank, w.size};
-  std::unique_ptr<AtomicFile> out;  // rank 0's: the temp file, then the path
+  std::unique_ptr<AtomicFile> out;     // rank 0's: the temp file, then the path
+  std::unique_ptr<TempReaper> reaper;  // rank 0's: removes it if rank 0 dies
   Step(w, [&] {
     if (f.npy_in) {
       source = OpenNpySource<T>(a.input, graph.InputWidth(), &npy_part);
@@ -533,6 +622,7 @@ void RunRanks(const ir::Graph& graph, const RunFileOptions& a, bool quiet,
     }
     if (w.rank == 0) {
       out = std::make_unique<AtomicFile>(a.output);
+      reaper = std::make_unique<TempReaper>(out->temp_path());
       if (!out->seekable()) {
         throw MakeError(ErrorKind::kUsage,
                         "{}: under mpirun the output must be a regular file "
@@ -650,7 +740,10 @@ void RunRanks(const ir::Graph& graph, const RunFileOptions& a, bool quiet,
   });
   Step(w, [&] { shared->Close(); });
   Step(w, [&] {
-    if (w.rank == 0) out->Commit();
+    if (w.rank == 0) {
+      out->Commit();
+      reaper->Disarm();
+    }
   });
 
   if (w.rank != 0 || quiet) return;
