@@ -398,6 +398,10 @@ template <typename T>
 void Session::Run(ConstRowSpan<T> in, RowSpan<T> out,
                   const RunControl& control) {
   Impl<T>& impl = Typed<T>();
+  if (control.first_row < 0) {
+    throw MakeError(ErrorKind::kUsage, "first_row must be >= 0; got {}",
+                    control.first_row);
+  }
   if (in.cols != impl.plan.input_width) {
     throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
                     impl.plan.input_width, in.cols);
@@ -412,8 +416,9 @@ void Session::Run(ConstRowSpan<T> in, RowSpan<T> out,
   RunStats stats = impl.Execute(
       [&](typename Impl<T>::Tile* t) {
         if (next_row >= in.rows) return false;
-        t->first_row = next_row;
-        t->rows = std::min(tile_rows, in.rows - next_row);
+        t->first_row = control.first_row + next_row;
+        t->rows =
+            std::min(tile_rows - t->first_row % tile_rows, in.rows - next_row);
         // The tile reads and writes the caller's rows in place.
         t->buffers[kInputBuffer] = const_cast<T*>(in.data) + next_row * in.cols;
         t->buffers[kOutputBuffer] = out.data + next_row * out.cols;
@@ -428,6 +433,10 @@ template <typename T>
 void Session::Run(RowSource<T>& source, RowSink<T>& sink,
                   const RunControl& control) {
   Impl<T>& impl = Typed<T>();
+  if (control.first_row < 0) {
+    throw MakeError(ErrorKind::kUsage, "first_row must be >= 0; got {}",
+                    control.first_row);
+  }
   if (source.cols() != impl.plan.input_width) {
     throw MakeError(ErrorKind::kInput, "expected {} columns per row, got {}",
                     impl.plan.input_width, source.cols());
@@ -440,8 +449,9 @@ void Session::Run(RowSource<T>& source, RowSink<T>& sink,
       [&](typename Impl<T>::Tile* t) {
         t->buffers[kInputBuffer] = t->own_input;
         t->buffers[kOutputBuffer] = t->own_output;
-        t->first_row = next_row;
-        t->rows = source.Read(t->own_input, tile_rows);
+        t->first_row = control.first_row + next_row;
+        t->rows =
+            source.Read(t->own_input, tile_rows - t->first_row % tile_rows);
         next_row += t->rows;
         return t->rows > 0;
       },

@@ -61,6 +61,12 @@ struct RunControl {
   const std::atomic<bool>* cancel = nullptr;
   // Replaces SessionOptions::progress for this call when set.
   std::function<void(int64_t rows_done)> progress;
+  // The row number of this call's first row when it runs a part of a
+  // bigger input (a rank's part under mpirun, a Dask partition): kernel
+  // errors and stage_hook name rows from it, and tiles are cut where one
+  // call over the whole input would cut them (at multiples of tile_rows
+  // from row 0), so a part's error message is the whole run's. >= 0.
+  int64_t first_row = 0;
 };
 
 // What a Run did.

@@ -100,6 +100,21 @@ open(f"{d}/bad.csv", "w").write("\n".join(bad))
 # the parts' edges fall.
 lines = open(f"{d}/three.csv").read().split("\n")
 open(f"{d}/blank.csv", "w").write(lines[0] + "\n" + "\n" * 40 + lines[1] + "\n")
+# A NaN in row 9000 (0-based), in the last of 3 parts, after a header and
+# comment lines (rows and lines differ), for --check-finite; and the same
+# rows without it for an injected kernel fault.
+nan = x.copy()
+nan[9000, 1] = np.nan
+np.save(f"{d}/nan.npy", nan)
+def commented(path, rows):
+    with open(path, "w") as f:
+        f.write("x0,x1\n")
+        for i, r in enumerate(rows):
+            if i % 1000 == 5:
+                f.write("# a comment\n")
+            f.write(",".join(np.format_float_positional(v) for v in r) + "\n")
+commented(f"{d}/nan.csv", nan)
+commented(f"{d}/comments.csv", x)
 # A quoted field holding a newline (refused under mpirun).
 open(f"{d}/quoted.csv", "w").write('id,x0,x1\n"a\nb",1,2\n"c",3,4\n')
 PY
@@ -157,6 +172,17 @@ like_one() {
 like_one "bad row: one process's message -np 2" 2 "$tmp/bad.csv"
 like_one "empty lines before a later part's rows -np 4" 4 "$tmp/blank.csv"
 like_one "empty lines, general path -np 3" 3 "$tmp/blank.csv" --comment '#'
+# Row numbers in kernel and --check-finite errors are global, and a part's
+# tiles are cut where one process cuts them: the very same line.
+like_one "NaN in the last part, --check-finite, npy -np 3" 3 "$tmp/nan.npy" --check-finite
+like_one "NaN in the last part, --check-finite, csv -np 3" 3 "$tmp/nan.csv" --check-finite \
+  --header --comment '#'
+export ROWFLOW_TEST_FAIL_ROW=9000
+like_one "kernel fault in the last part, npy -np 3" 3 "$tmp/rows.npy"
+like_one "kernel fault in the last part, npy, --tile 100 -np 4" 4 "$tmp/rows.npy" --tile 100
+like_one "kernel fault in the last part, csv, --tile 64 -np 3" 3 "$tmp/comments.csv" \
+  --header --comment '#' --tile 64
+unset ROWFLOW_TEST_FAIL_ROW
 printf '1,2\n\n\n\n' >"$tmp/trail.csv"
 same "empty lines at the end only -np 4" 4 <("$rowflow" run "$tmp/m.pb" -i "$tmp/trail.csv" -o - -q) \
   "$o/p.csv" run "$tmp/m.pb" -i "$tmp/trail.csv"

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
@@ -150,6 +151,16 @@ std::string DotQuote(std::string_view s) {
     ++i;
   }
   return out + "\"";
+}
+
+std::function<void(const StageInfo&, int64_t, int64_t)> TestFaultHook() {
+  const char* row = std::getenv("ROWFLOW_TEST_FAIL_ROW");
+  if (row == nullptr || *row == '\0') return {};
+  const int64_t at = std::strtoll(row, nullptr, 10);
+  return [at](const StageInfo&, int64_t first, int64_t rows) {
+    if (first <= at && at < first + rows)
+      throw Error(ErrorKind::kInternal, "injected fault");
+  };
 }
 
 }  // namespace rowflow::cli

@@ -7,11 +7,13 @@
 #define ROWFLOW_TOOLS_CLI_CLI_UTIL_H_
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
 #include "graph/ir.h"
+#include "runtime/plan.h"
 
 namespace rowflow::cli {
 
@@ -40,6 +42,12 @@ std::string FormatSi(double v);
 // Writes `text` to stdout, checking every write: Error(kIo) on failure,
 // BrokenPipeError when the reader went away (`| head`).
 void WriteStdout(std::string_view text);
+
+// A test hook of `rowflow run`, one process and under mpirun: with
+// ROWFLOW_TEST_FAIL_ROW=N in the environment, a SessionOptions::stage_hook
+// that throws Error(kInternal) "injected fault" in a stage running the tile
+// that holds row N (0-based, of the whole input); without it, empty.
+std::function<void(const StageInfo&, int64_t, int64_t)> TestFaultHook();
 
 // JSON documents keep their keys in the order they were added.
 using Json = nlohmann::ordered_json;

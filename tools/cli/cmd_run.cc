@@ -183,6 +183,7 @@ RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
   // runs the tiles while the first waits.
   if (options.threads == 1 && InputMayWait(a.input)) options.threads = 2;
   options.tile_rows = a.tile_rows;
+  options.stage_hook = TestFaultHook();
   Session session(graph, options);
   RunControl control;
   control.cancel = a.cancel;

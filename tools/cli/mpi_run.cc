@@ -165,18 +165,23 @@ int64_t LineStartAtOrAfter(int fd, int64_t offset, int64_t size,
 }
 
 // What a CSV part holds, from one pass over its bytes before the run: its
-// newlines (for the global line numbers of later parts) and whether a line
-// would be a record (for empty lines at the end of earlier parts).
+// newlines (for the global line numbers of later parts) and its lines that
+// would be records (for the global row numbers of later parts, and for
+// empty lines at the end of earlier parts). A line is a record unless it
+// is empty, only '\r' (and with skip_blank blanks) or starts with the
+// comment character.
 struct PartScan {
   int64_t newlines = 0;
-  bool records = false;
+  int64_t record_lines = 0;
 };
 
 PartScan ScanPart(int fd, int64_t begin, int64_t end, const CsvOptions& csv,
                   const std::string& name) {
   PartScan scan;
   std::unique_ptr<char[]> buf(new char[kCopyChunk]);
-  bool line_start = true, in_comment = false;
+  // Per line: open until its first byte that is not '\r' or a skipped
+  // blank, which decides it; then on to the next '\n'.
+  bool line_start = true, decided = false;
   for (int64_t at = begin; at < end;) {
     const ssize_t r = pread(fd, buf.get(),
                             static_cast<size_t>(std::min<int64_t>(
@@ -186,21 +191,31 @@ PartScan ScanPart(int fd, int64_t begin, int64_t end, const CsvOptions& csv,
     if (r < 0) ThrowErrno(ErrorKind::kInput, name, errno);
     if (r == 0) break;
     const char* p = buf.get();
-    scan.newlines += std::count(p, p + r, '\n');
-    for (ssize_t i = 0; !scan.records && i < r; ++i) {
-      const char c = p[i];
-      if (c == '\n') {
+    const char* const stop = p + r;
+    while (p < stop) {
+      if (decided) {
+        const char* nl = static_cast<const char*>(
+            std::memchr(p, '\n', static_cast<size_t>(stop - p)));
+        if (nl == nullptr) break;
+        ++scan.newlines;
+        p = nl + 1;
+        decided = false;
         line_start = true;
-        in_comment = false;
         continue;
       }
-      if (in_comment) continue;
+      const char c = *p++;
+      if (c == '\n') {
+        ++scan.newlines;
+        line_start = true;
+        continue;
+      }
       const bool first = line_start;
       line_start = false;
       if (first && csv.comment != '\0' && c == csv.comment) {
-        in_comment = true;
+        decided = true;
       } else if (c != '\r' && !(csv.skip_blank && (c == ' ' || c == '\t'))) {
-        scan.records = true;
+        ++scan.record_lines;
+        decided = true;
       }
     }
     at += r;
@@ -598,8 +613,16 @@ void RunRanks(const ir::Graph& graph, const RunFileOptions& a, bool quiet,
   MPI_Exscan(&scan.newlines, &lines_before, 1, MPI_INT64_T, MPI_SUM,
              MPI_COMM_WORLD);
   if (w.rank == 0) lines_before = 0;
+  // Global row numbers: the records of the parts before this one, less
+  // the header line (rank 0's first record line).
+  int64_t rows_before = 0;
+  MPI_Exscan(&scan.record_lines, &rows_before, 1, MPI_INT64_T, MPI_SUM,
+             MPI_COMM_WORLD);
+  if (w.rank == 0) rows_before = 0;
+  if (w.rank > 0 && a.header)
+    rows_before = std::max<int64_t>(0, rows_before - 1);
   std::vector<int> records(static_cast<size_t>(w.size));
-  int my_records = scan.records ? 1 : 0;
+  int my_records = scan.record_lines > 0 ? 1 : 0;
   MPI_Allgather(&my_records, 1, MPI_INT, records.data(), 1, MPI_INT,
                 MPI_COMM_WORLD);
 
@@ -668,6 +691,7 @@ void RunRanks(const ir::Graph& graph, const RunFileOptions& a, bool quiet,
     SessionOptions options;
     options.threads = threads;
     options.tile_rows = a.tile_rows;
+    options.stage_hook = TestFaultHook();
     session = std::make_unique<Session>(graph, options);
   });
 
@@ -681,6 +705,7 @@ void RunRanks(const ir::Graph& graph, const RunFileOptions& a, bool quiet,
                         [&fraction] { return fraction; });
   RunControl control;
   control.cancel = &stop;
+  control.first_row = f.npy_in ? npy_part.first_row : rows_before;
   control.progress = [&](int64_t rows) {
     // Test hook: a rank dying mid-run, after its first tile is written.
     if (kill_me) raise(SIGKILL);
@@ -690,8 +715,10 @@ void RunRanks(const ir::Graph& graph, const RunFileOptions& a, bool quiet,
       progress.Update(rows * w.size);  // rank 0's share, scaled: an estimate
     }
   };
-  RowLocator where{a.input, !f.npy_in, a.header && w.rank == 0 && !f.npy_in,
-                   f.npy_in ? npy_part.first_row : lines_before};
+  // As one process names them: from the global row (its line is taken as
+  // row + 1, + 1 after a header line, as cmd_run.cc's locator does).
+  RowLocator where{a.input, !f.npy_in, a.header && !f.npy_in,
+                   control.first_row};
   std::exception_ptr error;
   bool stopped = false;
   try {
