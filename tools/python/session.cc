@@ -46,11 +46,14 @@ class PySession {
         model_.graph->dtype == ir::DType::kF32 ? "float32" : "float64");
   }
 
-  py::array Run(py::handle x, bool check_finite) {
+  py::array Run(py::handle x, bool check_finite, int64_t first_row) {
     std::shared_ptr<Session> s = Live();
+    if (first_row < 0)
+      Throw(ErrorKind::kUsage,
+            fmt::format("first_row must be >= 0; got {}", first_row));
     return model_.graph->dtype == ir::DType::kF32
-               ? RunTyped<float>(*s, x, check_finite)
-               : RunTyped<double>(*s, x, check_finite);
+               ? RunTyped<float>(*s, x, check_finite, first_row)
+               : RunTyped<double>(*s, x, check_finite, first_row);
   }
 
   py::dict RunFile(const py::object& input, const py::object& output,
@@ -66,7 +69,8 @@ class PySession {
 
  private:
   template <typename T>
-  py::array RunTyped(Session& s, py::handle x, bool check_finite);
+  py::array RunTyped(Session& s, py::handle x, bool check_finite,
+                     int64_t first_row);
 
   Model model_;
   std::shared_ptr<Session> session_;
@@ -95,7 +99,8 @@ std::pair<py::array, bool> AsRows(py::handle x, int64_t width,
 }
 
 template <typename T>
-py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite) {
+py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
+                              int64_t first_row) {
   const int64_t width = s.input_width(), out_width = s.output_width();
   auto [in, one_row] = AsRows<T>(x, width, dtype_);
   const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
@@ -103,13 +108,14 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite) {
       one_row ? py::array_t<T>({out_width}) : py::array_t<T>({rows, out_width});
   const T* in_data = static_cast<const T*>(in.data());
   T* out_data = out.mutable_data();
-  const RowLocator where{"input", false, false};
+  const RowLocator where{"input", false, false, first_row};
   RunReleased(
       [&](std::atomic<bool>& cancel) {
         if (check_finite)
           CheckFinite(in_data, rows, width, 0, where, false, "check_finite");
         RunControl control;
         control.cancel = &cancel;
+        control.first_row = first_row;
         s.Run(ConstRowSpan<T>{in_data, rows, width},
               RowSpan<T>{out_data, rows, out_width}, control);
         if (check_finite)
@@ -359,12 +365,14 @@ manager; close() frees it.)")
 core; tile_rows=0 and max_tiles_in_flight=0 let the plan choose.)")
       .def(
           "run", &PySession::Run, py::arg("x"), py::kw_only(),
-          py::arg("check_finite") = false,
+          py::arg("check_finite") = false, py::arg("first_row") = 0,
           R"(The model's outputs for rows `x`: a (rows, output_width) array of the
 model's dtype, or (output_width,) for one 1-D row. check_finite=True raises
 rowflow.InputError at the first NaN or infinity in the input or output.
 Raises InputError for a wrong width or shape, or values that are no numbers;
-KeyboardInterrupt stops a long run within a tile.)")
+KeyboardInterrupt stops a long run within a tile. first_row: the number of
+x's first row in messages when x is a part of a bigger input (a Dask
+partition): errors then read as one run over the whole input's.)")
       .def("run_file", &PySession::RunFile, py::arg("input"), py::arg("output"),
            R"(Streams rows from file `input` into file `output` as `rowflow run`
 does: CSV or .npy by extension (or format="csv"/"npy"), gzip/zstd input

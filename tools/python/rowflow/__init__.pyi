@@ -96,7 +96,8 @@ class GraphBuilder:
 class Session:
     def __init__(self, model: Model | _Source, threads: int = 0, tile_rows: int = 0,
                  max_tiles_in_flight: int = 0) -> None: ...
-    def run(self, x: _Numbers, *, check_finite: bool = False) -> np.ndarray: ...
+    def run(self, x: _Numbers, *, check_finite: bool = False,
+            first_row: int = 0) -> np.ndarray: ...
     def run_file(self, input: _Path, output: _Path, *, format: Literal["csv", "npy"] | None = None,
                  header: bool = False, output_header: bool = False, columns: str | None = None,
                  keep: str | None = None, delimiter: str | None = None,

@@ -109,9 +109,11 @@ def _where(first, stop, part):
     return f"rows {first}-{stop - 1}"
 
 
-def _run(session, rows, check_finite, where):
+def _run(session, rows, check_finite, where, first_row):
     try:
-        return session.run(rows, check_finite=check_finite)
+        # Row numbers inside the message are the whole input's.
+        return session.run(rows, check_finite=check_finite,
+                           first_row=first_row or 0)
     except rowflow.Error as e:
         # The same class, so `except rowflow.InputError` works on the client.
         raise type(e)(f"{where()}: {e}") from None
@@ -129,14 +131,17 @@ def _score_block(block, digest, model_bytes, threads, check_finite,
             return _where(None, None, part)
         return _where(int(loc[0][0]), int(loc[0][1]), part)
 
-    return _run(session, block, check_finite, where)
+    info = (block_info or {}).get(0, {})
+    loc = info.get("array-location")
+    first = int(loc[0][0]) if loc and loc[0][0] == loc[0][0] else 0
+    return _run(session, block, check_finite, where, first)
 
 
 def _score_partition(frame, first, digest, model_bytes, threads,
                      check_finite, feature_columns, out_columns, part):
     session = _session(digest, model_bytes, threads)
     y = _run(session, frame[feature_columns], check_finite,
-             lambda: _where(first, first + len(frame), part))
+             lambda: _where(first, first + len(frame), part), first)
     import pandas as pd
     return pd.DataFrame(y, index=frame.index, columns=out_columns)
 
