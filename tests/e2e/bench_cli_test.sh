@@ -131,7 +131,7 @@ refuse "--dtype with a MODEL" "rowflow: error: --dtype picks a --workload's dtyp
 refuse "--limits with --workload" \
   "rowflow: error: --limits measures the machine alone; give it without a MODEL, --workload, --dtype or --save-*" \
   --limits --workload mid
-refuse "--limits --no-limits" "rowflow: error: --limits excludes --no-limits; see 'rowflow bench --help'" \
+refuse "--limits --no-limits" "rowflow: error: give --limits or --no-limits, not both" \
   --limits --no-limits
 refuse "--save-input not .npy" "rowflow: error: --save-input writes .npy; got 'x.csv' (name it *.npy)" \
   --workload mid --save-input x.csv
