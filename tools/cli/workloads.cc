@@ -30,10 +30,10 @@ struct LayerShape {
   ir::Activation activation;
 };
 
-ir::Graph RandomMlp(const std::string& name, int64_t width,
+ir::Graph RandomMlp(const std::string& name, ir::DType dtype, int64_t width,
                     const std::vector<LayerShape>& layers, uint64_t seed) {
   Random rng(seed);
-  GraphBuilder b(name);
+  GraphBuilder b(name, dtype);
   ValueRef v = b.Input("x", {width});
   for (size_t i = 0; i < layers.size(); ++i) {
     const double scale = 1 / std::sqrt(static_cast<double>(width));
@@ -57,10 +57,10 @@ std::vector<std::string> WorkloadNames() {
   return {"seed", "mid", "wide", "tanh"};
 }
 
-Workload MakeWorkload(const std::string& name) {
+Workload MakeWorkload(const std::string& name, ir::DType dtype) {
   using ir::Activation;
   if (name == "seed") {
-    GraphBuilder b("seed");
+    GraphBuilder b("seed", dtype);
     ValueRef x = b.Input("x", {2});
     DenseOptions relu{Activation::kRelu, 0.01, DenseForm::kPerNode};
     DenseOptions identity{Activation::kIdentity, 0.01, DenseForm::kPerNode};
@@ -71,7 +71,7 @@ Workload MakeWorkload(const std::string& name) {
   }
   if (name == "mid") {
     return {name,
-            RandomMlp(name, 64,
+            RandomMlp(name, dtype, 64,
                       {{256, Activation::kRelu},
                        {256, Activation::kRelu},
                        {10, Activation::kIdentity}},
@@ -80,7 +80,7 @@ Workload MakeWorkload(const std::string& name) {
   }
   if (name == "wide") {
     return {name,
-            RandomMlp(name, 784,
+            RandomMlp(name, dtype, 784,
                       {{1024, Activation::kRelu},
                        {1024, Activation::kRelu},
                        {10, Activation::kIdentity}},
@@ -89,7 +89,7 @@ Workload MakeWorkload(const std::string& name) {
   }
   if (name == "tanh") {
     return {name,
-            RandomMlp(name, 32,
+            RandomMlp(name, dtype, 32,
                       {{128, Activation::kTanh},
                        {128, Activation::kTanh},
                        {1, Activation::kSigmoid}},

@@ -174,7 +174,7 @@ def cli_cpu_per_run(binary, workload, rows, repeat):
     the difference between --repeat 1+repeat and --repeat 1 (the same input
     generation and warm-up), over `repeat`."""
     base = [binary, "bench", "--workload", workload, "--rows", str(rows),
-            "--threads", "1", "--json", "--repeat"]
+            "--threads", "1", "--json", "--no-limits", "--repeat"]
     cpu = []
     for n in (1, 1 + repeat):
         c = children_cpu()
@@ -202,7 +202,7 @@ def cli_rows_per_s(binary, workload, rows, threads, repeat):
     """{threads: rows/s} of `rowflow bench --json` (its median of `repeat`)."""
     cmd = [binary, "bench", "--workload", workload, "--rows", str(rows),
            "--threads", ",".join(map(str, threads)), "--repeat", str(repeat),
-           "--json"]
+           "--json", "--no-limits"]
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     points = [json.loads(line) for line in r.stdout.splitlines() if line]
     return {p["threads"]: p["rows_per_s"] for p in points}, " ".join(cmd)
