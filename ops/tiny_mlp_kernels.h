@@ -47,20 +47,31 @@ inline Layer<T> Resolve(const T* params, const LayerPlan<T>& l) {
           l.alpha, l.beta};
 }
 
-// out[u] = sum_i w[u][i] * in[i] (fma chain in increasing i) + b[u].
-// The first product is fma(w, x, -0.0), which rounds like w * x (sign of
-// zero included) but cannot be contracted with the bias add by the compiler.
-template <typename S, int W, int U, typename T>
+// out[k * U + u] = sum_i w[u][i] * in[k * W + i] (fma chain in increasing
+// i) + b[u], for each of K blocks k. The first product is
+// fma(w, x, -0.0), which rounds like w * x (sign of zero included) but
+// cannot be contracted with the bias add by the compiler.
+template <typename S, int W, int U, int K, typename T>
 RF_TINY_INLINE void Dense(const T* w, const T* b, const typename S::V* in,
                           typename S::V* out) {
-  const typename S::V neg_zero = S::Set1(T(-0.0));
+  using V = typename S::V;
+  const V neg_zero = S::Set1(T(-0.0));
   Unroll<U>([&](auto u) RF_TINY_LAMBDA {
-    typename S::V z = S::Fma(S::Set1(w[u * W]), in[0], neg_zero);
+    V z[K];
+    const V w0 = S::Set1(w[u * W]);
+    Unroll<K>([&](auto k)
+                  RF_TINY_LAMBDA { z[k] = S::Fma(w0, in[k * W], neg_zero); });
     Unroll<W - 1>([&](auto i) RF_TINY_LAMBDA {
-      z = S::Fma(S::Set1(w[u * W + i + 1]), in[i + 1], z);
+      const V wi = S::Set1(w[u * W + i + 1]);
+      Unroll<K>([&](auto k) RF_TINY_LAMBDA {
+        z[k] = S::Fma(wi, in[k * W + i + 1], z[k]);
+      });
     });
-    if (b != nullptr) z = S::Add(z, S::Set1(b[u]));
-    out[u] = z;
+    if (b != nullptr) {
+      const V bu = S::Set1(b[u]);
+      Unroll<K>([&](auto k) RF_TINY_LAMBDA { z[k] = S::Add(z[k], bu); });
+    }
+    Unroll<K>([&](auto k) RF_TINY_LAMBDA { out[k * U + u] = z[k]; });
   });
 }
 
@@ -83,38 +94,39 @@ RF_TINY_INLINE typename S::V RegRow(typename S::V x,
   return (typename S::V)Row::Reg((typename S::P)x, p);
 }
 
-// Applies the layer's activation to v[0..U) if the table computes it in
+// Applies the layer's activation to v[0..N) if the table computes it in
 // registers; leaves v otherwise.
-template <typename S, int U, typename T>
+template <typename S, int N, typename T>
 RF_TINY_INLINE void ActivateInline(const Layer<T>& layer, typename S::V* v) {
   act::VisitRegister(layer.act, [&](auto row) RF_TINY_LAMBDA {
     using Row = decltype(row);
     if constexpr (Row::kForm == act::Form::kRegister &&
                   Row::kAct != ir::Activation::kIdentity) {
       const act::RegParams<typename S::P> p = RegParamsOf<S>(layer);
-      Unroll<U>([&](auto u) RF_TINY_LAMBDA { v[u] = RegRow<S, Row>(v[u], p); });
+      Unroll<N>([&](auto i) RF_TINY_LAMBDA { v[i] = RegRow<S, Row>(v[i], p); });
     }
   });
 }
 
-// One layer on one block: out = act(dense(in)) for an inline activation.
-template <typename S, int W, int U, typename T>
+// One layer on K blocks: out = act(dense(in)) for an inline activation.
+template <typename S, int K, int W, int U, typename T>
 RF_TINY_INLINE void Step(const Layer<T>& layer, const typename S::V* in,
                          typename S::V* out) {
-  Dense<S, W, U>(layer.w, layer.b, in, out);
-  ActivateInline<S, U>(layer, out);
+  Dense<S, W, U, K>(layer.w, layer.b, in, out);
+  ActivateInline<S, K * U>(layer, out);
 }
 
-// Layers (W, U), (U, Rest[0]), ... on one block.
-template <typename S, int W, int U, int... Rest, typename T>
+// Layers (W, U), (U, Rest[0]), ... on K blocks, block k's columns at
+// [k * width, (k + 1) * width) of in, the intermediates and out.
+template <typename S, int K, int W, int U, int... Rest, typename T>
 RF_TINY_INLINE void Chain(const Layer<T>* layer, const typename S::V* in,
                           typename S::V* out) {
   if constexpr (sizeof...(Rest) == 0) {
-    Step<S, W, U>(*layer, in, out);
+    Step<S, K, W, U>(*layer, in, out);
   } else {
-    typename S::V h[U];
-    Step<S, W, U>(*layer, in, h);
-    Chain<S, U, Rest...>(layer + 1, h, out);
+    typename S::V h[K * U];
+    Step<S, K, W, U>(*layer, in, h);
+    Chain<S, K, U, Rest...>(layer + 1, h, out);
   }
 }
 
@@ -151,11 +163,19 @@ RF_TINY_INLINE void LoadBlock(const T* x, int64_t ldx, int64_t n, T* pad,
 }
 
 // Stores rows [0, n) of the column registers at y (row stride ldy):
-// directly, scattered, or through `pad` like LoadBlock.
+// directly (with non-temporal stores if `stream`, which needs
+// kCanStream<S, U> and a full block at a sizeof(V)-aligned y), scattered,
+// or through `pad` like LoadBlock.
 template <typename S, int U, typename T>
 RF_TINY_INLINE void StoreBlock(const typename S::V* v, int64_t n, T* pad, T* y,
-                               int64_t ldy) {
+                               int64_t ldy, bool stream = false) {
   if (n == S::kLanes && ldy == U) {
+    if constexpr (kCanStream<S, U>) {
+      if (stream) {
+        StoreRows<S, U, true>(v, y);
+        return;
+      }
+    }
     StoreRows<S, U>(v, y);
   } else if (CanGather<S>(n, ldy)) {
     if constexpr (S::kHasGather) {
@@ -168,29 +188,80 @@ RF_TINY_INLINE void StoreBlock(const typename S::V* v, int64_t n, T* pad, T* y,
   }
 }
 
-// The whole chain D[0] -> D[1] -> ... over every row, block by block.
+// A call whose rows in and out take at least this many bytes (more than
+// a core's L2 holds) stores its full blocks of packed output with
+// non-temporal stores: that output leaves the caches before anyone reads
+// it anyway, and streaming it spares memory the read of every line before
+// it is overwritten.
+inline constexpr int64_t kStreamMinBytes = int64_t{1} << 20;
+
+// The first row of `rows` rows of W inputs and U packed outputs at y from
+// which whole blocks start on register boundaries, when the call streams
+// its stores (kStreamMinBytes); -1 when it does not.
+template <typename S, int W, int U, typename T>
+RF_TINY_INLINE int64_t StreamStart(const T* y, int64_t ldy, int64_t rows) {
+  if constexpr (kCanStream<S, U>) {
+    const auto at = reinterpret_cast<uintptr_t>(y);
+    if (ldy != U || rows * (W + U) * int64_t{sizeof(T)} < kStreamMinBytes ||
+        at % sizeof(T) != 0) {
+      return -1;
+    }
+    for (int64_t r = 0; r < S::kLanes; ++r) {
+      if ((at + r * U * sizeof(T)) % sizeof(typename S::V) == 0) return r;
+    }
+  }
+  return -1;
+}
+
+// Blocks per step of FusedKernel: each layer's weights, bias checks and
+// activation dispatch serve K blocks, and the K blocks' chains overlap;
+// K blocks of the widest layer stay within 8 registers.
+constexpr int BlocksPerStep(int max_dim) { return std::max(1, 8 / max_dim); }
+
+// The whole chain D[0] -> D[1] -> ... over every row, K blocks at a time;
+// blocks past the last row compute zeros and store nothing. The first
+// step covers just the rows before an aligned start for streaming stores.
 template <typename T, int... D>
 __attribute__((flatten)) void FusedKernel(const TinyPlan<T>& plan, const T* x,
                                           int64_t ldx, int64_t rows, T* y,
                                           int64_t ldy) {
   using S = Simd<T>;
+  using V = typename S::V;
   constexpr int L = S::kLanes;
   constexpr int kDims[] = {D...};
   constexpr int W = kDims[0];
   constexpr int U = kDims[sizeof...(D) - 1];
+  constexpr int K = BlocksPerStep(std::max({D...}));
   Layer<T> layers[sizeof...(D) - 1];
   for (size_t k = 0; k < sizeof...(D) - 1; ++k) {
     layers[k] = Resolve(plan.params.data(), plan.layers[k]);
   }
   alignas(64) T xpad[L * W];
   alignas(64) T ypad[L * U];
-  for (int64_t r = 0; r < rows; r += L) {
-    const int64_t n = std::min<int64_t>(L, rows - r);
-    typename S::V in[W], out[U];
-    LoadBlock<S, W>(x + r * ldx, ldx, n, xpad, in);
-    Chain<S, D...>(layers, in, out);
-    StoreBlock<S, U>(out, n, ypad, y + r * ldy, ldy);
+  const int64_t start = StreamStart<S, W, U>(y, ldy, rows);
+  const bool stream = start >= 0;
+  int64_t step = start > 0 ? start : K * L;
+  for (int64_t r = 0; r < rows; r += step, step = K * L) {
+    const int64_t n = std::min<int64_t>(step, rows - r);
+    V in[K * W], out[K * U];
+    Unroll<K>([&](auto k) RF_TINY_LAMBDA {
+      const int64_t m = std::min<int64_t>(n - k * L, L);
+      if (m > 0) {
+        LoadBlock<S, W>(x + (r + k * L) * ldx, ldx, m, xpad, in + k * W);
+      } else {
+        Unroll<W>([&](auto i) RF_TINY_LAMBDA { in[k * W + i] = S::Set1(0); });
+      }
+    });
+    Chain<S, K, D...>(layers, in, out);
+    Unroll<K>([&](auto k) RF_TINY_LAMBDA {
+      const int64_t m = std::min<int64_t>(n - k * L, L);
+      if (m > 0) {
+        StoreBlock<S, U>(out + k * U, m, ypad, y + (r + k * L) * ldy, ldy,
+                         stream);
+      }
+    });
   }
+  if (stream) StreamFence<S>();
 }
 
 // Structure-of-arrays layout of a chunk: block b, column k, lane l at

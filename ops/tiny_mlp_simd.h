@@ -53,9 +53,13 @@ struct Simd<float> {
   using Index = int32_t;
   static constexpr int kLanes = 16;
   static constexpr bool kHasPermute = true;
+  static constexpr bool kHasPairs = false;
   static V Set1(float a) { return _mm512_set1_ps(a); }
   static V Load(const float* p) { return _mm512_loadu_ps(p); }
   static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  // A non-temporal store to a sizeof(V)-aligned p (see StreamFence).
+  static constexpr bool kHasStream = true;
+  static void Stream(float* p, V v) { _mm512_stream_ps(p, v); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V Add(V a, V b) { return _mm512_add_ps(a, b); }
   // Lane i of the result: lane idx[i] of the 2*kLanes lanes (a, b).
@@ -89,9 +93,12 @@ struct Simd<double> {
   using Index = int64_t;
   static constexpr int kLanes = 8;
   static constexpr bool kHasPermute = true;
+  static constexpr bool kHasPairs = false;
   static V Set1(double a) { return _mm512_set1_pd(a); }
   static V Load(const double* p) { return _mm512_loadu_pd(p); }
   static void Store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static constexpr bool kHasStream = true;
+  static void Stream(double* p, V v) { _mm512_stream_pd(p, v); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V Add(V a, V b) { return _mm512_add_pd(a, b); }
   static V Permute2(V a, const Index* idx, V b) {
@@ -130,8 +137,26 @@ struct Simd<float> {
   static V Set1(float a) { return _mm256_set1_ps(a); }
   static V Load(const float* p) { return _mm256_loadu_ps(p); }
   static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static constexpr bool kHasStream = true;
+  static void Stream(float* p, V v) { _mm256_stream_ps(p, v); }
   static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V Add(V a, V b) { return _mm256_add_ps(a, b); }
+  // Rows of two columns, rows 0-3 in a and 4-7 in b, to column registers
+  // c0, c1; Interleave is the inverse.
+  static constexpr bool kHasPairs = true;
+  static void Deinterleave(V a, V b, V* c0, V* c1) {
+    // Rows 0 1 4 5 | 2 3 6 7, then the middle 64-bit quarters swapped.
+    *c0 = Quarters(_mm256_shuffle_ps(a, b, 0x88));
+    *c1 = Quarters(_mm256_shuffle_ps(a, b, 0xdd));
+  }
+  static void Interleave(V c0, V c1, V* a, V* b) {
+    const V p0 = Quarters(c0), p1 = Quarters(c1);
+    *a = _mm256_unpacklo_ps(p0, p1);
+    *b = _mm256_unpackhi_ps(p0, p1);
+  }
+  static V Quarters(V v) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xd8));
+  }
 };
 
 template <>
@@ -145,8 +170,23 @@ struct Simd<double> {
   static V Set1(double a) { return _mm256_set1_pd(a); }
   static V Load(const double* p) { return _mm256_loadu_pd(p); }
   static void Store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static constexpr bool kHasStream = true;
+  static void Stream(double* p, V v) { _mm256_stream_pd(p, v); }
   static V Fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V Add(V a, V b) { return _mm256_add_pd(a, b); }
+  // Rows of two columns, rows 0-1 in a and 2-3 in b, to column registers.
+  static constexpr bool kHasPairs = true;
+  static void Deinterleave(V a, V b, V* c0, V* c1) {
+    // Rows 0 2 | 1 3, then the middle quarters swapped.
+    *c0 = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xd8);
+    *c1 = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xd8);
+  }
+  static void Interleave(V c0, V c1, V* a, V* b) {
+    const V p0 = _mm256_permute4x64_pd(c0, 0xd8);
+    const V p1 = _mm256_permute4x64_pd(c1, 0xd8);
+    *a = _mm256_unpacklo_pd(p0, p1);
+    *b = _mm256_unpackhi_pd(p0, p1);
+  }
 };
 
 #else
@@ -160,10 +200,13 @@ struct Simd {
   using Index = int64_t;
   static constexpr int kLanes = 1;
   static constexpr bool kHasPermute = false;
+  static constexpr bool kHasPairs = false;
   static constexpr bool kHasGather = false;
   static V Set1(T a) { return a; }
   static V Load(const T* p) { return *p; }
   static void Store(T* p, V v) { *p = v; }
+  static constexpr bool kHasStream = false;
+  static void Stream(T* p, V v) { *p = v; }
   static V Fma(V a, V b, V c) { return std::fma(a, b, c); }
   static V Add(V a, V b) { return a + b; }
 };
@@ -223,6 +266,8 @@ RF_TINY_INLINE void LoadRows(const T* x, typename S::V* v) {
         }
       });
     });
+  } else if constexpr (W == 2 && S::kHasPairs) {
+    S::Deinterleave(S::Load(x), S::Load(x + L), &v[0], &v[1]);
   } else {
     alignas(64) T cols[W][L];
     for (int r = 0; r < L; ++r) {
@@ -232,13 +277,38 @@ RF_TINY_INLINE void LoadRows(const T* x, typename S::V* v) {
   }
 }
 
+// True if StoreRows can write U columns with whole-register stores, so
+// with non-temporal ones (kStream).
+template <typename S, int U>
+inline constexpr bool kCanStream = S::kHasStream && (U == 1 || S::kHasPermute ||
+                                                     (U == 2 && S::kHasPairs));
+
+// One register to p, non-temporal if kStream (p then sizeof(V)-aligned).
+template <typename S, bool kStream, typename T>
+RF_TINY_INLINE void Put(T* p, typename S::V v) {
+  if constexpr (kStream) {
+    S::Stream(p, v);
+  } else {
+    S::Store(p, v);
+  }
+}
+
+// Orders earlier non-temporal stores before later stores, so that another
+// thread that synchronizes with this one afterwards sees them.
+template <typename S>
+RF_TINY_INLINE void StreamFence() {
+  if constexpr (S::kHasStream) _mm_sfence();
+}
+
 // Stores the column registers v[0..U) as kLanes rows of U contiguous
-// columns (y[row * U + col]).
-template <typename S, int U, typename T>
+// columns (y[row * U + col]); with kStream (kCanStream<S, U> only), as
+// non-temporal stores to a sizeof(V)-aligned y.
+template <typename S, int U, bool kStream = false, typename T>
 RF_TINY_INLINE void StoreRows(const typename S::V* v, T* y) {
   constexpr int L = S::kLanes;
+  static_assert(!kStream || kCanStream<S, U>);
   if constexpr (U == 1) {
-    S::Store(y, v[0]);
+    Put<S, kStream>(y, v[0]);
   } else if constexpr (S::kHasPermute) {
     constexpr auto& t = kTables<S, U>;
     Unroll<U>([&](auto s) RF_TINY_LAMBDA {
@@ -251,8 +321,13 @@ RF_TINY_INLINE void StoreRows(const typename S::V* v, T* y) {
                          S::Permute2(v[2 * p], t.store_idx[s], v[hi]));
         }
       });
-      S::Store(y + s * L, out);
+      Put<S, kStream>(y + s * L, out);
     });
+  } else if constexpr (U == 2 && S::kHasPairs) {
+    typename S::V a, b;
+    S::Interleave(v[0], v[1], &a, &b);
+    Put<S, kStream>(y, a);
+    Put<S, kStream>(y + L, b);
   } else {
     alignas(64) T cols[U][L];
     Unroll<U>([&](auto k) RF_TINY_LAMBDA { S::Store(cols[k], v[k]); });

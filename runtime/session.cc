@@ -24,8 +24,12 @@ int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
       std::max<int64_t>(1, intermediate_bytes_per_row + io_bytes_per_row);
   // About 1 MB of activations per tile keeps a stage's output in L2 for the
   // next stage; big layers still get >= 256 rows of GEMM work per call.
+  // Tiny networks run at memory speed: ~1.5 MB of rows per tile keeps the
+  // graph's cost per tile near 1 % and lets the kernel stream its output
+  // (ops/tiny_mlp_kernels.h); 8192..131072 rows.
   const int64_t rows =
-      all_tiny ? 8192
+      all_tiny ? std::clamp<int64_t>((int64_t{3} << 19) / per_row / 64 * 64,
+                                     8192, 131072)
                : std::clamp<int64_t>((int64_t{1} << 20) / per_row / 16 * 16,
                                      256, 1024);
   // Rows of megabytes (the memory budget admits them) would make 256-row

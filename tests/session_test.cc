@@ -383,7 +383,10 @@ namespace rowflow {
 namespace {
 
 TEST(SessionTest, DefaultTileRowsFollowsThePlan) {
-  EXPECT_EQ(DefaultTileRows(true, 0, 12), 8192);  // the seed's network
+  EXPECT_EQ(DefaultTileRows(true, 0, 12), 131072);  // the seed's network
+  EXPECT_EQ(DefaultTileRows(true, 0, 24), 65536);   // the same in f64
+  EXPECT_EQ(DefaultTileRows(true, 0, 8 * 8 * 2), 12288);
+  EXPECT_EQ(DefaultTileRows(true, 0, 1000), 8192);
   // 64->256->256->10, then 784->1024->1024->10.
   EXPECT_EQ(DefaultTileRows(false, 2 * 256 * 4, 74 * 4), 432);
   EXPECT_EQ(DefaultTileRows(false, 2 * 1024 * 4, 794 * 4), 256);

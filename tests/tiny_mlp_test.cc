@@ -253,6 +253,44 @@ TYPED_TEST(TinyMlpTest, TileSplitsAndKernelsAgreeBitwise) {
   }
 }
 
+// Calls of more than 1 MiB of rows store with non-temporal stores after a
+// head of rows that reaches register alignment; any output offset and row
+// count not a multiple of the vector width or step gives the same bits as
+// small calls (which never stream), and nothing outside the output moves.
+TYPED_TEST(TinyMlpTest, StreamingStoresMatchSmallCallsAtAnyAlignment) {
+  using T = TypeParam;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> val(-3, 3);
+  for (int trial = 0; trial < 8; ++trial) {
+    const std::vector<TinyLayer<T>> layers =
+        RandomNetwork<T>(rng, 1 + trial % 3, A::kRelu, 1 + trial % 4);
+    const TinyMlp<T> net(layers);
+    const int64_t w = net.width(), u = net.units();
+    const int64_t rows = (int64_t{1} << 20) / (sizeof(T) * (w + u)) + 1 +
+                         static_cast<int64_t>(rng() % 61);
+    std::vector<T> x(rows * w + 16);
+    for (T& e : x) e = T(val(rng));
+    const int64_t x_off = static_cast<int64_t>(rng() % 8);
+    std::vector<T> want(rows * u);
+    for (int64_t r = 0; r < rows; r += 1000) {
+      const int64_t n = std::min<int64_t>(1000, rows - r);
+      net.Forward(x.data() + x_off + r * w, w, n, want.data() + r * u, u);
+    }
+    for (int64_t y_off = 0; y_off < 9; ++y_off) {
+      const T sentinel = T(-12345);
+      std::vector<T> y(rows * u + 32, sentinel);
+      net.Forward(x.data() + x_off, w, rows, y.data() + y_off, u);
+      ASSERT_EQ(
+          std::memcmp(y.data() + y_off, want.data(), want.size() * sizeof(T)),
+          0)
+          << "trial " << trial << " offset " << y_off << " rows " << rows;
+      for (int64_t i = 0; i < y_off; ++i) ASSERT_EQ(y[i], sentinel);
+      for (size_t i = y_off + want.size(); i < y.size(); ++i)
+        ASSERT_EQ(y[i], sentinel);
+    }
+  }
+}
+
 TYPED_TEST(TinyMlpTest, NanAndInfinityPassThrough) {
   using T = TypeParam;
   const T inf = std::numeric_limits<T>::infinity();
