@@ -270,8 +270,8 @@ void BM_NumberParse(benchmark::State& state) {
     T want, got;
     std::from_chars(text + ft.fields[i].first, text + ft.fields[i].second,
                     want);
-    if (!ParseOne(parser, text + ft.fields[i].first,
-                  text + ft.fields[i].second, &got) ||
+    if (!ParseOne(parser, text + ft.fields[i].first, text + ft.fields[i].second,
+                  &got) ||
         std::memcmp(&want, &got, sizeof(T)) != 0) {
       state.SkipWithError("differs from std::from_chars");
       return;
@@ -295,10 +295,12 @@ enum class Printer { kStd, kHand, kFmt, kFmtCompiled, kDragonbox };
 // does: fixed unless scientific is shorter.
 template <typename T>
 char* DragonboxToChars(char* out, T value) {
-  if (!std::isfinite(value) || value == 0) return ir::WriteNumber(out, out + 32, value);
+  if (!std::isfinite(value) || value == 0)
+    return ir::WriteNumber(out, out + 32, value);
   const auto dec = fmt::detail::dragonbox::to_decimal(value);
   char digits[24];
-  char* const d_end = fmt::format_to(digits, FMT_COMPILE("{}"), dec.significand);
+  char* const d_end =
+      fmt::format_to(digits, FMT_COMPILE("{}"), dec.significand);
   const int n = static_cast<int>(d_end - digits);
   const int x = dec.exponent;
   char* o = out;
