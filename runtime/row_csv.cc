@@ -14,6 +14,7 @@
 //   errors. The number code is runtime/csv_number.h.
 // - The sink formats a Write's rows in pieces on the arena's threads
 //   (FormatValue).
+#include <fast_float/fast_float.h>
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -62,7 +64,6 @@ const char* TypeName(double) { return "f64"; }
 using csv::AppendForCommaOutput;
 using csv::FastField;
 using csv::FastFields4;
-using csv::FastParse;
 using csv::FastParseGeneral;
 using csv::FieldText;
 using csv::ForEachComma;
@@ -318,8 +319,12 @@ class CsvSource final : public RowSource<T> {
     for (; c < cols_; ++c) {
       const bool last = c + 1 == cols_;
       if (!IsBlank(*p) && *p != '+') {  // the common case, straight through
-        const char* end = FastParse(p, e, &row[c]);
-        if (end != nullptr && (last ? end == e : *end == ',')) {
+        // fast_float: std::from_chars' values; inf, nan and out-of-range
+        // text take the path below, which reports errors.
+        const auto r = fast_float::from_chars(p, e, row[c]);
+        const char* end = r.ptr;
+        if (r.ec == std::errc() && std::isfinite(row[c]) &&
+            (last ? end == e : *end == ',')) {
           p = end + 1;
           continue;
         }

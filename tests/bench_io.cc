@@ -15,19 +15,28 @@
 //   bench_io --benchmark_filter=Csv --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
+#include <fast_float/fast_float.h>
+#include <fmt/compile.h>
+#include <fmt/format.h>
 #include <oneapi/tbb/task_arena.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "graph/ir.h"
 #include "graph/npy_format.h"
+#include "runtime/csv_number.h"
 #include "runtime/row_io.h"
 
 namespace rowflow {
@@ -188,6 +197,221 @@ BENCHMARK_TEMPLATE(BM_CsvFormat, float)->Apply(OutShapes);
 BENCHMARK_TEMPLATE(BM_CsvFormat, double)->Apply(OutShapes);
 BENCHMARK_TEMPLATE(BM_NpyRead, float)->Apply(InShapes);
 BENCHMARK_TEMPLATE(BM_NpyWrite, float)->Apply(OutShapes);
+
+// --- The number code alone, candidate against candidate, on the same text:
+// the fields of 64-column rows (parse) and the values of 10-column rows
+// (print), as the CSV source and sink see them. Each candidate is checked
+// first against the reference: a parser that reads a value other than
+// std::from_chars' reports an error instead of a time; a printer shows how
+// many values' text differs from std::to_chars' (counter "differ").
+
+// The text of `v` as CSV rows of `cols` (shortest forms), zero padded as
+// the source's buffer is, with each field's [begin, end).
+template <typename T>
+struct FieldText {
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> fields;
+  std::vector<size_t> line_ends;
+  FieldText(const std::vector<T>& v, int64_t cols) {
+    text = CsvText(v, cols);
+    size_t b = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == ',' || text[i] == '\n') {
+        fields.emplace_back(b, i);
+        b = i + 1;
+      }
+      if (text[i] == '\n') line_ends.push_back(i);
+    }
+    text.append(64, '\0');
+  }
+};
+
+enum class Parser { kStd, kHand, kFastFloat, kFieldThenFastFloat, kFastParse };
+
+template <typename T>
+bool ParseOne(Parser parser, const char* b, const char* e, T* value) {
+  switch (parser) {
+    case Parser::kStd:
+      return std::from_chars(b, e, *value).ptr == e;
+    case Parser::kHand:
+      if constexpr (csv::kHaveFastFields) {
+        if (csv::FastField(b, e, value)) return true;
+      }
+      {
+        // nullptr: the source's fallback, std::from_chars.
+        const char* end = csv::FastParse(b, e, value);
+        if (end == nullptr) end = std::from_chars(b, e, *value).ptr;
+        return end == e;
+      }
+    case Parser::kFastFloat:
+      return fast_float::from_chars(b, e, *value).ptr == e;
+    case Parser::kFieldThenFastFloat:
+      if constexpr (csv::kHaveFastFields) {
+        if (csv::FastField(b, e, value)) return true;
+      }
+      return fast_float::from_chars(b, e, *value).ptr == e;
+    case Parser::kFastParse: {
+      const char* end = csv::FastParse(b, e, value);
+      if (end == nullptr) end = std::from_chars(b, e, *value).ptr;
+      return end == e;
+    }
+  }
+  return false;
+}
+
+// Args: parser; 1 M fields of 64-column rows, values in [-10, 10].
+template <typename T>
+void BM_NumberParse(benchmark::State& state) {
+  const auto parser = static_cast<Parser>(state.range(0));
+  static const FieldText<T> ft(Random<T>(int64_t{1} << 20, 5), 64);
+  const char* const text = ft.text.data();
+  std::vector<T> out(ft.fields.size());
+  for (size_t i = 0; i < ft.fields.size(); ++i) {
+    T want, got;
+    std::from_chars(text + ft.fields[i].first, text + ft.fields[i].second,
+                    want);
+    if (!ParseOne(parser, text + ft.fields[i].first, text + ft.fields[i].second,
+                  &got) ||
+        std::memcmp(&want, &got, sizeof(T)) != 0) {
+      state.SkipWithError("differs from std::from_chars");
+      return;
+    }
+  }
+  for (auto _ : state) {
+    for (size_t i = 0; i < ft.fields.size(); ++i) {
+      ParseOne(parser, text + ft.fields[i].first, text + ft.fields[i].second,
+               &out[i]);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() *
+                          static_cast<int64_t>(ft.fields.size()));
+}
+
+enum class Printer { kStd, kHand, kFmt, kFmtCompiled, kDragonbox };
+
+// The shortest digits from {fmt}'s Dragonbox, laid out as std::to_chars
+// does: fixed unless scientific is shorter.
+template <typename T>
+char* DragonboxToChars(char* out, T value) {
+  if (!std::isfinite(value) || value == 0)
+    return ir::WriteNumber(out, out + 32, value);
+  const auto dec = fmt::detail::dragonbox::to_decimal(value);
+  char digits[24];
+  char* const d_end =
+      fmt::format_to(digits, FMT_COMPILE("{}"), dec.significand);
+  const int n = static_cast<int>(d_end - digits);
+  const int x = dec.exponent;
+  char* o = out;
+  if (std::signbit(value)) *o++ = '-';
+  const int sci = x + n - 1;
+  const int abs_sci = sci < 0 ? -sci : sci;
+  const int sci_len = n + (n > 1) + 2 + (abs_sci >= 100 ? 3 : 2);
+  const int fixed_len = x >= 0 ? n + x : std::max(n + 1, 2 - x);
+  if (fixed_len <= sci_len) {
+    if (x >= 0) {
+      std::memcpy(o, digits, n);
+      std::memset(o + n, '0', x);
+    } else if (n + x > 0) {
+      std::memcpy(o, digits, n + x);
+      o[n + x] = '.';
+      std::memcpy(o + n + x + 1, digits + n + x, -x);
+    } else {
+      o[0] = '0';
+      o[1] = '.';
+      std::memset(o + 2, '0', -x - n);
+      std::memcpy(o + 2 - x - n, digits, n);
+    }
+    return o + fixed_len;
+  }
+  o[0] = digits[0];
+  o[1] = '.';
+  std::memcpy(o + 2, digits + 1, n - 1);
+  o += n + (n > 1);
+  *o++ = 'e';
+  *o++ = sci < 0 ? '-' : '+';
+  if (abs_sci >= 100) *o++ = static_cast<char>('0' + abs_sci / 100);
+  *o++ = static_cast<char>('0' + abs_sci / 10 % 10);
+  *o++ = static_cast<char>('0' + abs_sci % 10);
+  return o;
+}
+
+template <typename T>
+char* PrintOne(Printer printer, char* out, T value) {
+  switch (printer) {
+    case Printer::kStd:
+      return std::to_chars(out, out + 32, value).ptr;
+    case Printer::kHand:
+      return csv::FormatValue(out, out + 32, value);
+    case Printer::kFmt:
+      return fmt::format_to(out, "{}", value);
+    case Printer::kFmtCompiled:
+      return fmt::format_to(out, FMT_COMPILE("{}"), value);
+    case Printer::kDragonbox:
+      return DragonboxToChars(out, value);
+  }
+  return out;
+}
+
+// Args: printer; 1 M values as 10-column rows, uniform in [-10, 10] (the
+// first argument) or of every magnitude (random finite bit patterns).
+template <typename T>
+void BM_NumberPrint(benchmark::State& state) {
+  const auto printer = static_cast<Printer>(state.range(0));
+  std::vector<T> v = Random<T>(int64_t{1} << 20, 6);
+  if (state.range(1) == 1) {
+    std::mt19937_64 rng(6);
+    for (T& x : v) {
+      do {
+        const uint64_t bits = rng();
+        std::memcpy(&x, &bits, sizeof(T));
+      } while (!std::isfinite(x));
+    }
+  }
+  std::string want(v.size() * 32, '\0'), got(v.size() * 32, '\0');
+  auto print_all = [&](Printer p, std::string& s) {
+    char* o = s.data();
+    for (size_t i = 0; i < v.size(); ++i) {
+      o = PrintOne(p, o, v[i]);
+      *o++ = (i + 1) % 10 == 0 ? '\n' : ',';
+    }
+    return static_cast<size_t>(o - s.data());
+  };
+  // Values whose text differs from std::to_chars': a printer with any is
+  // not a candidate (its time is still shown).
+  int64_t differ = 0;
+  for (T x : v) {
+    char a[32], b[32];
+    const std::string_view sa(a, std::to_chars(a, a + 32, x).ptr - a);
+    const std::string_view sb(b, PrintOne(printer, b, x) - b);
+    differ += sa != sb;
+  }
+  state.counters["differ"] = static_cast<double>(differ);
+  const size_t n = print_all(Printer::kStd, want);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(print_all(printer, got));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(v.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+
+void Parsers(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"parser"});
+  for (int p : {0, 1, 2, 3, 4}) b->Arg(p);
+}
+void Printers(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"printer", "any_magnitude"});
+  for (int m : {0, 1}) {
+    for (int p : {0, 1, 2, 3, 4}) b->Args({p, m});
+  }
+}
+
+BENCHMARK_TEMPLATE(BM_NumberParse, float)->Apply(Parsers);
+BENCHMARK_TEMPLATE(BM_NumberParse, double)->Apply(Parsers);
+BENCHMARK_TEMPLATE(BM_NumberPrint, float)->Apply(Printers);
+BENCHMARK_TEMPLATE(BM_NumberPrint, double)->Apply(Printers);
 
 }  // namespace
 }  // namespace rowflow

@@ -11,7 +11,7 @@ ROWFLOW_JOBS=${ROWFLOW_JOBS:-$(nproc)}
 
 rowflow_packages=(
   cmake g++ make pkg-config
-  libtbb-dev libprotobuf-dev protobuf-compiler libfmt-dev
+  libtbb-dev libprotobuf-dev protobuf-compiler libfmt-dev libfast-float-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libonnx-dev python3-onnx python3-numpy python3-sklearn libonnx-testdata
   python3-torch python3-pandas zlib1g-dev libzstd-dev libopenblas0-pthread
