@@ -8,6 +8,7 @@
 #include "ops/gemm.h"
 #include "ops/gemm_kernel_dot.h"
 #include "ops/gemm_kernel_panel.h"
+#include "ops/gemm_kernel_small.h"
 #include "ops/isa_table.h"
 
 namespace rowflow::ops::ROWFLOW_ISA_NS {
@@ -23,6 +24,11 @@ class Dense final : public gemm_internal::DenseKernel<T> {
                int64_t ldy) const override;
 
  private:
+  // Full row blocks in the panel kernel, a short last one in the small-M
+  // kernel (ops/gemm_kernel_small.h).
+  template <int NV>
+  void ForwardRows(const T* x, int64_t ldx, int64_t rows, T* y,
+                   int64_t ldy) const;
   template <int NV>
   void ForwardPanels(const T* x, int64_t ldx, int64_t rows, T* y,
                      int64_t ldy) const;
@@ -134,10 +140,26 @@ void Dense<T>::Forward(const T* x, int64_t ldx, int64_t rows, T* y,
     case 0:
       return ForwardDot(x, ldx, rows, y, ldy);
     case 1:
-      return ForwardPanels<1>(x, ldx, rows, y, ldy);
+      return ForwardRows<1>(x, ldx, rows, y, ldy);
     default:
-      return ForwardPanels<2>(x, ldx, rows, y, ldy);
+      return ForwardRows<2>(x, ldx, rows, y, ldy);
   }
+}
+
+template <typename T>
+template <int NV>
+void Dense<T>::ForwardRows(const T* x, int64_t ldx, int64_t rows, T* y,
+                           int64_t ldy) const {
+  const int64_t tail = gemm_internal::SmallTailRows<T, NV>(rows);
+  const int64_t full = rows - tail;
+  if (full > 0) ForwardPanels<NV>(x, ldx, full, y, ldy);
+  if (tail == 0) return;
+  const gemm_internal::PanelLayout layout{units_, width_, kc_, k_blocks_,
+                                          panels_};
+  gemm_internal::SmallRows<T, NV>(layout, packed_.data(), bias_.data(),
+                                  x + full * ldx, ldx, tail, y + full * ldy,
+                                  ldy);
+  Epilogue(y + full * ldy, ldy, tail, 0, units_);
 }
 
 template <typename T>

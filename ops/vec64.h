@@ -95,16 +95,21 @@ RF_VEC_INLINE Vec<T> Set1(T x) {
   return r;
 }
 
+// Part by part: GCC copies a whole 64-byte Vec of two AVX2 parts in four
+// 16-byte pieces through the stack, and each part read back stalls on the
+// store forwarding.
 template <typename T>
 RF_VEC_INLINE Vec<T> Load(const T* p) {
   Vec<T> r;
-  std::memcpy(&r, p, sizeof(r));
+  RF_VEC_PARTS(i)
+  std::memcpy(&r.p[i], p + i * Vec<T>::kPartLanes, sizeof(r.p[i]));
   return r;
 }
 
 template <typename T>
 RF_VEC_INLINE void Store(T* p, Vec<T> v) {
-  std::memcpy(p, &v, sizeof(v));
+  RF_VEC_PARTS(i)
+  std::memcpy(p + i * Vec<T>::kPartLanes, &v.p[i], sizeof(v.p[i]));
 }
 
 // Load for a value used by several fmas: GCC would otherwise fold it into

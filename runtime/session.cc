@@ -52,9 +52,28 @@ struct Session::ImplBase {
     last = std::move(stats);
   }
 
+  // The tile of a call over `rows` rows in memory: the Session's, or with
+  // an automatic tile and fewer rows than threads x tile, the rows split
+  // evenly over the threads (in whole row blocks), but no tile smaller than
+  // min_split_rows, below which a thread's share costs less than handing it
+  // over.
+  int64_t CallTileRows(int64_t rows) const {
+    if (!auto_tile || threads == 1 || rows >= threads * tile_rows)
+      return tile_rows;
+    const int64_t share = (rows + threads - 1) / threads + kSplitRowBlock - 1;
+    return std::min(tile_rows, std::max(share / kSplitRowBlock * kSplitRowBlock,
+                                        min_split_rows));
+  }
+
+  // Split tiles are whole multiples of this (the panel kernel's row blocks
+  // on AVX2 and of its dot-product kernel; ops/gemm.h).
+  static constexpr int64_t kSplitRowBlock = 8;
+
   SessionOptions options;
   int threads = 1;
   int64_t tile_rows = 1;
+  bool auto_tile = false;      // tile_rows chosen from the plan
+  int64_t min_split_rows = 1;  // the smallest tile a split makes
   int max_in_flight = 1;
   mutable std::mutex stats_mutex;
   RunStats last;  // of the Run that finished last
@@ -281,6 +300,40 @@ struct Session::Impl final : Session::ImplBase {
     return stats;
   }
 
+  // Runs the rows [0, rows) of `in` into `out` as one tile on the calling
+  // thread, without the flow graph: the stages in plan order (each reads
+  // only earlier stages), the same checks and errors as Execute.
+  RunStats RunInline(const T* in, T* out, int64_t rows,
+                     const std::atomic<bool>* cancel) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+      throw MakeError(ErrorKind::kInterrupted, "interrupted after 0 rows");
+    }
+    RunStats stats;
+    if (rows == 0) return stats;
+    const auto start = std::chrono::steady_clock::now();
+    ContextLease lease(*this);
+    Context& c = *lease;
+    // The lease is this call's alone: its first tile needs no lock.
+    if (c.tiles.empty()) c.tiles.push_back(MakeTile());
+    Tile* t = c.tiles.front().get();
+    t->seq = 0;
+    t->first_row = 0;
+    t->rows = rows;
+    t->buffers[kInputBuffer] = const_cast<T*>(in);
+    t->buffers[kOutputBuffer] = out;
+    for (size_t s = 0; s < plan.stages.size(); ++s) RunStage(s, t);
+    const auto end = std::chrono::steady_clock::now();
+    if (options.record_tile_latency) {
+      stats.tile_latency_us.push_back(
+          std::chrono::duration<double, std::micro>(end - start).count());
+    }
+    stats.rows = rows;
+    stats.tiles = 1;
+    stats.threads_used = plan.stages.empty() ? 0 : 1;
+    stats.seconds = std::chrono::duration<double>(end - start).count();
+    return stats;
+  }
+
   // Wires stage `s` to the stages it reads from: straight from the limiter
   // when it reads only input rows, from its one producer, or through a
   // join that passes the tile on when the last of its producers is done
@@ -356,6 +409,16 @@ void CheckOptions(const SessionOptions& o) {
 
 }  // namespace
 
+int64_t MinSplitRows(int64_t flops_per_row) {
+  // Handing a tile to another thread costs a few microseconds (a worker's
+  // wake-up and the flow graph); below this much work the caller is done
+  // sooner on its own.
+  constexpr int64_t kMinSplitFlops = int64_t{4} << 20;
+  const int64_t per_row = std::max<int64_t>(flops_per_row, 1);
+  return std::clamp<int64_t>((kMinSplitFlops + per_row - 1) / per_row, 1,
+                             kMaxTileRows);
+}
+
 Session::Session(const ir::Graph& graph, const SessionOptions& options) {
   CheckOptions(options);
   if (graph.dtype == ir::DType::kF32) {
@@ -371,6 +434,8 @@ Session::Session(const ir::Graph& graph, const SessionOptions& options) {
                              : std::max(4, 2 * impl_->threads);
   const int64_t io_bytes =
       (graph.InputWidth() + graph.OutputWidth()) * ir::DTypeSize(graph.dtype);
+  impl_->auto_tile = options.tile_rows == 0;
+  impl_->min_split_rows = MinSplitRows(impl_->flops_per_row());
   impl_->tile_rows =
       options.tile_rows > 0
           ? options.tile_rows
@@ -415,8 +480,12 @@ void Session::Run(ConstRowSpan<T> in, RowSpan<T> out,
                     "the output holds {} rows of {} columns; expected {} of {}",
                     out.rows, out.cols, in.rows, impl.plan.output_width);
   }
+  const int64_t tile_rows = impl.CallTileRows(in.rows);
+  if (in.rows <= tile_rows) {
+    impl.SetLast(impl.RunInline(in.data, out.data, in.rows, control.cancel));
+    return;
+  }
   int64_t next_row = 0;
-  const int64_t tile_rows = impl.tile_rows;
   RunStats stats = impl.Execute(
       [&](typename Impl<T>::Tile* t) {
         if (next_row >= in.rows) return false;

@@ -10,6 +10,13 @@
 // threads. Each Run takes its own set of tile buffers from a pool kept by
 // the Session (made on first use, reused by later calls).
 //
+// Small batches: with an automatic tile, a Run over rows in memory that are
+// fewer than threads x tile splits them evenly over the threads (tiles of
+// whole 8-row blocks, none below MinSplitRows); and a Run whose rows fit one
+// tile skips the flow graph and runs the stages on the calling thread, with
+// the same cancel check (before the tile), errors and stats (one tile, one
+// thread).
+//
 // Determinism: the same graph and input give bitwise-identical output for
 // any thread count, any tile size and any number of concurrent calls.
 //
@@ -40,7 +47,7 @@ inline constexpr int64_t kMaxTileRows = int64_t{1} << 20;
 
 struct SessionOptions {
   int threads = 0;              // 0: all cores; else 1..kMaxThreads
-  int64_t tile_rows = 0;        // 0: chosen from the plan
+  int64_t tile_rows = 0;        // 0: chosen from the plan (and split)
   int max_tiles_in_flight = 0;  // 0: 2 x threads (at least 4)
   PlanOptions plan;
   // Called after each tile reaches the sink, in row order, with the rows
@@ -139,6 +146,11 @@ class Session {
 // never more than 64 MiB per tile.
 int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
                         int64_t io_bytes_per_row);
+
+// The fewest rows of a tile that a Run splitting a small batch over the
+// threads (an automatic tile) gives each thread, for a plan of
+// `flops_per_row`.
+int64_t MinSplitRows(int64_t flops_per_row);
 
 }  // namespace rowflow
 

@@ -235,6 +235,43 @@ TYPED_TEST(GemmTest, RowResultIsBitwiseIndependentOfTiling) {
   }
 }
 
+// Calls of 1..13 rows (their last row block, or all of them, short enough
+// for the small-M kernel) give each row the bits it gets inside a batch of
+// 420 rows: whole panel-kernel row blocks on every kernel set (kMR 1, 2, 3,
+// 5, 12 or 28 divides 420).
+TYPED_TEST(GemmTest, FewRowCallsEqualThePanelKernelBitwise) {
+  using T = TypeParam;
+  constexpr int64_t kBatch = 420;
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int64_t> units(17, 600), width(0, 700);
+  for (int iter = 0; iter < 40; ++iter) {
+    // Random panel shapes, and the edges: one panel, partial panels,
+    // several K blocks.
+    const int64_t u = iter < 4 ? int64_t{16} << iter : units(rng);
+    const int64_t w = iter < 4 ? 64 * (iter + 1) : width(rng);
+    const Activation act = kAll[iter % kAll.size()];
+    const Layer<T> l(u, w, kBatch, act, iter % 3 != 0, rng, 1 + iter % 3,
+                     iter % 4);
+    const PackedDense<T> d = l.Pack();
+    const std::vector<T> batch = l.Run(d);
+    for (int64_t rows = 1; rows <= 13; ++rows) {
+      // The rows from a place in the batch that is no block boundary.
+      const int64_t r0 = 7 * rows;
+      std::vector<T> y(rows * l.ldy, T{-777});
+      d.Forward(&l.x[r0 * l.ldx], l.ldx, rows, y.data(), l.ldy);
+      for (int64_t r = 0; r < rows; ++r) {
+        ASSERT_TRUE(SameBits(&y[r * l.ldy], &batch[(r0 + r) * l.ldy], u))
+            << "row " << r << " of " << rows << ", (" << u << ", " << w << "), "
+            << ir::GetActivation(act).name;
+      }
+      // Nothing past the units is written.
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t j = u; j < l.ldy; ++j) ASSERT_EQ(y[r * l.ldy + j], -777);
+      }
+    }
+  }
+}
+
 TYPED_TEST(GemmTest, ConcurrentCallsGiveTheSameBits) {
   using T = TypeParam;
   std::mt19937 rng(9);
