@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "ops/fma_loop.h"
 #include "ops/isa_table.h"
 #include "ops/kernel_set.h"
 
@@ -85,6 +86,8 @@ const isa::Table& isa::Active() {
 }
 
 const char* KernelSetName() { return isa::Active().name; }
+
+const FmaLoop& ActiveFmaLoop() { return *isa::Active().fma_loop; }
 
 std::string CompiledKernelSets() {
 #if defined(ROWFLOW_DISPATCH)

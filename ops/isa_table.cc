@@ -21,6 +21,7 @@ constexpr const char* kName = "avx2";
 constexpr const char* kName = "generic";
 #endif
 
-const isa::Table kTable = {kName, EntriesOf<float>(), EntriesOf<double>()};
+const isa::Table kTable = {kName, EntriesOf<float>(), EntriesOf<double>(),
+                           &kFmaLoop};
 
 }  // namespace rowflow::ops::ROWFLOW_ISA_NS

@@ -11,6 +11,7 @@
 
 #include "graph/ir.h"
 #include "ops/activation.h"
+#include "ops/fma_loop.h"
 #include "ops/gemm.h"
 #include "ops/isa.h"
 #include "ops/tiny_mlp.h"
@@ -37,6 +38,7 @@ struct Table {
   const char* name;  // "avx512", "avx2" or "generic"
   Entries<float> f32;
   Entries<double> f64;
+  const FmaLoop* fma_loop;
 
   template <typename T>
   const Entries<T>& Of() const {
@@ -57,6 +59,9 @@ namespace rowflow::ops::ROWFLOW_ISA_NS {
 
 // This copy's table (ops/isa_table.cc).
 extern const isa::Table kTable;
+
+// This copy's FMA-limit loop (fma_loop_kernels.cc).
+extern const FmaLoop kFmaLoop;
 
 // This copy's entry points (gemm_kernels.cc, tiny_mlp_build.cc,
 // activation_kernels.cc), for T = float and double.

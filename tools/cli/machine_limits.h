@@ -1,6 +1,6 @@
 // The machine's limits that `rowflow bench` sets its figures against: the
 // FMA limit (a loop of independent fused multiply-adds in registers, the
-// widest vectors this CPU runs, f32 and f64) and the memory copy bandwidth
+// vectors of the kernel set this process runs, f32 and f64: ops/fma_loop.h) and the memory copy bandwidth
 // (memcpy of a buffer far larger than the last-level cache, read + write
 // bytes), each on a given number of threads at once.
 //
@@ -16,7 +16,7 @@
 namespace rowflow::cli {
 
 struct FmaLimit {
-  std::string isa;  // "avx512f", "avx2+fma" or "sse2 (mul+add)"
+  std::string isa;  // "avx512 fma", "avx2 fma" or "sse2 mul+add"
   double gflops_f32 = 0;
   double gflops_f64 = 0;
 };
