@@ -4,11 +4,13 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "graph/error.h"
@@ -225,10 +227,7 @@ struct Session::Impl final : Session::ImplBase {
     int64_t tiles_done = 0, rows_done = 0;
     bool cancelled = false;
     const bool record = options.record_tile_latency;
-    // N threads means N, even above the core count.
-    tbb::global_control parallelism(
-        tbb::global_control::max_allowed_parallelism,
-        std::max(threads, tbb::info::default_concurrency()));
+    const auto parallelism = AllowThreads();
     c.arena.execute([&] {
       flow::graph g;
       flow::input_node<Tile*> source(g, [&](tbb::flow_control& fc) -> Tile* {
@@ -300,10 +299,97 @@ struct Session::Impl final : Session::ImplBase {
     return stats;
   }
 
+  // N threads means N, even above the core count: TBB's workers are
+  // capped at the core count unless a global_control raises the cap (set
+  // only then: making one takes a global lock).
+  std::optional<tbb::global_control> AllowThreads() const {
+    std::optional<tbb::global_control> g;
+    if (threads > tbb::info::default_concurrency()) {
+      g.emplace(tbb::global_control::max_allowed_parallelism, threads);
+    }
+    return g;
+  }
+
+  // Runs `tiles` tiles of rows of `in` into `out` at once, one per thread
+  // at most, without the flow graph: a call split over the threads
+  // (CallTileRows) has no more tiles than threads, so nothing waits for a
+  // tile to be handed on and no order needs keeping. Tiles are cut as
+  // Execute cuts them, so the bits are the same.
+  RunStats RunSplit(const T* in, T* out, int64_t rows, int64_t tile_rows,
+                    int64_t first_row, const std::atomic<bool>* cancel) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::pair<int64_t, int64_t>> cuts;  // (row, rows) per tile
+    for (int64_t r = 0; r < rows;) {
+      const int64_t n =
+          std::min(tile_rows - (first_row + r) % tile_rows, rows - r);
+      cuts.emplace_back(r, n);
+      r += n;
+    }
+    ContextLease lease(*this);
+    Context& c = *lease;
+    {
+      std::lock_guard<std::mutex> lock(c.free_mutex);
+      while (static_cast<int64_t>(c.tiles.size()) <
+             static_cast<int64_t>(cuts.size())) {
+        c.tiles.push_back(MakeTile());
+      }
+    }
+    std::vector<std::atomic<bool>> seen(threads);
+    std::atomic<int64_t> rows_done{0};
+    std::atomic<bool> cancelled{false};
+    const bool record = options.record_tile_latency;
+    std::vector<double> latency_us(record ? cuts.size() : 0);
+    const auto parallelism = AllowThreads();
+    c.arena.execute([&] {
+      tbb::parallel_for(
+          size_t{0}, cuts.size(),
+          [&](size_t i) {
+            if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+              cancelled.store(true, std::memory_order_relaxed);
+              return;
+            }
+            seen[tbb::this_task_arena::current_thread_index() % threads].store(
+                true, std::memory_order_relaxed);
+            // This lease's tiles, one per index: no lock.
+            Tile* t = c.tiles[i].get();
+            const auto [r, n] = cuts[i];
+            const auto tile_start =
+                record ? std::chrono::steady_clock::now() : decltype(start){};
+            t->seq = static_cast<int64_t>(i);
+            t->first_row = first_row + r;
+            t->rows = n;
+            t->buffers[kInputBuffer] =
+                const_cast<T*>(in) + r * plan.input_width;
+            t->buffers[kOutputBuffer] = out + r * plan.output_width;
+            for (size_t s = 0; s < plan.stages.size(); ++s) RunStage(s, t);
+            if (record) {
+              latency_us[i] = std::chrono::duration<double, std::micro>(
+                                  std::chrono::steady_clock::now() - tile_start)
+                                  .count();
+            }
+            rows_done.fetch_add(n, std::memory_order_relaxed);
+          },
+          tbb::simple_partitioner());
+    });
+    if (cancelled.load()) {
+      throw MakeError(ErrorKind::kInterrupted, "interrupted after {} rows",
+                      rows_done.load());
+    }
+    RunStats stats;
+    stats.rows = rows;
+    stats.tiles = static_cast<int64_t>(cuts.size());
+    stats.tile_latency_us = std::move(latency_us);
+    for (auto& s : seen) stats.threads_used += s.load() ? 1 : 0;
+    stats.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    return stats;
+  }
+
   // Runs the rows [0, rows) of `in` into `out` as one tile on the calling
   // thread, without the flow graph: the stages in plan order (each reads
   // only earlier stages), the same checks and errors as Execute.
-  RunStats RunInline(const T* in, T* out, int64_t rows,
+  RunStats RunInline(const T* in, T* out, int64_t rows, int64_t first_row,
                      const std::atomic<bool>* cancel) {
     if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
       throw MakeError(ErrorKind::kInterrupted, "interrupted after 0 rows");
@@ -317,7 +403,7 @@ struct Session::Impl final : Session::ImplBase {
     if (c.tiles.empty()) c.tiles.push_back(MakeTile());
     Tile* t = c.tiles.front().get();
     t->seq = 0;
-    t->first_row = 0;
+    t->first_row = first_row;
     t->rows = rows;
     t->buffers[kInputBuffer] = const_cast<T*>(in);
     t->buffers[kOutputBuffer] = out;
@@ -481,8 +567,16 @@ void Session::Run(ConstRowSpan<T> in, RowSpan<T> out,
                     out.rows, out.cols, in.rows, impl.plan.output_width);
   }
   const int64_t tile_rows = impl.CallTileRows(in.rows);
-  if (in.rows <= tile_rows) {
-    impl.SetLast(impl.RunInline(in.data, out.data, in.rows, control.cancel));
+  // One tile, cut where Execute would cut it (at multiples of the tile
+  // from row 0 of the whole input).
+  if (control.first_row % tile_rows + in.rows <= tile_rows) {
+    impl.SetLast(impl.RunInline(in.data, out.data, in.rows, control.first_row,
+                                control.cancel));
+    return;
+  }
+  if (tile_rows < impl.tile_rows) {  // split over the threads
+    impl.SetLast(impl.RunSplit(in.data, out.data, in.rows, tile_rows,
+                               control.first_row, control.cancel));
     return;
   }
   int64_t next_row = 0;

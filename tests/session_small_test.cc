@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -201,6 +202,74 @@ TEST(SessionSmallTest, InlineRunErrorsNameNodeAndRowsAndSessionRunsAgain) {
     EXPECT_EQ(e.kind(), ErrorKind::kInput);
     EXPECT_THAT(e.what(), HasSubstr("expected 64 columns per row, got 63"));
   }
+}
+
+// A call that starts at a global row (a Dask partition, an MPI rank's
+// part) names global rows in its errors, inline and split alike, and the
+// hook sees the tiles where one run over the whole input would cut them.
+TEST(SessionSmallTest, InlineAndSplitErrorsNameGlobalRows) {
+  for (int64_t rows : {5, 300}) {
+    SessionOptions o = Options(2);
+    std::vector<std::pair<int64_t, int64_t>> tiles;
+    std::mutex m;
+    o.stage_hook = [&](const StageInfo&, int64_t first, int64_t n) {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        tiles.emplace_back(first, n);
+      }
+      if (first <= 1002 && 1002 < first + n)
+        throw Error(ErrorKind::kInput, "injected");
+    };
+    Session s(MidLike(), o);
+    ASSERT_GT(s.tile_rows(), rows) << "the call must fit the default tile";
+    const RowMatrix<float> in = RandomRows<float>(rows, 64, 10);
+    std::vector<float> out(rows * s.output_width());
+    RunControl control;
+    control.first_row = 1000;
+    try {
+      s.Run(ConstRowSpan<float>{in.data.data(), rows, in.cols},
+            RowSpan<float>{out.data(), rows, s.output_width()}, control);
+      FAIL() << "no error for " << rows << " rows";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_THAT(e.what(), HasSubstr("rows 1000-"));
+      EXPECT_THAT(e.what(), HasSubstr("injected"));
+    }
+    ASSERT_FALSE(tiles.empty());
+    for (const auto& [first, n] : tiles) {
+      EXPECT_GE(first, 1000);
+      EXPECT_LE(first + n, 1000 + rows);
+    }
+  }
+}
+
+// A split call: several tiles at once, each recorded; cancel before the
+// call stops it with nothing run.
+TEST(SessionSmallTest, SplitRunRecordsEachTileAndChecksCancel) {
+  SessionOptions o = Options(2);
+  o.record_tile_latency = true;
+  Session s(MidLike(), o);
+  const int64_t rows = 300;
+  ASSERT_GT(s.tile_rows(), rows);
+  const RowMatrix<float> in = RandomRows<float>(rows, 64, 11);
+  const std::vector<float> split = RunRows(s, in, rows);
+  EXPECT_EQ(s.last_run().tiles, 2);
+  EXPECT_EQ(s.last_run().tile_latency_us.size(), 2u);
+  EXPECT_EQ(s.last_run().rows, rows);
+  Session tiled(MidLike(), Options(1, 7));
+  EXPECT_TRUE(SameBits(split, RunRows(tiled, in, rows).data()));
+  std::atomic<bool> cancel{true};
+  RunControl control;
+  control.cancel = &cancel;
+  std::vector<float> out(rows * s.output_width(), -1.0f);
+  try {
+    s.Run(ConstRowSpan<float>{in.data.data(), rows, in.cols},
+          RowSpan<float>{out.data(), rows, s.output_width()}, control);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInterrupted);
+  }
+  for (float v : out) ASSERT_EQ(v, -1.0f) << "a cancelled call wrote rows";
 }
 
 TEST(SessionSmallTest, InlineRunRecordsItsOneTileLatency) {
