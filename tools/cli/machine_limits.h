@@ -1,8 +1,8 @@
 // The machine's limits that `rowflow bench` sets its figures against: the
 // FMA limit (a loop of independent fused multiply-adds in registers, the
-// vectors of the kernel set this process runs, f32 and f64: ops/fma_loop.h) and the memory copy bandwidth
-// (memcpy of a buffer far larger than the last-level cache, read + write
-// bytes), each on a given number of threads at once.
+// vectors of the kernel set this process runs, f32 and f64: ops/fma_loop.h) and
+// the memory copy bandwidth (memcpy of a buffer far larger than the last-level
+// cache, read + write bytes), each on a given number of threads at once.
 //
 // Thread-safety: free functions without shared state; each call starts and
 // joins its own threads, so run one at a time for figures worth reading.
