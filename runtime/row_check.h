@@ -8,6 +8,9 @@
 #define ROWFLOW_RUNTIME_ROW_CHECK_H_
 
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +29,33 @@ struct RowLocator {
   int64_t before = 0;
 
   std::string operator()(int64_t row) const;
+
+  // Row `row` at 1-based line `line` of the file ("rows.csv:9"), as parse
+  // errors name it; `line` < 1 (not known): operator()(row).
+  std::string operator()(int64_t row, int64_t line) const;
+};
+
+// The input lines of rows a FiniteCheckSource has read and its
+// FiniteCheckSink has not yet written (the Session may read tile k + 1 on
+// one thread while another writes tile k), kept as runs of consecutive
+// lines. Thread-safe.
+class RowLines {
+ public:
+  // Rows [first_row, first_row + n) are at lines[0..n).
+  void Add(int64_t first_row, const int64_t* lines, int64_t n);
+
+  // The line of row `row`, or 0 when not known.
+  int64_t LineOf(int64_t row);
+
+  // Forgets the rows before `row`.
+  void Forget(int64_t row);
+
+ private:
+  struct Run {
+    int64_t first_row, first_line, rows;
+  };
+  std::mutex mu_;
+  std::deque<Run> runs_;
 };
 
 // Throws Error(kInput) at the first NaN or infinity of `n` rows of `cols`
@@ -42,9 +72,13 @@ void CheckFinite(const T* rows, int64_t n, int64_t cols, int64_t first_row,
 template <typename T>
 class FiniteCheckSource final : public RowSource<T> {
  public:
-  // `inner` must outlive this source.
-  FiniteCheckSource(RowSource<T>& inner, RowLocator where)
-      : inner_(inner), where_(std::move(where)) {}
+  // `inner` must outlive this source. A CSV source is asked for its rows'
+  // lines (TrackLines), so that rows after comments, skipped blank lines
+  // or a header are named by their real lines.
+  FiniteCheckSource(RowSource<T>& inner, RowLocator where);
+
+  // The lines of the rows read, for the FiniteCheckSink of the same run.
+  const std::shared_ptr<RowLines>& row_lines() const { return lines_; }
 
   int64_t cols() const override { return inner_.cols(); }
   int64_t total_rows() const override { return inner_.total_rows(); }
@@ -54,6 +88,7 @@ class FiniteCheckSource final : public RowSource<T> {
  private:
   RowSource<T>& inner_;
   RowLocator where_;
+  std::shared_ptr<RowLines> lines_ = std::make_shared<RowLines>();
   int64_t rows_ = 0;
 };
 
@@ -63,9 +98,15 @@ class FiniteCheckSource final : public RowSource<T> {
 template <typename T>
 class FiniteCheckSink final : public RowSink<T> {
  public:
-  // `inner` must outlive this sink; rows are `cols` numbers.
-  FiniteCheckSink(RowSink<T>& inner, int64_t cols, RowLocator where)
-      : inner_(inner), cols_(cols), where_(std::move(where)) {}
+  // `inner` must outlive this sink; rows are `cols` numbers. `lines`
+  // (FiniteCheckSource::row_lines() of the run's source, if any) names
+  // rows by their input lines.
+  FiniteCheckSink(RowSink<T>& inner, int64_t cols, RowLocator where,
+                  std::shared_ptr<RowLines> lines = nullptr)
+      : inner_(inner),
+        cols_(cols),
+        where_(std::move(where)),
+        lines_(std::move(lines)) {}
 
   void Write(const T* rows, int64_t n) override;
   void Commit() override { inner_.Commit(); }
@@ -74,6 +115,7 @@ class FiniteCheckSink final : public RowSink<T> {
   RowSink<T>& inner_;
   int64_t cols_;
   RowLocator where_;
+  std::shared_ptr<RowLines> lines_;
   int64_t rows_ = 0;
 };
 

@@ -110,6 +110,11 @@ class CsvSource final : public RowSource<T> {
 
   int64_t cols() const override { return cols_; }
 
+  void TrackLines() override { track_lines_ = true; }
+  const int64_t* lines() const override {
+    return track_lines_ ? lines_.data() : nullptr;
+  }
+
   double progress() const override {
     const int64_t total = in_.size();
     if (total < 0) return -1;
@@ -124,6 +129,7 @@ class CsvSource final : public RowSource<T> {
   // waits for the lines before it to be parsed, so that a bad field on an
   // earlier line is reported first, as a line-by-line parse would.
   int64_t Read(T* out, int64_t max_rows) override {
+    lines_.clear();
     if (!fast_) return ReadGeneral(out, max_rows);
     int64_t n = 0;
     batch_.clear();
@@ -230,6 +236,9 @@ class CsvSource final : public RowSource<T> {
   int64_t ParseBatch(T* out) {
     const size_t n = batch_.size();
     if (n == 0) return 0;
+    if (track_lines_) {
+      for (const Line& line : batch_) lines_.push_back(line.number);
+    }
     struct Clear {  // also when a bad line throws: it is reported once
       std::vector<Line>& lines;
       ~Clear() { lines.clear(); }
@@ -675,6 +684,7 @@ class CsvSource final : public RowSource<T> {
             fields_expected_ >= 0 ? "" : "at least ",
             fields_expected_ >= 0 ? fields_expected_ : fields_needed_, got);
       }
+      if (track_lines_) lines_.push_back(record.line.number);
       T* row = out + n * cols_;
       for (int64_t c = 0; c < cols_; ++c) {
         const int64_t col = selected_[static_cast<size_t>(c)];
@@ -833,6 +843,8 @@ class CsvSource final : public RowSource<T> {
   int64_t line_ = 0;                  // number of the line last returned
   int64_t first_empty_line_ = 0;  // an empty line not yet known to be trailing
   std::vector<Line> batch_;       // lines found, not yet parsed
+  bool track_lines_ = false;      // TrackLines() was called
+  std::vector<int64_t> lines_;    // of the rows the last Read returned
 };
 
 template <typename T>

@@ -68,6 +68,17 @@ class RowSource {
   // -1. For progress reports: it changes once per Read, and another thread
   // may call it while Read runs.
   virtual double progress() const { return -1; }
+
+  // Asks later Reads to note the input line of each row they return, for
+  // messages that name a row by its line (`--check-finite`). Sources whose
+  // rows are not lines (NPY, memory) ignore it.
+  virtual void TrackLines() {}
+
+  // After TrackLines(): the 1-based line (the first, for a record spanning
+  // lines) of each row the last Read returned, counting every line of the
+  // file (header, comments, skipped blank lines), global for a CsvPart, as
+  // parse errors name them; nullptr when the source has no lines.
+  virtual const int64_t* lines() const { return nullptr; }
 };
 
 // A destination for rows, each `cols` numbers.

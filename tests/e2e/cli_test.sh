@@ -230,6 +230,23 @@ rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o "$tmp/outdir/missing/out.csv" -
 expect_eq "output in a missing folder: exit 5, nothing left behind" "5 " "$? $(ls -A "$tmp/outdir")"
 rf run "$tmp/seed_4_5.pb" -i "$tmp/mixed.csv" -o "$tmp/outdir/out.csv" --check-finite -q
 expect_eq "--check-finite on finite rows succeeds" "0 out.csv" "$? $(ls -A "$tmp/outdir")"
+# A NaN after a header, comment and blank lines is named by its real line,
+# as a parse error on that row is: from a .gz file and from stdin.
+printf 'a,b\n# c\n1,2\n\n# x\n7,nan\n8,9\n' | gzip >"$tmp/late.csv.gz"
+printf 'a,b\n# c\n1,2\n\n# x\n7,oops\n8,9\n' | gzip >"$tmp/late_bad.csv.gz"
+late=(--header --comment '#' --skip-blank -q)
+rf run "$tmp/seed_4_5.pb" -i "$tmp/late.csv.gz" -o "$tmp/outdir/late.csv" --check-finite "${late[@]}"
+expect_eq "--check-finite, .gz: the NaN's real line (6), not its row's" \
+  "4 rowflow: error: $tmp/late.csv.gz:6: column 2 is nan; expected finite values (--check-finite)" \
+  "$? $(cat "$tmp/err")"
+rf run "$tmp/seed_4_5.pb" -i "$tmp/late_bad.csv.gz" -o "$tmp/outdir/late.csv" "${late[@]}"
+expect_eq "a parse error on that row names the same line" "4 $tmp/late_bad.csv.gz:6:" \
+  "$? $(sed -E 's/^rowflow: error: ([^:]*:[0-9]+:).*/\1/' "$tmp/err")"
+gzip -dc "$tmp/late.csv.gz" | rf run "$tmp/seed_4_5.pb" -i - -o - --check-finite "${late[@]}" >/dev/null
+expect_eq "--check-finite, stdin: the NaN's real line" \
+  "4 rowflow: error: <stdin>:6: column 2 is nan; expected finite values (--check-finite)" \
+  "$? $(cat "$tmp/err")"
+expect_eq "nothing left behind" "out.csv" "$(ls -A "$tmp/outdir")"
 # Through a symlink: the target is written and the link stays; a replaced
 # file keeps its mode.
 mkdir "$tmp/linkdir"

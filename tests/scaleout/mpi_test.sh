@@ -179,6 +179,11 @@ like_one "empty lines, general path -np 3" 3 "$tmp/blank.csv" --comment '#'
 like_one "NaN in the last part, --check-finite, npy -np 3" 3 "$tmp/nan.npy" --check-finite
 like_one "NaN in the last part, --check-finite, csv -np 3" 3 "$tmp/nan.csv" --check-finite \
   --header --comment '#'
+# Row 9000 is line 9011 (a header and 9 comment lines before it), in one
+# process and under mpirun.
+refused "NaN after comments: its real global line -np 3" 3 4 \
+  '^rowflow: error: .*nan\.csv:9011: column 2 is nan; expected finite values' \
+  "$o/p.csv" run "$tmp/m.pb" -i "$tmp/nan.csv" --check-finite --header --comment '#'
 export ROWFLOW_TEST_FAIL_ROW=9000
 like_one "kernel fault in the last part, npy -np 3" 3 "$tmp/rows.npy" --tile 1000
 like_one "kernel fault in the last part, npy, --tile 100 -np 4" 4 "$tmp/rows.npy" --tile 100

@@ -198,7 +198,8 @@ RunFileResult RunTyped(const ir::Graph& graph, const RunFileOptions& a) {
                          a.header};
   if (a.check_finite) {
     FiniteCheckSource<T> checked_source(*source, where);
-    FiniteCheckSink<T> checked_sink(*sink, graph.OutputWidth(), where);
+    FiniteCheckSink<T> checked_sink(*sink, graph.OutputWidth(), where,
+                                    checked_source.row_lines());
     session.Run<T>(checked_source, checked_sink, control);
   } else {
     session.Run<T>(*source, *sink, control);
