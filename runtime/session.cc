@@ -40,6 +40,15 @@ int64_t DefaultTileRows(bool all_tiny, int64_t intermediate_bytes_per_row,
   return std::clamp<int64_t>(kMaxAutoTileBytes / per_row, 1, rows);
 }
 
+// Rows of the tile that starts at global row `row`: up to the next
+// multiple of `tile_rows`, so that tiles fall where one run over the whole
+// input cuts them (a Dask partition, an MPI rank's part), at most `left`.
+namespace {
+int64_t TileRowsAt(int64_t tile_rows, int64_t row, int64_t left) {
+  return std::min(tile_rows - row % tile_rows, left);
+}
+}  // namespace
+
 struct Session::ImplBase {
   virtual ~ImplBase() = default;
   virtual const std::vector<StageInfo>& stages() const = 0;
@@ -310,18 +319,17 @@ struct Session::Impl final : Session::ImplBase {
     return g;
   }
 
-  // Runs `tiles` tiles of rows of `in` into `out` at once, one per thread
-  // at most, without the flow graph: a call split over the threads
-  // (CallTileRows) has no more tiles than threads, so nothing waits for a
-  // tile to be handed on and no order needs keeping. Tiles are cut as
-  // Execute cuts them, so the bits are the same.
+  // Runs the `rows` rows of `in` into `out` in tiles of at most
+  // `tile_rows`, all at once, without the flow graph: a call split over the
+  // threads (CallTileRows) has no more tiles than threads, so nothing waits for
+  // a tile to be handed on and no order needs keeping. Tiles are cut as Execute
+  // cuts them, so the bits are the same.
   RunStats RunSplit(const T* in, T* out, int64_t rows, int64_t tile_rows,
                     int64_t first_row, const std::atomic<bool>* cancel) {
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::pair<int64_t, int64_t>> cuts;  // (row, rows) per tile
     for (int64_t r = 0; r < rows;) {
-      const int64_t n =
-          std::min(tile_rows - (first_row + r) % tile_rows, rows - r);
+      const int64_t n = TileRowsAt(tile_rows, first_row + r, rows - r);
       cuts.emplace_back(r, n);
       r += n;
     }
@@ -569,7 +577,7 @@ void Session::Run(ConstRowSpan<T> in, RowSpan<T> out,
   const int64_t tile_rows = impl.CallTileRows(in.rows);
   // One tile, cut where Execute would cut it (at multiples of the tile
   // from row 0 of the whole input).
-  if (control.first_row % tile_rows + in.rows <= tile_rows) {
+  if (TileRowsAt(tile_rows, control.first_row, in.rows) == in.rows) {
     impl.SetLast(impl.RunInline(in.data, out.data, in.rows, control.first_row,
                                 control.cancel));
     return;
@@ -584,8 +592,7 @@ void Session::Run(ConstRowSpan<T> in, RowSpan<T> out,
       [&](typename Impl<T>::Tile* t) {
         if (next_row >= in.rows) return false;
         t->first_row = control.first_row + next_row;
-        t->rows =
-            std::min(tile_rows - t->first_row % tile_rows, in.rows - next_row);
+        t->rows = TileRowsAt(tile_rows, t->first_row, in.rows - next_row);
         // The tile reads and writes the caller's rows in place.
         t->buffers[kInputBuffer] = const_cast<T*>(in.data) + next_row * in.cols;
         t->buffers[kOutputBuffer] = out.data + next_row * out.cols;
@@ -617,8 +624,8 @@ void Session::Run(RowSource<T>& source, RowSink<T>& sink,
         t->buffers[kInputBuffer] = t->own_input;
         t->buffers[kOutputBuffer] = t->own_output;
         t->first_row = control.first_row + next_row;
-        t->rows =
-            source.Read(t->own_input, tile_rows - t->first_row % tile_rows);
+        t->rows = source.Read(t->own_input,
+                              TileRowsAt(tile_rows, t->first_row, tile_rows));
         next_row += t->rows;
         return t->rows > 0;
       },
