@@ -266,7 +266,7 @@ def test_run_file_keyword_types(seed_files):
         s.run_file(tmp / "rows.csv", tmp / "c.csv", header=True, columns=[2, 3], keep=[1],
                    output_header=True)
         assert (tmp / "b.csv").read_text() == (tmp / "c.csv").read_text() == "id,y\nr1,182\nr2,162\n"
-        assert (tmp / "a.csv").read_text() == "r1,182\nr2,162\n"
+        assert (tmp / "a.csv").read_text() == (tmp / "b.csv").read_text()
         # A value of the wrong type is a UsageError naming the keyword, not
         # pybind11's RuntimeError.
         for kwargs, what in [({"header": "yes"}, "header must be True or False"),

@@ -357,7 +357,7 @@ def test_paths_that_are_not_utf8(seed_4_5, tmp_path):
     assert os.path.exists(os.fsencode(folder / "m.pb"))
     assert rowflow.load(folder / "m.pb").to_bytes() == seed_4_5.to_bytes()
     assert rowflow.load(str(folder / "m.pb")).name == "seed_4_5"
-    with rowflow.Session(os.fsencode(folder / "m.pb")) as s:
+    with rowflow.Session(folder / "m.pb") as s:          # (bytes are a model file's bytes)
         assert s.run([3, 5]).tolist() == [182]
         (folder / "in.csv").write_text("3,5\n")
         s.run_file(folder / "in.csv", folder / "out.csv")
