@@ -635,6 +635,13 @@ void Session::Run(RowSource<T>& source, RowSink<T>& sink,
         if (progress) progress(rows_done);
       },
       control.cancel);
+  // A cancel that came after the last tile entered the graph (Ctrl-C, or a
+  // progress callback that failed while the last tiles were written) still
+  // leaves no output: the sink is committed only by a run not cancelled.
+  if (control.cancel != nullptr && control.cancel->load()) {
+    throw MakeError(ErrorKind::kInterrupted, "interrupted after {} rows",
+                    rows_done);
+  }
   sink.Commit();
   impl.SetLast(std::move(stats));
 }

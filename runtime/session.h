@@ -65,6 +65,8 @@ struct SessionOptions {
 struct RunControl {
   // Checked before each tile enters the graph: once it reads true the run
   // stops within the tiles in flight and Run throws Error(kInterrupted).
+  // The streaming Run checks it once more before committing the sink, so a
+  // cancel during the last tiles leaves no output either.
   const std::atomic<bool>* cancel = nullptr;
   // Replaces SessionOptions::progress for this call when set.
   std::function<void(int64_t rows_done)> progress;

@@ -185,6 +185,32 @@ TEST(SessionTest, LastRunCountsTheThreadsThatRanNotTheThreadsAskedFor) {
   EXPECT_EQ(s.last_run().threads_used, 0);
 }
 
+TEST(SessionTest, CancelDuringTheLastTileLeavesNoOutput) {
+  // The flag turns true in the progress callback of the last tile, after
+  // every tile has entered the graph: the sink must not be committed.
+  Session s(SeedLayerForm(), Threads(2, 16));
+  const RowMatrix<float> in = RandomRows<float>(64, 2, 4);
+  std::atomic<bool> cancel{false};
+  RunControl control;
+  control.cancel = &cancel;
+  control.progress = [&](int64_t rows_done) {
+    if (rows_done == in.rows) cancel = true;
+  };
+  std::vector<float> out;
+  {
+    MemorySource<float> source(in.data.data(), in.rows, in.cols);
+    MemorySink<float> sink(&out, 1);
+    try {
+      s.Run<float>(source, sink, control);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInterrupted);
+      EXPECT_THAT(e.what(), HasSubstr("interrupted after 64 rows"));
+    }
+  }
+  EXPECT_TRUE(out.empty()) << "a cancelled run committed its output";
+}
+
 TEST(SessionTest, LastRunThreadsStayWithinTheArenaOverManyTiles) {
   Session s(SeedLayerForm(), Threads(2, 16));
   s.Run(RandomRows<float>(20000, 2, 3));

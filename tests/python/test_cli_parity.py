@@ -235,3 +235,54 @@ def test_run_file_progress_exception_stops_the_run(tmp_path):
         # The session still works.
         s.run_file(tmp_path / "rows.npy", tmp_path / "out.npy")
     assert np.load(tmp_path / "out.npy").shape == (200000, 1)
+
+
+def test_run_file_progress_exception_on_a_short_file_leaves_no_output(tmp_path):
+    # Four rows are one tile: the callback runs after every tile has been
+    # read, and its exception must still leave no output behind.
+    (tmp_path / "rows.csv").write_text("3,5\n1,-1\n0,0\n8,4\n")
+
+    def progress(done, fraction):
+        raise Stop(f"at {done}")
+
+    before = files_in(tmp_path)
+    with rowflow.Session(rowflow.build(example("seed_4_5.pbtxt")), threads=2) as s:
+        with pytest.raises(Stop, match="at 4"):
+            s.run_file(tmp_path / "rows.csv", tmp_path / "out.csv", progress=progress)
+        assert files_in(tmp_path) == before, "an output or temp file was left behind"
+        with pytest.raises(rowflow.UsageError, match="progress must be a callable"):
+            s.run_file(tmp_path / "rows.csv", tmp_path / "out.csv", progress=5)
+        assert files_in(tmp_path) == before
+
+
+def test_run_file_keyword_types(seed_files):
+    model, tmp = seed_files
+    (tmp / "rows.csv").write_text("id,a,b\nr1,3,5\nr2,1,-1\n")
+    with rowflow.Session(model) as s:
+        # Lists of columns as the CLI's comma lists; numpy's bools and 0/1.
+        s.run_file(tmp / "rows.csv", tmp / "a.csv", header=True, columns="a,b", keep="id")
+        s.run_file(tmp / "rows.csv", tmp / "b.csv", header=np.True_, columns=["a", "b"],
+                   keep=["id"], output_header=1)
+        s.run_file(tmp / "rows.csv", tmp / "c.csv", header=True, columns=[2, 3], keep=[1],
+                   output_header=True)
+        assert (tmp / "b.csv").read_text() == (tmp / "c.csv").read_text() == "id,y\nr1,182\nr2,162\n"
+        assert (tmp / "a.csv").read_text() == (tmp / "b.csv").read_text()
+        # A value of the wrong type is a UsageError naming the keyword, not
+        # pybind11's RuntimeError.
+        for kwargs, what in [({"header": "yes"}, "header must be True or False"),
+                             ({"check_finite": 2}, "check_finite must be True or False"),
+                             ({"delimiter": 59}, "delimiter must be a str"),
+                             ({"columns": 5}, "columns must be a str or a list"),
+                             ({"max_line_bytes": "10"}, "max_line_bytes must be an int"),
+                             ({"max_line_bytes": 1 << 70}, "max_line_bytes must be an int"),
+                             ({"columns": ["a,b"]}, "token 'a,b' holds a comma")]:
+            with pytest.raises(rowflow.UsageError, match=what):
+                s.run_file(tmp / "rows.csv", tmp / "d.csv", **kwargs)
+        assert not (tmp / "d.csv").exists()
+
+
+def test_run_file_bytes_paths(seed_files):
+    model, tmp = seed_files
+    with rowflow.Session(model) as s:
+        s.run_file(os.fsencode(example("seed_4_5_rows.csv")), os.fsencode(tmp / "o.csv"))
+    assert (tmp / "o.csv").read_text() == "182\n162\n0\n392\n"

@@ -2,6 +2,8 @@
 model tells (inputs, nodes, inspect, dot, trace), the builder's refusals,
 and the exception classes."""
 
+import errno
+import os
 import pickle
 
 import numpy as np
@@ -301,3 +303,89 @@ def test_errors_pickle_and_catch_as_builtins(seed_4_5):
 
 def test_version():
     assert isinstance(rowflow.__version__, str) and rowflow.__version__[0].isdigit()
+
+
+# ---- files that cannot be opened, and names that are not UTF-8 ----------------------
+
+def test_missing_files_are_the_cli_error_and_an_os_error(seed_4_5, tmp_path, monkeypatch):
+    # The CLI's class and line (a model that cannot be opened is exit code 3,
+    # rows exit code 4), and at once the OSError Python code catches.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.pb").mkdir()
+    calls = {
+        "load": (rowflow.load, "inspect"),
+        "session": (rowflow.Session, "inspect"),
+        "build": (rowflow.build, "build"),
+        "import_onnx": (rowflow.import_onnx, "import-onnx"),
+    }
+    for name, (call, command) in calls.items():
+        for path, os_error, err in [("missing.pb", FileNotFoundError, errno.ENOENT),
+                                    ("folder.pb", IsADirectoryError, errno.EISDIR)]:
+            args = [command, path] + ([] if command == "inspect" else ["-o", "out.pb"])
+            message, code = cli_error(*args)
+            with pytest.raises(os_error) as e:
+                call(path)
+            assert isinstance(e.value, rowflow.ModelError) and isinstance(e.value, rowflow.IoError)
+            assert str(e.value) == message, name
+            assert e.value.exit_code == code == 3
+            assert e.value.errno == err and e.value.filename == path
+            assert type(e.value).__name__ == "ModelError" and type(e.value).__module__ == "rowflow"
+            # It pickles as the plain class (a Dask worker's error reaches the client).
+            again = pickle.loads(pickle.dumps(e.value))
+            assert type(again) is rowflow.ModelError and str(again) == message
+    seed_4_5.save("seed.pb")
+    message, code = cli_error("run", "seed.pb", "-i", "missing.csv", "-o", "out.csv")
+    with rowflow.Session("seed.pb") as s, pytest.raises(FileNotFoundError) as e:
+        s.run_file("missing.csv", "out.csv")
+    assert isinstance(e.value, rowflow.InputError) and isinstance(e.value, rowflow.IoError)
+    assert str(e.value) == message and e.value.exit_code == code == 4
+    assert e.value.filename == "missing.csv"
+    # A file that is there but bad is no OSError.
+    (tmp_path / "bad.pb").write_bytes(b"\x00\xff")
+    with pytest.raises(rowflow.ModelError) as e:
+        rowflow.load("bad.pb")
+    assert not isinstance(e.value, OSError)
+    assert not list(tmp_path.glob("out.*"))
+
+
+def test_paths_that_are_not_utf8(seed_4_5, tmp_path):
+    # Names as Python gives undecodable bytes (surrogateescape), and as bytes.
+    name = os.fsdecode(b"caf\xe9")
+    folder = tmp_path / name
+    folder.mkdir()
+    seed_4_5.save(folder / "m.pb")
+    assert os.path.exists(os.fsencode(folder / "m.pb"))
+    assert rowflow.load(folder / "m.pb").to_bytes() == seed_4_5.to_bytes()
+    assert rowflow.load(str(folder / "m.pb")).name == "seed_4_5"
+    with rowflow.Session(folder / "m.pb") as s:          # (bytes are a model file's bytes)
+        assert s.run([3, 5]).tolist() == [182]
+        (folder / "in.csv").write_text("3,5\n")
+        s.run_file(folder / "in.csv", folder / "out.csv")
+        assert (folder / "out.csv").read_text() == "182\n"
+    seed_4_5.export_onnx(folder / "m.onnx")
+    assert rowflow.import_onnx(folder / "m.onnx").input_width == 2
+    # The error names the path as the CLI prints it: os.fsencode(str(e))
+    # gives its bytes back.
+    with pytest.raises(FileNotFoundError) as e:
+        rowflow.load(folder / "missing.pb")
+    assert str(e.value) == f"{folder}/missing.pb: cannot open: No such file or directory"
+    assert os.fsencode(str(e.value)).startswith(os.fsencode(folder))
+    with pytest.raises(rowflow.UsageError, match="embedded null byte"):
+        rowflow.load("seed\0.pb")
+
+
+def test_trace_refuses_what_run_refuses(seed_4_5):
+    for row in ([None, None], np.array([3, 5], dtype=object), ["3", "5"], [[3], [5, 1]]):
+        with pytest.raises(rowflow.InputError, match="trace takes one row of 2 numbers"):
+            seed_4_5.trace(row)
+    assert seed_4_5.trace(np.array([3, 5], np.int8))["output"] == 182
+
+
+def test_concat_takes_any_iterable():
+    b = rowflow.GraphBuilder("g")
+    x = b.input("x", [2])
+    parts = (b.sum(b.multiply(x, b.constant(f"w{i}", [2], [i, 1]))) for i in range(3))
+    b.output(b.concat(parts))
+    assert run(b.build(), [1, 1]).tolist() == [1, 2, 3]
+    with pytest.raises(TypeError, match="concat\\(\\): expected Values, got int"):
+        b.concat([x, 3])

@@ -349,3 +349,55 @@ def test_keyboard_interrupt_stops_a_long_run():
         assert elapsed < 10 * one, f"interrupted after {elapsed:.2f} s; the run takes {40 * one:.1f} s"
         # The session still works, bitwise as before.
         assert_bitwise(s.run(x), want)
+
+
+# ---- fork ----------------------------------------------------------------------
+
+def test_a_forked_child_runs_long_calls_from_its_main_thread():
+    # A long call from the main thread runs on a helper thread kept for the
+    # process; a fork()ed child (multiprocessing's default on Linux) has no
+    # such thread and must start its own instead of waiting for it forever.
+    model = mlp([8, 16, 1], seed=9)
+    x = rows(5000, 8, np.float32)
+    with rowflow.Session(model, threads=2, tile_rows=256) as s:
+        want = s.run(x)                                # starts the helper thread
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                   # the child
+            try:
+                os.close(read)
+                ok = bool(np.array_equal(s.run(x), want))
+                ok &= bool(np.array_equal(rowflow.Session(model, tile_rows=256).run(x), want))
+                os.write(write, b"ok" if ok else b"wrong")
+            finally:
+                os._exit(0)
+        os.close(write)
+        # Hang detection, not a timing check: the child takes milliseconds.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        answer = os.read(read, 16)
+        os.close(read)
+        assert answer == b"ok", "the forked child hung or got other rows"
+        assert_bitwise(s.run(x), want)                  # the parent goes on
+
+
+def test_nullable_frame_columns(session):
+    # pandas' nullable dtypes: numbers run, a missing value is an InputError
+    # naming the column and row (as the CLI refuses an empty field).
+    frame = pd.DataFrame({"a": pd.array([3, 1], dtype="Int64"),
+                          "b": pd.array([5.0, -1.0], dtype="Float64")})
+    assert session.run(frame)[:, 0].tolist() == [182, 162]
+    for column in ("Int64", "Float64", "boolean"):
+        values = [1, None] if column != "boolean" else [True, None]
+        frame = pd.DataFrame({"a": [3.0, 1.0], "b": pd.array(values, dtype=column)})
+        with pytest.raises(rowflow.InputError) as e:
+            session.run(frame)
+        assert str(e.value).startswith(f"DataFrame column 'b' row 2 is missing ({column})")
+        assert np.isnan(session.run(frame.astype(float))[1, 0])     # the hint works

@@ -5,6 +5,8 @@ import ast
 import inspect
 import os
 
+import pytest
+
 import rowflow
 
 
@@ -76,3 +78,91 @@ def test_sanitizer_runtime_matches_the_build():
     with open("/proc/self/maps", encoding="utf-8") as f:
         asan_loaded = "libasan" in f.read()
     assert asan_loaded == (os.environ.get("ROWFLOW_SANITIZED") == "1")
+
+
+# ---- the stubs' signatures are the module's -------------------------------------
+
+def real_signature(fn):
+    """(name, [(param, kind, default)]) from the signature line pybind11
+    puts first in the docstring, e.g. 'run(self: Session, x: handle, *,
+    check_finite: bool = False) -> numpy.ndarray'."""
+    line = fn.__doc__.splitlines()[0]
+    head = line.rsplit(" -> ", 1)[0]
+    tree = ast.parse(f"def {head}: pass")
+    return tree.body[0].name, params(tree.body[0].args)
+
+
+def params(args):
+    """[(name, kind, default)] of an ast.arguments, without `self`;
+    default is a literal or `...` when there is none."""
+    out = []
+    positional = args.posonlyargs + args.args
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    for a, d in zip(positional, defaults):
+        out.append((a.arg, "positional", ... if d is None else ast.literal_eval(d)))
+    if args.vararg:
+        out.append((args.vararg.arg, "*", ...))
+    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+        out.append((a.arg, "keyword", ... if d is None else ast.literal_eval(d)))
+    if args.kwarg:
+        out.append((args.kwarg.arg, "**", ...))
+    return [p for p in out if p[0] != "self"]
+
+
+def stub_functions(body):
+    """{name: [params of each def]} (several for @overload)."""
+    out = {}
+    for node in body:
+        if isinstance(node, ast.FunctionDef) and not any(
+                isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list):
+            out.setdefault(node.name, []).append(params(node.args))
+    return out
+
+
+def check(where, real, stubs):
+    if len(stubs) == 1:
+        stub = stubs[0]
+        if real and real[-1][1] == "**":
+            # **kwargs taken apart in C++ (run_file): the stub names them.
+            real = real[:-1]
+            stub = [p for p in stub if p[1] != "keyword"]
+        assert stub == real, f"{where}: stub {stub} != module {real}"
+    else:
+        # Overloads: each is the real call with some arguments left out.
+        for stub in stubs:
+            names = [p[0] for p in stub]
+            assert names == [p[0] for p in real][:len(names)], f"{where}: {stub} vs {real}"
+
+
+def test_stub_signatures_match_the_module():
+    tree = stub_tree()
+    top = stub_functions(tree.body)
+    for name in ("load", "build", "import_onnx"):
+        real_name, real = real_signature(getattr(rowflow, name))
+        assert real_name == name
+        check(name, real, top[name])
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    checked = 0
+    for cls_name in ("Model", "GraphBuilder", "Session"):
+        cls = getattr(rowflow, cls_name)
+        stubs = stub_functions(classes[cls_name].body)
+        for name, value in vars(cls).items():
+            if isinstance(value, property) or not callable(value):
+                continue
+            if name.startswith("_") and name != "__init__":
+                continue
+            if not (value.__doc__ or "").startswith(name + "("):
+                continue                                  # Model() has no constructor
+            real_name, real = real_signature(value)
+            assert real_name == name
+            assert name in stubs, f"{cls_name}.{name} has no stub"
+            check(f"{cls_name}.{name}", real, stubs[name])
+            checked += 1
+    assert checked >= 20
+
+
+def test_the_signature_check_can_fail():
+    _, real = real_signature(rowflow.Session.run)
+    stub = ast.parse("def run(self, x, check_finite=False): ...").body[0].args
+    with pytest.raises(AssertionError):
+        check("Session.run", real, [params(stub)])

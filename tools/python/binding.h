@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "graph/error.h"
 #include "graph/ir.h"
@@ -29,8 +30,53 @@ struct Model {
 // Creates rowflow.Error and its subclasses in `m` and registers the
 // translation of rowflow::Error into them.
 void BindErrors(py::module_& m);
-// Sets the Python exception for `e` (with the GIL held).
+// Sets the Python exception for `e` (with the GIL held). Its message is
+// decoded from UTF-8 with surrogateescape, as Python decodes file names,
+// so a path that is not UTF-8 survives into str(e).
 void SetPythonError(const Error& e);
+
+// An Error of a file that could not be opened or read as a file (missing,
+// unreadable, a directory): raised as its kind's class (ModelError for a
+// model, InputError for rows, exit codes as the CLI's) that is also an
+// IoError and the OSError of `err` (FileNotFoundError, PermissionError,
+// IsADirectoryError), with errno, strerror and filename set.
+class FileError : public Error {
+ public:
+  FileError(const Error& e, int err, std::string path)
+      : Error(e), err_(err), path_(std::move(path)) {}
+  int err() const { return err_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  int err_;
+  std::string path_;
+};
+
+// The errno that says why `path` cannot be read as a file, or 0 when it
+// can (the error `e` is then about its content) or `e` is no model or
+// input error.
+int FileErrno(const Error& e, const std::string& path);
+
+// Runs `load()`, which reads the file at `path`; a ModelError or
+// InputError it throws while `path` cannot be opened as a file becomes a
+// FileError.
+template <typename F>
+auto WithFileErrors(const std::string& path, F&& load) -> decltype(load()) {
+  try {
+    return load();
+  } catch (const FileError&) {
+    throw;
+  } catch (const Error& e) {
+    const int err = FileErrno(e, path);
+    if (err != 0) throw FileError(e, err, path);
+    throw;
+  }
+}
+
+// A path argument (str, bytes or os.PathLike) as the file system's bytes:
+// os.fsencode, so that a name that is not UTF-8 reaches the file.
+std::string FsPath(py::handle path);
+
 // A Python exception of `kind` carrying `message`, for errors the binding
 // finds itself.
 [[noreturn]] void Throw(ErrorKind kind, const std::string& message);

@@ -199,10 +199,18 @@ Names left empty are picked fresh ("mul_3"); every name must be unique.)")
           "alpha/beta default to the activation's own.")
       .def(
           "concat",
-          [](Builder& b, const std::vector<Value>& parts, int64_t axis,
+          [](Builder& b, const py::iterable& parts, int64_t axis,
              const std::string& name) {
+            // Any iterable of Values (a list, a tuple, a generator).
             std::vector<ValueRef> refs;
-            for (const Value& v : parts) refs.push_back(b.Ref(v));
+            for (py::handle part : parts) {
+              if (!py::isinstance<Value>(part)) {
+                throw py::type_error(fmt::format(
+                    "concat(): expected Values, got {}",
+                    std::string(py::str(py::type::of(part).attr("__name__")))));
+              }
+              refs.push_back(b.Ref(part.cast<const Value&>()));
+            }
             return b.Make(b.b().Concat(refs, axis, name), name);
           },
           py::arg("parts"), py::arg("axis") = -1, py::arg("name") = "",

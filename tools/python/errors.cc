@@ -2,7 +2,10 @@
 // carries the same one-line message the CLI prints, and `exit_code`, the
 // CLI's exit code for it.
 #include <pybind11/pybind11.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <exception>
 #include <string>
 
@@ -50,6 +53,14 @@ py::handle TypeOf(ErrorKind kind) {
   return t.internal;
 }
 
+// `text` (UTF-8, perhaps with a file name's other bytes) as a str.
+py::str Decode(const std::string& text) {
+  PyObject* s = PyUnicode_DecodeUTF8(
+      text.data(), static_cast<Py_ssize_t>(text.size()), "surrogateescape");
+  if (s == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
 }  // namespace
 
 void SetPythonError(const Error& e) {
@@ -58,8 +69,36 @@ void SetPythonError(const Error& e) {
     return;
   }
   py::handle type = TypeOf(e.kind());
-  py::object instance = type(py::str(e.what()));
-  PyErr_SetObject(type.ptr(), instance.ptr());
+  py::object instance;
+  if (const auto* f = dynamic_cast<const FileError*>(&e)) {
+    // rowflow/_errors.py makes the class that is also an OSError.
+    instance = py::module_::import("rowflow._errors")
+                   .attr("file_error")(type, Types().io, Decode(e.what()),
+                                       f->err(), Decode(f->path()));
+  } else {
+    instance = type(Decode(e.what()));
+  }
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(instance.ptr())),
+                  instance.ptr());
+}
+
+int FileErrno(const Error& e, const std::string& path) {
+  if (e.kind() != ErrorKind::kModel && e.kind() != ErrorKind::kInput) return 0;
+  if (path.empty() || path == "-") return 0;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return errno;
+  if (S_ISDIR(st.st_mode)) return EISDIR;
+  if (::access(path.c_str(), R_OK) != 0) return errno;
+  return 0;
+}
+
+std::string FsPath(py::handle path) {
+  py::object bytes = py::module_::import("os").attr("fsencode")(path);
+  std::string p = py::bytes(bytes);
+  // As open() refuses it: the C library would cut the name short.
+  if (p.find('\0') != std::string::npos)
+    Throw(ErrorKind::kUsage, "path: embedded null byte");
+  return p;
 }
 
 void Throw(ErrorKind kind, const std::string& message) {

@@ -34,11 +34,6 @@ std::string Bytes(py::handle h) {
   return std::string(py::bytes(py::reinterpret_borrow<py::object>(h)));
 }
 
-// A path argument (str or os.PathLike) as a string.
-std::string Path(py::handle h) {
-  return py::str(py::module_::import("os").attr("fspath")(h));
-}
-
 Model LoadBytes(const std::string& bytes) {
   try {
     return Wrap(ParseGraph(bytes, "<bytes>"));
@@ -63,10 +58,30 @@ py::object RowValue(const ir::Graph& g, const std::vector<T>& data, int v) {
   return out;
 }
 
+// `row_like` as numpy reads it, refused unless it holds numbers (bool, int,
+// float), as Session.run refuses it: None or text is no NaN.
+py::object NumericArray(py::handle row_like, int64_t width) {
+  py::object a;
+  try {
+    a = py::module_::import("numpy").attr("asarray")(row_like);
+  } catch (const py::error_already_set& e) {
+    if (!e.matches(PyExc_ValueError) && !e.matches(PyExc_TypeError)) throw;
+    Throw(ErrorKind::kInput,
+          fmt::format("trace takes one row of {} numbers", width));
+  }
+  const std::string kind = py::str(a.attr("dtype").attr("kind"));
+  if (kind.size() != 1 || std::string("biuf").find(kind) == std::string::npos)
+    Throw(ErrorKind::kInput,
+          fmt::format("trace takes one row of {} numbers; got an array of "
+                      "dtype {}",
+                      width, std::string(py::str(a.attr("dtype")))));
+  return a;
+}
+
 template <typename T>
 py::dict TraceTyped(const ir::Graph& g, py::handle row_like, bool all) {
   auto row = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(
-      row_like);
+      NumericArray(row_like, g.InputWidth()));
   if (!row || row.size() != g.InputWidth()) {
     Throw(ErrorKind::kInput,
           fmt::format("trace takes one row of {} numbers{}", g.InputWidth(),
@@ -140,7 +155,8 @@ py::list Nodes(const ir::Graph& g) {
 Model ToModel(py::handle model) {
   if (py::isinstance<Model>(model)) return model.cast<Model>();
   if (IsBytes(model)) return LoadBytes(Bytes(model));
-  return Wrap(cli::LoadModel(Path(model)));
+  const std::string path = FsPath(model);
+  return WithFileErrors(path, [&] { return Wrap(cli::LoadModel(path)); });
 }
 
 void BindModel(py::module_& m) {
@@ -240,7 +256,7 @@ per node, by node name.)")
       .def(
           "save",
           [](const Model& s, py::handle path, std::optional<bool> text) {
-            const std::string p = Path(path);
+            const std::string p = FsPath(path);
             const Encoding e =
                 text ? (*text ? Encoding::kText : Encoding::kBinary)
                      : EncodingForPath(p);
@@ -261,7 +277,7 @@ per node, by node name.)")
           "export_onnx",
           [](const Model& s, py::handle path) -> py::object {
             if (path.is_none()) return py::bytes(ExportOnnx(*s.graph));
-            SaveOnnx(*s.graph, Path(path));
+            SaveOnnx(*s.graph, FsPath(path));
             return py::none();
           },
           py::arg("path") = py::none(),
@@ -292,12 +308,13 @@ from a path, or from the file's bytes. Raises rowflow.ModelError.)");
         if (IsBytes(spec)) {
           return Wrap(BuildGraphFromSpecText(Bytes(spec), "<spec>", ".", form));
         }
-        const std::string text = Path(spec);
+        const std::string text = FsPath(spec);
         if (py::isinstance<py::str>(spec) &&
             text.find_first_of("\n{") != std::string::npos) {
           return Wrap(BuildGraphFromSpecText(text, "<spec>", ".", form));
         }
-        return Wrap(BuildGraphFromSpec(text, form));
+        return WithFileErrors(
+            text, [&] { return Wrap(BuildGraphFromSpec(text, form)); });
       },
       py::arg("spec"), py::arg("per_node") = false,
       R"(Builds a model from a layer spec (`rowflow build`): a path to a
@@ -307,7 +324,8 @@ folder). per_node=True gives the seed's node-by-node form.)");
       "import_onnx",
       [](py::handle source) {
         if (IsBytes(source)) return Wrap(ImportOnnx(Bytes(source), "<bytes>"));
-        return Wrap(ImportOnnxFile(Path(source)));
+        const std::string path = FsPath(source);
+        return WithFileErrors(path, [&] { return Wrap(ImportOnnxFile(path)); });
       },
       py::arg("source"),
       "Imports an ONNX model (`rowflow import-onnx`) from a path or bytes.");

@@ -6,10 +6,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -24,11 +26,19 @@
 namespace rowflow::python {
 namespace {
 
+// Python's main thread (the one that gets signals), looked up again in a
+// child after fork(): there the forking thread is the main thread. Called
+// with the GIL held, which guards the cache.
 unsigned long MainThreadId() {
-  static const unsigned long id = py::module_::import("threading")
-                                      .attr("main_thread")()
-                                      .attr("ident")
-                                      .cast<unsigned long>();
+  static unsigned long id = 0;
+  static pid_t owner = 0;
+  if (owner != getpid()) {
+    id = py::module_::import("threading")
+             .attr("main_thread")()
+             .attr("ident")
+             .cast<unsigned long>();
+    owner = getpid();
+  }
   return id;
 }
 
@@ -126,57 +136,91 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
   return out;
 }
 
-// The keyword arguments of run_file, as `rowflow run`'s flags.
+// The keyword arguments of run_file, as `rowflow run`'s flags; a value of
+// the wrong type is a UsageError naming the keyword.
 cli::RunFileOptions FileOptions(const py::kwargs& kw) {
   cli::RunFileOptions o;
   for (auto [key, value] : kw) {
     const std::string k = py::str(key);
-    auto text = [&] { return py::str(value).cast<std::string>(); };
-    auto flag = [&] { return value.cast<bool>(); };
-    if (value.is_none()) continue;
-    if (k == "format")
-      o.format = text();
-    else if (k == "header")
-      o.header = flag();
-    else if (k == "output_header")
-      o.output_header = flag();
-    else if (k == "columns")
-      o.columns = text();
-    else if (k == "keep")
-      o.keep = text();
-    else if (k == "delimiter")
-      o.delimiter = text();
-    else if (k == "decimal")
-      o.decimal = text();
-    else if (k == "comment")
-      o.comment = text();
-    else if (k == "skip_blank")
-      o.skip_blank = flag();
-    else if (k == "check_finite")
-      o.check_finite = flag();
-    else if (k == "max_line_bytes")
-      o.max_line_bytes = value.cast<int64_t>();
-    else if (k == "na") {
-      o.na_given = true;
-      if (py::isinstance<py::str>(value)) {
-        o.na = text();
-      } else {
-        // Joined as --na takes them; an empty token ('' reads the empty
-        // field as NaN) counts, so the separator goes by position.
-        std::string joined;
-        bool first = true;
-        for (py::handle t : value) {
-          const std::string token = py::str(t);
-          if (token.find(',') != std::string::npos)
-            Throw(ErrorKind::kUsage,
-                  fmt::format("na: token '{}' holds a comma", token));
-          joined += (first ? "" : ",") + token;
-          first = false;
-        }
-        o.na = joined;
+    auto wrong = [&](const char* expected) {
+      Throw(ErrorKind::kUsage,
+            fmt::format("run_file(): {} must be {}; got {}", k, expected,
+                        std::string(py::repr(value))));
+    };
+    auto text = [&] {
+      if (!py::isinstance<py::str>(value)) wrong("a str");
+      return value.cast<std::string>();
+    };
+    auto flag = [&] {
+      // True/False (numpy's too) and the ints 0 and 1, as `if` would.
+      const int truth = PyObject_IsTrue(value.ptr());
+      if (truth < 0) throw py::error_already_set();
+      if (!PyBool_Check(value.ptr()) &&
+          !py::isinstance(value, py::module_::import("numpy").attr("bool_")) &&
+          !(PyLong_Check(value.ptr()) &&
+            (value.equal(py::int_(0)) || value.equal(py::int_(1))))) {
+        wrong("True or False");
       }
+      return truth == 1;
+    };
+    // A str as it is, or a list of tokens (str or int) joined with commas
+    // as the CLI takes them; `empty_ok`: an empty token counts (--na '').
+    auto tokens = [&](bool empty_ok) {
+      if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+      if (!py::isinstance<py::iterable>(value) ||
+          py::isinstance<py::bytes>(value)) {
+        wrong("a str or a list of str");
+      }
+      std::string joined;
+      bool first = true;
+      for (py::handle t : value) {
+        if (!py::isinstance<py::str>(t) && !PyLong_Check(t.ptr()))
+          wrong("a str or a list of str");
+        const std::string token = py::str(t);
+        if (token.find(',') != std::string::npos)
+          Throw(ErrorKind::kUsage,
+                fmt::format("{}: token '{}' holds a comma", k, token));
+        if (token.empty() && !empty_ok)
+          Throw(ErrorKind::kUsage, fmt::format("{}: an empty name", k));
+        joined += (first ? "" : ",") + token;
+        first = false;
+      }
+      return joined;
+    };
+    if (value.is_none()) continue;
+    if (k == "format") {
+      o.format = text();
+    } else if (k == "header") {
+      o.header = flag();
+    } else if (k == "output_header") {
+      o.output_header = flag();
+    } else if (k == "columns") {
+      o.columns = tokens(false);
+    } else if (k == "keep") {
+      o.keep = tokens(false);
+    } else if (k == "delimiter") {
+      o.delimiter = text();
+    } else if (k == "decimal") {
+      o.decimal = text();
+    } else if (k == "comment") {
+      o.comment = text();
+    } else if (k == "skip_blank") {
+      o.skip_blank = flag();
+    } else if (k == "check_finite") {
+      o.check_finite = flag();
+    } else if (k == "max_line_bytes") {
+      if (!PyLong_Check(value.ptr()) || PyBool_Check(value.ptr()))
+        wrong("an int");
+      try {
+        o.max_line_bytes = value.cast<int64_t>();
+      } catch (const py::cast_error&) {
+        wrong("an int of 64 bits");
+      }
+    } else if (k == "na") {
+      o.na_given = true;
+      o.na = tokens(true);
     } else if (k == "progress") {
-      // Set by the caller below.
+      if (!PyCallable_Check(value.ptr())) wrong("a callable or None");
     } else {
       Throw(
           ErrorKind::kUsage,
@@ -189,16 +233,12 @@ cli::RunFileOptions FileOptions(const py::kwargs& kw) {
   return o;
 }
 
-std::string PathArg(const py::object& p) {
-  return py::str(py::module_::import("os").attr("fspath")(p));
-}
-
 py::dict PySession::RunFile(const py::object& input, const py::object& output,
                             const py::kwargs& kwargs) {
   std::shared_ptr<Session> s = Live();
   cli::RunFileOptions o = FileOptions(kwargs);
-  o.input = PathArg(input);
-  o.output = PathArg(output);
+  o.input = FsPath(input);
+  o.output = FsPath(output);
   o.threads = s->threads();
   o.tile_rows = s->tile_rows();
   py::object progress =
@@ -224,13 +264,15 @@ py::dict PySession::RunFile(const py::object& input, const py::object& output,
   }
   cli::RunFileResult r;
   try {
-    RunReleased(
-        [&](std::atomic<bool>& cancel) {
-          cancel_flag = &cancel;
-          o.cancel = &cancel;
-          r = cli::RunFile(*model_.graph, o);
-        },
-        true);
+    WithFileErrors(o.input, [&] {
+      RunReleased(
+          [&](std::atomic<bool>& cancel) {
+            cancel_flag = &cancel;
+            o.cancel = &cancel;
+            r = cli::RunFile(*model_.graph, o);
+          },
+          true);
+    });
   } catch (const Error& e) {
     if (callback_error && e.kind() == ErrorKind::kInterrupted)
       std::rethrow_exception(callback_error);
@@ -265,15 +307,25 @@ namespace {
 // tools/python/bench.py).
 class MainCallThread {
  public:
+  // Called with the GIL held, which guards `thread`. A child of fork()
+  // has none of its parent's threads: it starts a thread of its own (the
+  // parent's object is left as it is, its mutex perhaps held at the fork).
   static MainCallThread& Get() {
-    static MainCallThread* thread = new MainCallThread();  // never destroyed
+    static MainCallThread* thread = nullptr;  // never destroyed
+    static pid_t owner = 0;
+    if (thread == nullptr || owner != getpid()) {
+      thread = new MainCallThread();
+      owner = getpid();
+    }
     return *thread;
   }
 
-  // Runs `job` on the thread; `job` signals its own completion.
+  // Runs `job` on the thread after the jobs posted before it; `job`
+  // signals its own completion. (A second job is posted only by Python code
+  // that a signal handler runs while the main thread waits for the first.)
   void Post(std::function<void()> job) {
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = std::move(job);
+    jobs_.push_back(std::move(job));
     cv_.notify_one();
   }
 
@@ -284,9 +336,9 @@ class MainCallThread {
         std::function<void()> job;
         {
           std::unique_lock<std::mutex> lock(mutex_);
-          cv_.wait(lock, [this] { return job_ != nullptr; });
-          job = std::move(job_);
-          job_ = nullptr;
+          cv_.wait(lock, [this] { return !jobs_.empty(); });
+          job = std::move(jobs_.front());
+          jobs_.pop_front();
         }
         job();
       }
@@ -295,7 +347,7 @@ class MainCallThread {
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::function<void()> job_;
+  std::deque<std::function<void()>> jobs_;
 };
 
 }  // namespace
@@ -378,10 +430,11 @@ partition): errors then read as one run over the whole input's.)")
 does: CSV or .npy by extension (or format="csv"/"npy"), gzip/zstd input
 detected, .gz/.zst output compressed, "-" for stdin/stdout, the output
 written atomically only on success. Keyword arguments are the CLI's flags:
-format, header, output_header, columns, keep, delimiter, na (str or list),
-decimal, comment, skip_blank, max_line_bytes, check_finite, and
-progress=callable(rows_done, fraction_or_None). Returns a dict of rows,
-seconds, threads_used and tile_rows.)")
+format, header, output_header, columns and keep (str or list), delimiter,
+na (str or list), decimal, comment, skip_blank, max_line_bytes,
+check_finite, and progress=callable(rows_done, fraction_or_None); an
+exception progress raises stops the run, leaves no output and is raised
+again. Returns a dict of rows, seconds, threads_used and tile_rows.)")
       .def("close", &PySession::Close,
            "Frees the session; later calls raise UsageError.")
       .def_property_readonly("closed", &PySession::closed,

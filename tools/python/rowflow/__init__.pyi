@@ -99,8 +99,9 @@ class Session:
     def run(self, x: _Numbers, *, check_finite: bool = False,
             first_row: int = 0) -> np.ndarray: ...
     def run_file(self, input: _Path, output: _Path, *, format: Literal["csv", "npy"] | None = None,
-                 header: bool = False, output_header: bool = False, columns: str | None = None,
-                 keep: str | None = None, delimiter: str | None = None,
+                 header: bool = False, output_header: bool = False,
+                 columns: str | Sequence[str | int] | None = None,
+                 keep: str | Sequence[str | int] | None = None, delimiter: str | None = None,
                  na: str | Sequence[str] | None = None, decimal: str | None = None,
                  comment: str | None = None, skip_blank: bool = False,
                  max_line_bytes: int | None = None, check_finite: bool = False,

@@ -19,7 +19,21 @@ def _frame_to_array(frame, dtype):
             raise InputError(
                 f"DataFrame column {str(name)!r} has dtype {column_dtype}; "
                 "expected numbers (convert it, or select the feature columns)")
-    return frame.to_numpy(dtype=dtype)
+    try:
+        return frame.to_numpy(dtype=dtype)
+    except (ValueError, TypeError):
+        pass
+    # Nullable columns (Int64, Float64, boolean) holding pd.NA: as the CLI
+    # refuses an empty field unless --na says it is NaN.
+    for position, name in enumerate(frame.columns):
+        column = frame.iloc[:, position]
+        if column.isna().any():
+            row = int(column.isna().to_numpy().argmax()) + 1
+            raise InputError(
+                f"DataFrame column {str(name)!r} row {row} is missing "
+                f"({column.dtype}); expected numbers (fill it, or convert "
+                "it with .astype(float) to run it as NaN)")
+    raise InputError("DataFrame: not rows of numbers")
 
 
 def as_rows(x, dtype, width):
