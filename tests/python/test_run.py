@@ -119,6 +119,45 @@ def test_output_is_a_fresh_writable_array(session):
     assert y1.flags.writeable and y1.flags.c_contiguous and y1.flags.owndata
 
 
+@pytest.mark.parametrize("n_rows", [1, 64, 3000, 40000])
+def test_outputs_from_the_warm_block_cache_are_ordinary_arrays(n_rows):
+    # 1 row: 40 B (numpy's own small blocks); 64 and 3000 rows: 2.5 and
+    # 117 KiB (rowflow's cache of warm blocks); 40000 rows: 1.6 MB (numpy's
+    # allocator). Every one owns its data, resizes, pickles, and outlives
+    # its session and other arrays from the same blocks.
+    import pickle
+    model = mlp([6, 16, 10], seed=5)
+    x = rows(n_rows, 6, np.float32)
+    with rowflow.Session(model, threads=1) as s:
+        want = s.run(x).copy()
+        held = [s.run(x) for _ in range(12)]        # more than the cache keeps
+        # A result dropped before the next call gives its block back: the
+        # calls reuse one block instead of fresh memory each.
+        addresses = {s.run(x).ctypes.data for _ in range(20)}
+    cached = 1024 < want.nbytes <= (1 << 20) - 64
+    if cached:
+        assert len(addresses) == 1, addresses
+        assert all(y.ctypes.data % 64 == 0 for y in held)
+    for y in held:
+        assert y.flags.owndata and y.flags.writeable and y.flags.c_contiguous
+        assert_bitwise(y, want)
+    assert len({y.ctypes.data for y in held}) == len(held)
+    view = held[3][1:]
+    restored = pickle.loads(pickle.dumps(held[4]))
+    y = held[5]
+    del held
+    gc.collect()
+    assert_bitwise(view, want[1:])
+    assert_bitwise(restored, want)
+    y.resize((2 * n_rows, 10), refcheck=False)     # realloc through the cache
+    assert_bitwise(y[:n_rows], want)
+    assert not y[n_rows:].any()
+    if cached:
+        assert np.core.multiarray.get_handler_name(y) == "rowflow_output"
+    # The cache is set only around the output's allocation.
+    assert np.core.multiarray.get_handler_name() == "default_allocator"
+
+
 # ---- what run() refuses ------------------------------------------------------
 
 @pytest.mark.parametrize("x, message", [

@@ -61,6 +61,8 @@ def parse_args(argv):
                    help="interleaved rounds; medians over them")
     p.add_argument("--inner", type=int, default=3,
                    help="timed large-batch calls per framework and round")
+    p.add_argument("--batch-seconds", type=float, default=0.25,
+                   help="least time of the timed large-batch calls per framework and round")
     p.add_argument("--call-seconds", type=float, default=0.2,
                    help="time per per-call measurement and round")
     p.add_argument("--smoke", action="store_true",
@@ -72,7 +74,7 @@ def parse_args(argv):
     a.workloads = a.workloads.split(",")
     a.threads = [int(t) for t in a.threads.split(",")]
     if a.smoke:
-        a.rounds, a.inner, a.call_seconds = 1, 1, 0.01
+        a.rounds, a.inner, a.batch_seconds, a.call_seconds = 1, 1, 0.0, 0.01
     return a
 
 
@@ -154,10 +156,23 @@ class Threads:
             self.limits.restore_original_limits()
 
 
-def timed(fn, x, calls):
-    """(wall, process CPU) seconds of each of `calls` calls of fn(x)."""
+def timed(fn, x, calls, seconds):
+    """(wall, process CPU) seconds of each timed call of fn(x): at least
+    `calls` calls and at least `seconds` of them, after untimed warm-up
+    calls for a fifth of that. As `rowflow bench` times repeated runs after
+    a warm-up, each framework is timed in a loop of its own, with its input,
+    weights and output in cache and the machine's cores awake, not with
+    what the framework timed before it left there: the seed's 4 M rows take
+    ~2 ms, which the first calls after another framework's run more than
+    double on this machine (its 48 MB in and out come from DRAM, not L3, and
+    an idle virtual core takes calls to get up to speed)."""
+    start = time.perf_counter()
+    fn(x)
+    while time.perf_counter() - start < seconds / 5:
+        fn(x)
     out = []
-    for _ in range(calls):
+    start = time.perf_counter()
+    while len(out) < calls or time.perf_counter() - start < seconds:
         t, c = time.perf_counter(), time.process_time()
         fn(x)
         out.append((time.perf_counter() - t, time.process_time() - c))
@@ -186,7 +201,11 @@ def cli_cpu_per_run(binary, workload, rows, repeat):
 def per_call_us(fn, x, seconds):
     """(wall, cpu) mean microseconds of fn(x) over a loop of about `seconds`;
     cpu is the calling thread's CPU time (all of a 1-thread Session's work),
-    which a shared machine's other load disturbs much less than wall time."""
+    which a shared machine's other load disturbs much less than wall time.
+    Timed after untimed calls for a fifth of `seconds`, as timed() does."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds / 5:
+        fn(x)
     n = 1
     while True:
         t, c = time.perf_counter_ns(), time.thread_time_ns()
@@ -286,12 +305,16 @@ def sitting(a):
     commands = {}
     for _ in range(a.rounds):
         for name, s in setups.items():
+            # `rowflow bench` repeats as many runs as Session.run made.
+            repeat = a.inner
             for t in a.threads:
                 with Threads(torch, t):
                     for fw, fn in (("rowflow", s["sessions"][t].run),
                                    ("numpy", s["numpy"]),
                                    ("torch", s["torch"])):
-                        times = timed(fn, s["x"], a.inner)
+                        times = timed(fn, s["x"], a.inner, a.batch_seconds)
+                        if fw == "rowflow":
+                            repeat = max(repeat, len(times))
                         secs = statistics.median(w for w, _ in times)
                         rates.setdefault((name, fw, t), []).append(
                             s["rows"] / secs)
@@ -300,13 +323,13 @@ def sitting(a):
                             rates.setdefault((name, fw + "_cpu", t), []).append(
                                 s["rows"] / cpu)
             cli, commands[name] = cli_rows_per_s(a.rowflow, name, s["rows"],
-                                                 a.threads, a.inner)
+                                                 a.threads, repeat)
             for t, r in cli.items():
                 rates.setdefault((name, "cli", t), []).append(r)
             if 1 in a.threads:
                 rates.setdefault((name, "cli_cpu", 1), []).append(
                     s["rows"] / cli_cpu_per_run(a.rowflow, name, s["rows"],
-                                                a.inner))
+                                                repeat))
         for t in a.threads:
             with Threads(torch, t):
                 for r in CALL_ROWS:

@@ -7,6 +7,7 @@
 #ifndef ROWFLOW_TOOLS_PYTHON_BINDING_H_
 #define ROWFLOW_TOOLS_PYTHON_BINDING_H_
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "graph/error.h"
 #include "graph/ir.h"
@@ -72,6 +74,13 @@ auto WithFileErrors(const std::string& path, F&& load) -> decltype(load()) {
     throw;
   }
 }
+
+// A new C-contiguous array of `shape` for Session.run to write its rows
+// into: from a cache of warm blocks when it is 1 KiB to 1 MiB
+// (output_memory.cc), an ordinary numpy array that owns its data either
+// way.
+template <typename T>
+py::array_t<T> NewOutputArray(const std::vector<py::ssize_t>& shape);
 
 // A path argument (str, bytes or os.PathLike) as the file system's bytes:
 // os.fsencode, so that a name that is not UTF-8 reaches the file.

@@ -114,8 +114,8 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
   const int64_t width = s.input_width(), out_width = s.output_width();
   auto [in, one_row] = AsRows<T>(x, width, dtype_);
   const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
-  py::array_t<T> out =
-      one_row ? py::array_t<T>({out_width}) : py::array_t<T>({rows, out_width});
+  py::array_t<T> out = one_row ? NewOutputArray<T>({out_width})
+                               : NewOutputArray<T>({rows, out_width});
   const T* in_data = static_cast<const T*>(in.data());
   T* out_data = out.mutable_data();
   const RowLocator where{"input", false, false, first_row};
