@@ -3,7 +3,8 @@
 # ./rowflow_*.deb), used, and purged: /usr/bin/rowflow runs the seed's
 # example and gives the native build's bytes, `man -w rowflow` finds the
 # page, the bash completion completes, README's C++ example builds against
-# /usr with find_package and with pkg-config; after `apt-get purge` no file
+# /usr with find_package and with pkg-config, and so does a consumer of
+# rowflow.pb.h and rowflow::onnx (outside.sh); after `apt-get purge` no file
 # of the package is left and the installed package set is as before.
 # Needs root (it changes the machine): exits 77 (ctest: skipped) otherwise,
 # and when a rowflow package is installed already (it is not ours to remove).
@@ -49,6 +50,9 @@ cmp -s "$work/installed.csv" "$work/native.csv" ||
 page=$(man -w rowflow 2>/dev/null || true)
 [[ $page == /usr/share/man/man1/rowflow.1.gz ]] ||
   { echo "FAIL: man -w rowflow gives '$page'"; failed=1; }
+page=$(man -w rowflow-sklearn 2>/dev/null || true)
+[[ $page == /usr/share/man/man1/rowflow-sklearn.1.gz ]] ||
+  { echo "FAIL: man -w rowflow-sklearn gives '$page'"; failed=1; }
 man -P cat rowflow 2>/dev/null | grep -q 'EXIT STATUS' ||
   { echo "FAIL: man rowflow does not render an EXIT STATUS section"; failed=1; }
 got=$(bash -c 'source /usr/share/bash-completion/completions/rowflow
@@ -66,6 +70,7 @@ got=$(cd / && env -u PYTHONPATH /usr/bin/python3 -c \
   { echo "FAIL: rowflow-sklearn --help"; failed=1; }
 bash "$src/tests/consumer/run.sh" "$src" "$work/find_package" package /usr || failed=1
 bash "$src/tests/consumer/run.sh" "$src" "$work/pkgconfig" pkgconfig /usr || failed=1
+bash "$src/tests/install/outside.sh" "$src" /usr "$work/outside" || failed=1
 
 purge || { tail -20 "$work/purge.log"; echo "FAIL: apt-get purge rowflow"; exit 1; }
 trap - EXIT

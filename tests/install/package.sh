@@ -3,8 +3,8 @@
 # the portable tree (tests/portable/build.sh, the ctest fixture `portable`:
 # -DROWFLOW_NATIVE=OFF, baseline x86-64 with AVX2/AVX-512 kernels picked at
 # run time, configured for /usr). Checks the .deb's name, file list and
-# Depends, runs lintian (no errors allowed), and checks that the portable
-# tool gives the native build's bytes under every kernel set
+# Depends, runs lintian (no errors or warnings allowed), and checks that the
+# portable tool gives the native build's bytes under every kernel set
 # (dispatch_bits.sh). Leaves the .deb in WORK_DIR for install_deb.sh.
 #
 #   package.sh ROWFLOW_SOURCE_DIR PORTABLE_TREE WORK_DIR NATIVE_ROWFLOW
@@ -32,6 +32,7 @@ dpkg-deb -c "$deb" | sed -E 's/ -> .*//' | awk '{print $NF}' | sed 's#^\./#/#' \
   >"$build/files.txt"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 for want in /usr/bin/rowflow /usr/bin/rowflow-sklearn /usr/share/man/man1/rowflow.1.gz \
+  /usr/share/man/man1/rowflow-sklearn.1.gz /usr/include/rowflow/tools/onnx/import.h \
   /usr/share/bash-completion/completions/rowflow \
   /usr/lib/$multiarch/cmake/rowflow/rowflowConfig.cmake \
   /usr/lib/$multiarch/cmake/rowflow/rowflowConfigVersion.cmake \
@@ -54,8 +55,9 @@ for want in libc6 libstdc++6 libtbb12 libprotobuf32 libfmt9 libzstd1 python3 \
     { echo "FAIL: Depends lacks $want"; failed=1; }
 done
 if command -v lintian >/dev/null; then
-  lintian --fail-on error --tag-display-limit 0 "$deb" >"$build/lintian.txt" 2>&1 ||
-    { echo "FAIL: lintian reports errors:"; grep '^E:' "$build/lintian.txt" || cat "$build/lintian.txt"; failed=1; }
+  lintian --fail-on error,warning --tag-display-limit 0 "$deb" >"$build/lintian.txt" 2>&1 ||
+    { echo "FAIL: lintian reports errors or warnings:"; grep -E '^(E|W):' "$build/lintian.txt" ||
+      cat "$build/lintian.txt"; failed=1; }
   echo "lintian: $(grep -c '^E:' "$build/lintian.txt" || true) errors," \
     "$(grep -c '^W:' "$build/lintian.txt" || true) warnings"
 else

@@ -442,7 +442,9 @@ class _Parser(argparse.ArgumentParser):
         raise _Fail(EXIT_USAGE, f"{message}; see '{PROG} --help'")
 
 
-def _parse(argv):
+def parser():
+    """The command line's definition: parsed by main, and written as
+    rowflow-sklearn(1) by manpage.py at build time."""
     p = _Parser(
         prog=PROG,
         description="Convert a pickled scikit-learn MLP (MLPClassifier, MLPRegressor, or a "
@@ -464,7 +466,11 @@ def _parse(argv):
                    help="rowflow binary for writing .pb (default: next to this script, else PATH)")
     p.add_argument("--name", help="graph name (default: the output file's stem)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
-    return p.parse_args(argv)
+    return p
+
+
+def _parse(argv):
+    return parser().parse_args(argv)
 
 
 def _raise_signal(signum, frame):
