@@ -59,11 +59,17 @@ for p in points:
         if not (isinstance(p.get(k), (int, float)) and p[k] > 0):
             bad.append((k, p.get(k)))
     if not bad:
-        # The shares are rounded to 0.001, the figures they come from to 0.01.
+        # Each share must lie in what its rounded inputs allow: the shares
+        # are rounded to 0.001, gflops to 0.01, the FMA limit to 0.1 and the
+        # copy limit to 0.01 (rows_per_s is whole rows/s, exact enough).
+        def within(share, figure, df, limit, dl):
+            lo = (figure - df) / (limit + dl) - 0.0005
+            hi = (figure + df) / (limit - dl) + 0.0005 if limit > dl else float("inf")
+            return lo - 1e-9 <= share <= hi + 1e-9
         gbps = p["rows_per_s"] * 12 / 1e9
-        if abs(p["copy_fraction"] - gbps / p["copy_limit_gbytes_per_s"]) > 0.002:
+        if not within(p["copy_fraction"], gbps, 1e-9, p["copy_limit_gbytes_per_s"], 0.005):
             bad.append(("copy_fraction", p))
-        if abs(p["fma_fraction"] - p["gflops"] / p["fma_limit_gflops"]) > 0.002 + 0.01 / p["fma_limit_gflops"]:
+        if not within(p["fma_fraction"], p["gflops"], 0.005, p["fma_limit_gflops"], 0.05):
             bad.append(("fma_fraction", p))
 print("ok" if len(points) == 2 and not bad else f"{len(points)} points; {bad}")' \
   <"$tmp/seed.json"

@@ -42,23 +42,39 @@ double OnThreads(int threads, const std::function<void(int)>& work) {
 std::atomic<double> g_sink{0};  // keeps the loops' results alive
 
 // Best GFLOP/s of `loop` on `threads` threads, each running ~50 ms.
+// A timing far shorter than that means the calibration was fooled (the
+// process was descheduled while it ran, so too few trips were chosen) and
+// would measure thread start-up instead of FMAs: re-scale and time again.
 double BestGflops(double (*loop)(int64_t), int64_t flop_per_trip, int threads,
                   int attempts) {
+  constexpr double kTarget = 0.05, kShortest = 0.02;  // seconds
+  constexpr int64_t kMaxTrips = int64_t{1} << 40;
   int64_t trips = 1 << 14;
   double seconds = 0;
-  while (seconds < 0.01 && trips < (int64_t{1} << 40)) {
+  while (seconds < 0.01 && trips < kMaxTrips) {
     trips *= 2;
     const auto start = Clock::now();
     g_sink.store(loop(trips));
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   }
-  trips = std::max<int64_t>(1, static_cast<int64_t>(trips * 0.05 / seconds));
-  const double flop =
-      static_cast<double>(trips) * static_cast<double>(flop_per_trip) * threads;
+  auto scaled = [&](double s) {
+    return std::clamp<int64_t>(
+        static_cast<int64_t>(static_cast<double>(trips) * kTarget / s), 1,
+        kMaxTrips);
+  };
+  trips = scaled(seconds);
   double best = 0;
-  for (int k = 0; k < attempts; ++k) {
+  for (int k = 0, rescales = 0; k < attempts; ++k) {
     const double s =
         OnThreads(threads, [&](int) { g_sink.store(loop(trips)); });
+    if (s < kShortest && trips < kMaxTrips && rescales < 8) {
+      trips = scaled(std::max(s, 1e-6));
+      ++rescales;
+      --k;  // this timing does not count
+      continue;
+    }
+    const double flop = static_cast<double>(trips) *
+                        static_cast<double>(flop_per_trip) * threads;
     best = std::max(best, flop / s / 1e9);
   }
   return best;

@@ -29,15 +29,20 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # The Python module calls numpy's C API (NEP 49 allocator for outputs), so
 # it needs the numpy ABI it was built against, as dh_numpy3 would record:
 # Debian's python3-numpy provides python3-numpy-abiN, N in its versions file.
-set(_rowflow_numpy_abi 9)
+# No versions file, no numpy to build against: say so rather than guess N.
+set(_rowflow_numpy "python3-numpy (>= 1:1.22.0)")
 if(EXISTS /usr/share/numpy3/versions)
   file(STRINGS /usr/share/numpy3/versions _rowflow_abi_line REGEX "^abi ")
   if(_rowflow_abi_line MATCHES "^abi ([0-9]+)")
-    set(_rowflow_numpy_abi ${CMAKE_MATCH_1})
+    string(APPEND _rowflow_numpy ", python3-numpy-abi${CMAKE_MATCH_1}")
   endif()
 endif()
+if(NOT _rowflow_numpy MATCHES "abi")
+  message(WARNING "rowflow: no numpy ABI in /usr/share/numpy3/versions; "
+                  "the package will not pin python3-numpy-abiN")
+endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "python3 (>= 3.11), python3 (<< 3.12), python3-numpy (>= 1:1.22.0), python3-numpy-abi${_rowflow_numpy_abi}, libtbb-dev, libprotobuf-dev, protobuf-compiler, libfmt-dev, zlib1g-dev, libzstd-dev, libonnx-dev, pkg-config")
+    "python3 (>= 3.11), python3 (<< 3.12), ${_rowflow_numpy}, libtbb-dev, libprotobuf-dev, protobuf-compiler, libfmt-dev, zlib1g-dev, libzstd-dev, libonnx-dev, pkg-config")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-sklearn, python3-pandas, python3-dask, python3-distributed")
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/rowflow/rowflow")
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
