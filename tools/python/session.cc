@@ -108,6 +108,23 @@ std::pair<py::array, bool> AsRows(py::handle x, int64_t width,
   return {r[0].cast<py::array>(), r[1].cast<bool>()};
 }
 
+// Whether a run() call is long enough to need Ctrl-C handling on Python's
+// main thread (RunReleased hands it to a helper thread and polls for
+// signals every 20 ms). Below ~20 ms of work, at a modest 10 GFLOP/s and
+// 5 GB/s, the call runs on the main thread with the GIL released: it ends
+// about as soon as the next poll would have come, and the hand-off's two
+// thread wake-ups (tens of microseconds) were 5-7 % of a 4 M-row `seed`
+// call (1.5 ms; tools/python/bench.py).
+bool NeedsInterruptWatch(const Session& s, int64_t rows,
+                         int64_t bytes_per_row) {
+  constexpr double kFlops = 2e8, kBytes = 1e8;
+  return rows > s.tile_rows() &&
+         (static_cast<double>(rows) * static_cast<double>(s.flops_per_row()) >
+              kFlops ||
+          static_cast<double>(rows) * static_cast<double>(bytes_per_row) >
+              kBytes);
+}
+
 template <typename T>
 py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
                               int64_t first_row) {
@@ -132,7 +149,8 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
           CheckFinite(out_data, rows, out_width, 0, where, true,
                       "check_finite");
       },
-      rows > s.tile_rows());
+      NeedsInterruptWatch(
+          s, rows, static_cast<int64_t>(sizeof(T)) * (width + out_width)));
   return out;
 }
 
