@@ -277,6 +277,50 @@ def test_c_contiguous_input_of_the_model_dtype_is_not_copied():
         assert one < 4096, one
 
 
+def misaligned_copy(x):
+    """x's values in a C-contiguous array one byte off alignment, as pickle
+    protocol 5 hands arrays received over the network (a Dask worker's)."""
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    out = raw[1:].view(x.dtype).reshape(x.shape)
+    out[...] = x
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+def test_misaligned_input_of_the_model_dtype_is_not_copied():
+    model = mlp([64, 8, 1], seed=3)
+    x = rows(1 << 16, 64, np.float32)                 # 16 MiB in, 256 KiB out
+    odd = misaligned_copy(x)
+    with rowflow.Session(model, threads=2, tile_rows=1000) as s:
+        want = s.run(x)
+        # Many tiles (66), on 2 threads, the same bits as the aligned rows.
+        assert_bitwise(s.run(odd), want)
+        peak = peak_traced_bytes(lambda: s.run(odd))
+        assert peak < x.nbytes / 4, f"run() allocated {peak} bytes for a {x.nbytes}-byte input"
+        one = misaligned_copy(x[7])
+        assert_bitwise(s.run(one), want[7])                        # one 1-D row
+    # F64 model dtype: a misaligned float64 array is read in place too.
+    with rowflow.Session(mlp([64, 8, 1], dtype="F64", seed=3), threads=2) as s64:
+        x64 = x.astype(np.float64)
+        assert_bitwise(s64.run(misaligned_copy(x64)), s64.run(x64))
+
+
+def test_misaligned_input_with_check_finite_names_the_same_row():
+    model = mlp([3, 4, 2], seed=5)
+    x = rows(5000, 3, np.float32)
+    x[4321, 2] = np.inf
+    with rowflow.Session(model, threads=2, tile_rows=256) as s:
+        for first_row in (0, 1000):
+            with pytest.raises(rowflow.InputError) as aligned:
+                s.run(x, check_finite=True, first_row=first_row)
+            with pytest.raises(rowflow.InputError) as odd:
+                s.run(misaligned_copy(x), check_finite=True, first_row=first_row)
+            assert str(odd.value) == str(aligned.value)
+            assert f"row {4322 + first_row}: column 3 is inf" in str(odd.value)
+        x[4321, 2] = 0
+        assert_bitwise(s.run(misaligned_copy(x), check_finite=True), s.run(x))
+
+
 def test_output_is_allocated_once():
     model = mlp([4, 64, 32], seed=4)
     x = rows(1 << 14, 4, np.float32)

@@ -8,9 +8,11 @@
 #include <pybind11/stl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -20,6 +22,7 @@
 #include <thread>
 
 #include "runtime/row_check.h"
+#include "runtime/row_io.h"
 #include "tools/cli/frontend.h"
 #include "tools/python/binding.h"
 
@@ -125,17 +128,112 @@ bool NeedsInterruptWatch(const Session& s, int64_t rows,
               kBytes);
 }
 
+// A C-contiguous array of T that numpy does not call aligned (its address
+// is not a multiple of sizeof(T)): what pickle protocol 5 gives for arrays
+// received over the network, e.g. a Dask worker's partitions. It is read a
+// tile at a time with memcpy (no T* to it is ever formed), so it needs no
+// copy of its own. Rows in order; `check_finite` checks each tile as read.
+template <typename T>
+class UnalignedRows final : public RowSource<T> {
+ public:
+  UnalignedRows(const void* data, int64_t rows, int64_t cols,
+                const RowLocator* check)
+      : data_(static_cast<const unsigned char*>(data)),
+        rows_(rows),
+        cols_(cols),
+        check_(check) {}
+
+  int64_t cols() const override { return cols_; }
+  int64_t total_rows() const override { return rows_; }
+  int64_t Read(T* out, int64_t max_rows) override {
+    const int64_t n = std::max<int64_t>(0, std::min(max_rows, rows_ - next_));
+    const size_t row_bytes = static_cast<size_t>(cols_) * sizeof(T);
+    if (n > 0) {
+      std::memcpy(out, data_ + static_cast<size_t>(next_) * row_bytes,
+                  static_cast<size_t>(n) * row_bytes);
+    }
+    if (check_ != nullptr)
+      CheckFinite(out, n, cols_, next_, *check_, false, "check_finite");
+    next_ += n;
+    return n;
+  }
+
+ private:
+  const unsigned char* data_;
+  int64_t rows_, cols_;
+  const RowLocator* check_;
+  int64_t next_ = 0;
+};
+
+// Rows written in order into caller-owned (rows, cols) memory.
+template <typename T>
+class SpanRows final : public RowSink<T> {
+ public:
+  SpanRows(T* data, int64_t cols) : at_(data), cols_(cols) {}
+  void Write(const T* rows, int64_t n) override {
+    std::memcpy(at_, rows, static_cast<size_t>(n * cols_) * sizeof(T));
+    at_ += n * cols_;
+  }
+  void Commit() override {}
+
+ private:
+  T* at_;
+  int64_t cols_;
+};
+
+// The array when `x` is one UnalignedRows reads: C-contiguous, of T, of
+// the model's width (2-D, or 1-D one row), and not aligned.
+template <typename T>
+std::optional<py::array> Unaligned(py::handle x, int64_t width) {
+  if (!py::isinstance<py::array>(x)) return std::nullopt;
+  auto a = py::reinterpret_borrow<py::array>(x);
+  const int flags = py::detail::array_proxy(a.ptr())->flags;
+  if ((flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0 ||
+      (flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0 ||
+      !a.dtype().is(py::dtype::of<T>()))
+    return std::nullopt;
+  if ((a.ndim() == 2 && a.shape(1) == width) ||
+      (a.ndim() == 1 && a.shape(0) == width && width > 0))
+    return a;
+  return std::nullopt;
+}
+
 template <typename T>
 py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
                               int64_t first_row) {
   const int64_t width = s.input_width(), out_width = s.output_width();
+  const RowLocator where{"input", false, false, first_row};
+  const int64_t bytes_per_row =
+      static_cast<int64_t>(sizeof(T)) * (width + out_width);
+  if (std::optional<py::array> a = Unaligned<T>(x, width)) {
+    const bool one = a->ndim() == 1;
+    const int64_t rows = one ? 1 : a->shape(0);
+    py::array_t<T> out = one ? NewOutputArray<T>({out_width})
+                             : NewOutputArray<T>({rows, out_width});
+    const void* in_bytes = a->data();
+    T* out_data = out.mutable_data();
+    RunReleased(
+        [&](std::atomic<bool>& cancel) {
+          UnalignedRows<T> source(in_bytes, rows, width,
+                                  check_finite ? &where : nullptr);
+          SpanRows<T> sink(out_data, out_width);
+          RunControl control;
+          control.cancel = &cancel;
+          control.first_row = first_row;
+          s.Run<T>(source, sink, control);
+          if (check_finite)
+            CheckFinite(out_data, rows, out_width, 0, where, true,
+                        "check_finite");
+        },
+        NeedsInterruptWatch(s, rows, bytes_per_row));
+    return out;
+  }
   auto [in, one_row] = AsRows<T>(x, width, dtype_);
   const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
   py::array_t<T> out = one_row ? NewOutputArray<T>({out_width})
                                : NewOutputArray<T>({rows, out_width});
   const T* in_data = static_cast<const T*>(in.data());
   T* out_data = out.mutable_data();
-  const RowLocator where{"input", false, false, first_row};
   RunReleased(
       [&](std::atomic<bool>& cancel) {
         if (check_finite)
@@ -149,8 +247,7 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
           CheckFinite(out_data, rows, out_width, 0, where, true,
                       "check_finite");
       },
-      NeedsInterruptWatch(
-          s, rows, static_cast<int64_t>(sizeof(T)) * (width + out_width)));
+      NeedsInterruptWatch(s, rows, bytes_per_row));
   return out;
 }
 
