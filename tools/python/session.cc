@@ -205,44 +205,31 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
   const RowLocator where{"input", false, false, first_row};
   const int64_t bytes_per_row =
       static_cast<int64_t>(sizeof(T)) * (width + out_width);
-  if (std::optional<py::array> a = Unaligned<T>(x, width)) {
-    const bool one = a->ndim() == 1;
-    const int64_t rows = one ? 1 : a->shape(0);
-    py::array_t<T> out = one ? NewOutputArray<T>({out_width})
-                             : NewOutputArray<T>({rows, out_width});
-    const void* in_bytes = a->data();
-    T* out_data = out.mutable_data();
-    RunReleased(
-        [&](std::atomic<bool>& cancel) {
-          UnalignedRows<T> source(in_bytes, rows, width,
-                                  check_finite ? &where : nullptr);
-          SpanRows<T> sink(out_data, out_width);
-          RunControl control;
-          control.cancel = &cancel;
-          control.first_row = first_row;
-          s.Run<T>(source, sink, control);
-          if (check_finite)
-            CheckFinite(out_data, rows, out_width, 0, where, true,
-                        "check_finite");
-        },
-        NeedsInterruptWatch(s, rows, bytes_per_row));
-    return out;
-  }
-  auto [in, one_row] = AsRows<T>(x, width, dtype_);
+  const std::optional<py::array> odd = Unaligned<T>(x, width);
+  auto [in, one_row] =
+      odd ? std::pair{*odd, odd->ndim() == 1} : AsRows<T>(x, width, dtype_);
   const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
   py::array_t<T> out = one_row ? NewOutputArray<T>({out_width})
                                : NewOutputArray<T>({rows, out_width});
-  const T* in_data = static_cast<const T*>(in.data());
+  const void* in_bytes = in.data();
   T* out_data = out.mutable_data();
   RunReleased(
       [&](std::atomic<bool>& cancel) {
-        if (check_finite)
-          CheckFinite(in_data, rows, width, 0, where, false, "check_finite");
         RunControl control;
         control.cancel = &cancel;
         control.first_row = first_row;
-        s.Run(ConstRowSpan<T>{in_data, rows, width},
-              RowSpan<T>{out_data, rows, out_width}, control);
+        if (odd) {
+          UnalignedRows<T> source(in_bytes, rows, width,
+                                  check_finite ? &where : nullptr);
+          SpanRows<T> sink(out_data, out_width);
+          s.Run<T>(source, sink, control);
+        } else {
+          const T* in_data = static_cast<const T*>(in_bytes);
+          if (check_finite)
+            CheckFinite(in_data, rows, width, 0, where, false, "check_finite");
+          s.Run(ConstRowSpan<T>{in_data, rows, width},
+                RowSpan<T>{out_data, rows, out_width}, control);
+        }
         if (check_finite)
           CheckFinite(out_data, rows, out_width, 0, where, true,
                       "check_finite");
