@@ -80,8 +80,9 @@ void CheckFinite(const T* rows, int64_t n, int64_t cols, int64_t first_row,
 }
 
 template <typename T>
-FiniteCheckSource<T>::FiniteCheckSource(RowSource<T>& inner, RowLocator where)
-    : inner_(inner), where_(std::move(where)) {
+FiniteCheckSource<T>::FiniteCheckSource(RowSource<T>& inner, RowLocator where,
+                                        std::string_view flag)
+    : inner_(inner), where_(std::move(where)), flag_(flag) {
   inner_.TrackLines();
 }
 
@@ -94,7 +95,7 @@ int64_t FiniteCheckSource<T>::Read(T* out, int64_t max_rows) {
   if (i >= 0) {
     const int64_t row = i / cols;
     ThrowNonFinite(where_(rows_ + row, lines != nullptr ? lines[row] : 0),
-                   false, i % cols, out[i], "--check-finite");
+                   false, i % cols, out[i], flag_);
   }
   if (lines != nullptr) lines_->Add(rows_, lines, n);
   rows_ += n;

@@ -75,7 +75,10 @@ class FiniteCheckSource final : public RowSource<T> {
   // `inner` must outlive this source. A CSV source is asked for its rows'
   // lines (TrackLines), so that rows after comments, skipped blank lines
   // or a header are named by their real lines.
-  FiniteCheckSource(RowSource<T>& inner, RowLocator where);
+  // `flag` is what the message names as the check ("--check-finite" for
+  // the CLI, "check_finite" for Python); kept as a view, so a literal.
+  FiniteCheckSource(RowSource<T>& inner, RowLocator where,
+                    std::string_view flag = "--check-finite");
 
   // The lines of the rows read, for the FiniteCheckSink of the same run.
   const std::shared_ptr<RowLines>& row_lines() const { return lines_; }
@@ -88,6 +91,7 @@ class FiniteCheckSource final : public RowSource<T> {
  private:
   RowSource<T>& inner_;
   RowLocator where_;
+  std::string_view flag_;
   std::shared_ptr<RowLines> lines_ = std::make_shared<RowLines>();
   int64_t rows_ = 0;
 };

@@ -214,11 +214,16 @@ template <typename T>
 std::vector<T> ParseCsvRow(std::string_view text, int64_t cols);
 
 // Rows from caller-owned memory (rows, cols), which must outlive the source.
+// Read copies with memcpy, so the memory may have any alignment (numpy
+// arrays unpickled from the network need not be aligned for T).
 template <typename T>
 class MemorySource : public RowSource<T> {
  public:
   // Reads `data` (rows, cols); cols >= 1 and rows >= 0.
-  MemorySource(const T* data, int64_t rows, int64_t cols);
+  MemorySource(const T* data, int64_t rows, int64_t cols)
+      : MemorySource(static_cast<const void*>(data), rows, cols) {}
+  // The same rows as bytes at any address: no T* to them is formed.
+  MemorySource(const void* data, int64_t rows, int64_t cols);
 
   int64_t cols() const override { return cols_; }
   int64_t Read(T* out, int64_t max_rows) override;
@@ -226,7 +231,7 @@ class MemorySource : public RowSource<T> {
   double progress() const override;
 
  private:
-  const T* data_;
+  const unsigned char* data_;
   int64_t rows_;
   int64_t cols_;
   std::atomic<int64_t> next_{0};  // read by progress() on any thread

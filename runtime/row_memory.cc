@@ -8,8 +8,8 @@
 namespace rowflow {
 
 template <typename T>
-MemorySource<T>::MemorySource(const T* data, int64_t rows, int64_t cols)
-    : data_(data), rows_(rows), cols_(cols) {
+MemorySource<T>::MemorySource(const void* data, int64_t rows, int64_t cols)
+    : data_(static_cast<const unsigned char*>(data)), rows_(rows), cols_(cols) {
   if (cols < 1 || rows < 0) {
     throw MakeError(
         ErrorKind::kUsage,
@@ -23,8 +23,9 @@ int64_t MemorySource<T>::Read(T* out, int64_t max_rows) {
   const int64_t next = next_.load(std::memory_order_relaxed);
   int64_t n = std::max<int64_t>(0, std::min(max_rows, rows_ - next));
   if (n > 0) {
-    std::memcpy(out, data_ + next * cols_,
-                static_cast<size_t>(n * cols_) * sizeof(T));
+    const size_t row_bytes = static_cast<size_t>(cols_) * sizeof(T);
+    std::memcpy(out, data_ + static_cast<size_t>(next) * row_bytes,
+                static_cast<size_t>(n) * row_bytes);
   }
   next_.store(next + n, std::memory_order_relaxed);
   return n;

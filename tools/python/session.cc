@@ -8,7 +8,6 @@
 #include <pybind11/stl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -90,22 +89,33 @@ class PySession {
   py::object dtype_;
 };
 
-// `x` as C-contiguous, aligned rows of T: the array itself when it already
-// is one (no copy), else what rowflow._convert.as_rows makes of it.
+// `x` itself when run() reads it in place: a C-contiguous numpy array of T
+// of the model's width (2-D rows, or one 1-D row), aligned or not.
+template <typename T>
+std::optional<py::array> InPlace(py::handle x, int64_t width) {
+  if (!py::isinstance<py::array>(x)) return std::nullopt;
+  auto a = py::reinterpret_borrow<py::array>(x);
+  const int flags = py::detail::array_proxy(a.ptr())->flags;
+  if ((flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0 &&
+      a.dtype().is(py::dtype::of<T>()) &&
+      ((a.ndim() == 2 && a.shape(1) == width) ||
+       (a.ndim() == 1 && a.shape(0) == width && width > 0)))
+    return a;
+  return std::nullopt;
+}
+
+bool IsAligned(const py::array& a) {
+  return (py::detail::array_proxy(a.ptr())->flags &
+          py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
+}
+
+// `x` as (rows, 1-D?): in place when it can be, else as the C-contiguous,
+// aligned rows of T that rowflow._convert.as_rows makes of it.
 template <typename T>
 std::pair<py::array, bool> AsRows(py::handle x, int64_t width,
                                   const py::object& dtype) {
-  if (py::isinstance<py::array>(x)) {
-    auto a = py::reinterpret_borrow<py::array>(x);
-    const int flags = py::detail::array_proxy(a.ptr())->flags;
-    constexpr int kNeed = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ |
-                          py::detail::npy_api::NPY_ARRAY_ALIGNED_;
-    if ((flags & kNeed) == kNeed && a.dtype().is(py::dtype::of<T>()) &&
-        ((a.ndim() == 2 && a.shape(1) == width) ||
-         (a.ndim() == 1 && a.shape(0) == width && width > 0))) {
-      return {a, a.ndim() == 1};
-    }
-  }
+  if (std::optional<py::array> a = InPlace<T>(x, width))
+    return {*a, a->ndim() == 1};
   py::tuple r =
       py::module_::import("rowflow._convert").attr("as_rows")(x, dtype, width);
   return {r[0].cast<py::array>(), r[1].cast<bool>()};
@@ -128,43 +138,6 @@ bool NeedsInterruptWatch(const Session& s, int64_t rows,
               kBytes);
 }
 
-// A C-contiguous array of T that numpy does not call aligned (its address
-// is not a multiple of sizeof(T)): what pickle protocol 5 gives for arrays
-// received over the network, e.g. a Dask worker's partitions. It is read a
-// tile at a time with memcpy (no T* to it is ever formed), so it needs no
-// copy of its own. Rows in order; `check_finite` checks each tile as read.
-template <typename T>
-class UnalignedRows final : public RowSource<T> {
- public:
-  UnalignedRows(const void* data, int64_t rows, int64_t cols,
-                const RowLocator* check)
-      : data_(static_cast<const unsigned char*>(data)),
-        rows_(rows),
-        cols_(cols),
-        check_(check) {}
-
-  int64_t cols() const override { return cols_; }
-  int64_t total_rows() const override { return rows_; }
-  int64_t Read(T* out, int64_t max_rows) override {
-    const int64_t n = std::max<int64_t>(0, std::min(max_rows, rows_ - next_));
-    const size_t row_bytes = static_cast<size_t>(cols_) * sizeof(T);
-    if (n > 0) {
-      std::memcpy(out, data_ + static_cast<size_t>(next_) * row_bytes,
-                  static_cast<size_t>(n) * row_bytes);
-    }
-    if (check_ != nullptr)
-      CheckFinite(out, n, cols_, next_, *check_, false, "check_finite");
-    next_ += n;
-    return n;
-  }
-
- private:
-  const unsigned char* data_;
-  int64_t rows_, cols_;
-  const RowLocator* check_;
-  int64_t next_ = 0;
-};
-
 // Rows written in order into caller-owned (rows, cols) memory.
 template <typename T>
 class SpanRows final : public RowSink<T> {
@@ -181,23 +154,6 @@ class SpanRows final : public RowSink<T> {
   int64_t cols_;
 };
 
-// The array when `x` is one UnalignedRows reads: C-contiguous, of T, of
-// the model's width (2-D, or 1-D one row), and not aligned.
-template <typename T>
-std::optional<py::array> Unaligned(py::handle x, int64_t width) {
-  if (!py::isinstance<py::array>(x)) return std::nullopt;
-  auto a = py::reinterpret_borrow<py::array>(x);
-  const int flags = py::detail::array_proxy(a.ptr())->flags;
-  if ((flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0 ||
-      (flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0 ||
-      !a.dtype().is(py::dtype::of<T>()))
-    return std::nullopt;
-  if ((a.ndim() == 2 && a.shape(1) == width) ||
-      (a.ndim() == 1 && a.shape(0) == width && width > 0))
-    return a;
-  return std::nullopt;
-}
-
 template <typename T>
 py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
                               int64_t first_row) {
@@ -205,9 +161,11 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
   const RowLocator where{"input", false, false, first_row};
   const int64_t bytes_per_row =
       static_cast<int64_t>(sizeof(T)) * (width + out_width);
-  const std::optional<py::array> odd = Unaligned<T>(x, width);
-  auto [in, one_row] =
-      odd ? std::pair{*odd, odd->ndim() == 1} : AsRows<T>(x, width, dtype_);
+  auto [in, one_row] = AsRows<T>(x, width, dtype_);
+  // Numpy arrays unpickled from the network (a Dask worker's partitions,
+  // pickle protocol 5) can sit at any byte offset: those are read a tile at
+  // a time by memcpy rather than copied whole first.
+  const bool aligned = IsAligned(in);
   const int64_t rows = in.ndim() == 1 ? 1 : in.shape(0);
   py::array_t<T> out = one_row ? NewOutputArray<T>({out_width})
                                : NewOutputArray<T>({rows, out_width});
@@ -218,17 +176,19 @@ py::array PySession::RunTyped(Session& s, py::handle x, bool check_finite,
         RunControl control;
         control.cancel = &cancel;
         control.first_row = first_row;
-        if (odd) {
-          UnalignedRows<T> source(in_bytes, rows, width,
-                                  check_finite ? &where : nullptr);
-          SpanRows<T> sink(out_data, out_width);
-          s.Run<T>(source, sink, control);
-        } else {
+        if (aligned) {
           const T* in_data = static_cast<const T*>(in_bytes);
           if (check_finite)
             CheckFinite(in_data, rows, width, 0, where, false, "check_finite");
           s.Run(ConstRowSpan<T>{in_data, rows, width},
                 RowSpan<T>{out_data, rows, out_width}, control);
+        } else {
+          MemorySource<T> memory(in_bytes, rows, width);
+          std::optional<FiniteCheckSource<T>> checked;
+          if (check_finite) checked.emplace(memory, where, "check_finite");
+          SpanRows<T> sink(out_data, out_width);
+          s.Run<T>(checked ? static_cast<RowSource<T>&>(*checked) : memory,
+                   sink, control);
         }
         if (check_finite)
           CheckFinite(out_data, rows, out_width, 0, where, true,
