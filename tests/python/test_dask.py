@@ -205,6 +205,39 @@ def test_bad_partition_threads(model, rows):
     assert np.isnan(out.compute(scheduler="threads")[6543]).all()
 
 
+def test_one_task_per_chunk_depending_on_its_rows_and_the_model(model, rows):
+    # No per-chunk helper tasks (map_blocks' block_info made one per chunk,
+    # placed anywhere, so a worker fetched it from another before scoring).
+    x = da.from_array(rows[:10_000], chunks=3000)
+    y = rowflow.dask.predict(x, model)
+    graph = dict(y.__dask_graph__())
+    own = [k for k in graph if k not in dict(x.__dask_graph__())]
+    model_keys = [k for k in own if str(k).startswith("rowflow-model-")]
+    assert len(model_keys) == 1
+    assert sorted(set(own) - set(model_keys)) == sorted(
+        y.__dask_keys__()[i][0] for i in range(4))
+    deps = y.__dask_graph__().get_all_dependencies()
+    for i, key in enumerate(k[0] for k in y.__dask_keys__()):
+        assert deps[key] == {(x.name, i, 0), model_keys[0]}, (key, deps[key])
+
+
+def test_unknown_chunk_sizes_name_the_partition(model, rows, expected):
+    keep = rows[:10_000, 0] > -np.inf  # all rows; dask cannot know it
+    x = da.from_array(rows[:10_000], chunks=3000)[da.from_array(keep, 3000)]
+    assert np.isnan(x.chunks[0][0])
+    y = rowflow.dask.predict(x, model)
+    same_bits(y.compute(scheduler="threads"), expected[:10_000])
+    bad = rows[:10_000].copy()
+    bad[6543, 5] = np.nan
+    x = da.from_array(bad, chunks=3000)[da.from_array(keep, 3000)]
+    with pytest.raises(rowflow.InputError) as e:
+        rowflow.dask.predict(x, model, check_finite=True).compute(
+            scheduler="threads")
+    # Rows are counted from the partition's start, as the sizes are unknown.
+    assert str(e.value).startswith("partition 2: "), str(e.value)
+    assert "row 544:" in str(e.value), str(e.value)
+
+
 def test_model_path_read_on_client(model, rows, expected, tmp_path):
     path = tmp_path / "m.pb"
     model.save(path)

@@ -19,11 +19,14 @@ Importing rowflow does not import dask; importing rowflow.dask does.
 
 import collections
 import hashlib
+import itertools
+import math
 import operator
 import sys
 import threading
 
 import dask
+from dask.highlevelgraph import HighLevelGraph
 import numpy as np
 
 import rowflow
@@ -119,22 +122,13 @@ def _run(session, rows, check_finite, where, first_row):
         raise type(e)(f"{where()}: {e}") from None
 
 
-def _score_block(block, digest, model_bytes, threads, check_finite,
-                 block_info=None):
+def _score_chunk(block, first, stop, part, digest, model_bytes, threads,
+                 check_finite):
+    """One chunk of a dask.array: `first`..`stop` are its global rows (None
+    when the chunk sizes are unknown), `part` its index."""
     session = _session(digest, model_bytes, threads)
-
-    def where():
-        info = (block_info or {}).get(0, {})
-        loc = info.get("array-location")
-        part = info.get("chunk-location", ("?",))[0]
-        if not loc or loc[0][0] != loc[0][0]:  # unknown chunk sizes: NaN
-            return _where(None, None, part)
-        return _where(int(loc[0][0]), int(loc[0][1]), part)
-
-    info = (block_info or {}).get(0, {})
-    loc = info.get("array-location")
-    first = int(loc[0][0]) if loc and loc[0][0] == loc[0][0] else 0
-    return _run(session, block, check_finite, where, first)
+    return _run(session, block, check_finite,
+                lambda: _where(first, stop, part), first)
 
 
 def _score_partition(frame, first, digest, model_bytes, threads,
@@ -291,6 +285,7 @@ def predict(collection, model, threads_per_worker=None, columns=None, *,
 
 
 def _predict_array(x, m, digest, model_key, dtype, threads, check_finite):
+    import dask.array as da
     width, out_width = m.input_width, m.output_width
     if x.ndim != 2:
         raise rowflow.InputError(
@@ -305,11 +300,25 @@ def _predict_array(x, m, digest, model_key, dtype, threads, check_finite):
     if len(x.chunks[1]) > 1:
         x = x.rechunk({1: -1})
     token = dask.base.tokenize(x, digest, threads, check_finite)
-    return x.map_blocks(
-        _score_block, digest, model_key, threads, check_finite,
-        dtype=dtype, chunks=(x.chunks[0], (out_width,)),
-        meta=np.empty((0, out_width), dtype=dtype),
-        name=f"rowflow-predict-{token}")
+    name = f"rowflow-predict-{token}"
+    # One task per chunk, depending only on its rows and the model key; the
+    # chunk's global row range is a literal in the task. (map_blocks with
+    # block_info adds a task per chunk that the scheduler places anywhere, so
+    # a worker would wait on another for a tiny dict before scoring rows it
+    # already holds.)
+    sizes = x.chunks[0]
+    if any(math.isnan(n) for n in sizes):
+        starts = [None] * (len(sizes) + 1)
+    else:
+        starts = list(itertools.accumulate(sizes, initial=0))
+    layer = {
+        (name, i, 0): (_score_chunk, (x.name, i, 0), starts[i], starts[i + 1],
+                       i, digest, model_key.key, threads, check_finite)
+        for i in range(len(sizes))}
+    graph = HighLevelGraph.from_collections(name, layer,
+                                            dependencies=[x, model_key])
+    return da.Array(graph, name, chunks=(sizes, (out_width,)),
+                    meta=np.empty((0, out_width), dtype=dtype))
 
 
 def _predict_frame(frame, m, digest, model_key, dtype, threads, check_finite,
