@@ -507,7 +507,7 @@ int64_t MinSplitRows(int64_t flops_per_row) {
   // Handing a tile to another thread costs a few microseconds (a worker's
   // wake-up and the flow graph); below this much work the caller is done
   // sooner on its own.
-  constexpr int64_t kMinSplitFlops = int64_t{4} << 20;
+  constexpr int64_t kMinSplitFlops = int64_t{1} << 20;
   const int64_t per_row = std::max<int64_t>(flops_per_row, 1);
   return std::clamp<int64_t>((kMinSplitFlops + per_row - 1) / per_row, 1,
                              kMaxTileRows);
