@@ -77,6 +77,16 @@ BENCHMARK(BM_MidLatency)
                         })
     ->UseRealTime();
 
+// Calls of fewer rows than the panel kernel's block (the small-M kernel's
+// range) and just past it, on 1 and 2 threads.
+void BM_MidFewRows(benchmark::State& state) { BM_MidSpan(state); }
+BENCHMARK(BM_MidFewRows)
+    ->ArgNames({"batch", "threads"})
+    ->ArgsProduct({{2, 4, 8, 11, 12, 16, 24, 32}, {1, 2}})
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true)
+    ->UseRealTime();
+
 }  // namespace
 }  // namespace rowflow
 

@@ -235,8 +235,8 @@ TYPED_TEST(GemmTest, RowResultIsBitwiseIndependentOfTiling) {
   }
 }
 
-// Calls of 1..13 rows (their last row block, or all of them, short enough
-// for the small-M kernel) give each row the bits it gets inside a batch of
+// Calls of 1..30 rows (their last row block, or all of them, short enough
+// for the small-M kernel, in blocks of up to 4 rows) give each row the bits it gets inside a batch of
 // 420 rows: whole panel-kernel row blocks on every kernel set (kMR 1, 2, 3,
 // 5, 12 or 28 divides 420).
 TYPED_TEST(GemmTest, FewRowCallsEqualThePanelKernelBitwise) {
@@ -254,7 +254,7 @@ TYPED_TEST(GemmTest, FewRowCallsEqualThePanelKernelBitwise) {
                      iter % 4);
     const PackedDense<T> d = l.Pack();
     const std::vector<T> batch = l.Run(d);
-    for (int64_t rows = 1; rows <= 13; ++rows) {
+    for (int64_t rows = 1; rows <= 30; ++rows) {
       // The rows from a place in the batch that is no block boundary.
       const int64_t r0 = 7 * rows;
       std::vector<T> y(rows * l.ldy, T{-777});
