@@ -87,6 +87,40 @@ BENCHMARK(BM_MidFewRows)
     ->ReportAggregatesOnly(true)
     ->UseRealTime();
 
+// A call split over 2 threads (16 and 32 rows: two tiles of 8 and 16):
+// each tile's own latency beside the call's, to tell the hand-off from
+// the tiles' work. Counters: tile0/tile1 and wall in µs.
+void BM_MidSplitTiles(benchmark::State& state) {
+  SessionOptions o;
+  o.threads = 2;
+  o.record_tile_latency = true;
+  Session s(Mid().graph, o);
+  const RowMatrix<float> in = WorkloadRows<float>(Mid().graph, state.range(0));
+  RowMatrix<float> out(in.rows, s.output_width());
+  const ConstRowSpan<float> x{in.data.data(), in.rows, in.cols};
+  const RowSpan<float> y{out.data.data(), out.rows, out.cols};
+  s.Run(x, y);  // warm-up
+  double tile[2] = {0, 0}, wall = 0;
+  int64_t calls = 0;
+  for (auto _ : state) {
+    s.Run(x, y);
+    const RunStats st = s.last_run();
+    if (st.tile_latency_us.size() != 2) {
+      state.SkipWithError("the call was not split into 2 tiles");
+      break;
+    }
+    tile[0] += st.tile_latency_us[0];
+    tile[1] += st.tile_latency_us[1];
+    wall += st.seconds * 1e6;
+    ++calls;
+  }
+  const double n = static_cast<double>(std::max<int64_t>(calls, 1));
+  state.counters["tile0"] = tile[0] / n;
+  state.counters["tile1"] = tile[1] / n;
+  state.counters["wall"] = wall / n;
+}
+BENCHMARK(BM_MidSplitTiles)->ArgName("batch")->Arg(16)->Arg(32)->UseRealTime();
+
 }  // namespace
 }  // namespace rowflow
 
