@@ -153,8 +153,8 @@ void SmallKernelOf(int g, std::integer_sequence<int, G...>, int64_t kc,
 
 // Rows [0, R) of a block over every panel of one K block.
 template <typename T, int NV, int R>
-void SmallBlock(const PanelLayoutRef<T>& l, int64_t k0, int64_t kc,
-                const T* x, int64_t ldx, T* y, int64_t ldy) {
+void SmallBlock(const PanelLayoutRef<T>& l, int64_t k0, int64_t kc, const T* x,
+                int64_t ldx, T* y, int64_t ldy) {
   constexpr int kNR = PanelShape<T, NV>::kNR;
   constexpr int kG = SmallShape<T, NV>::Panels(R);
   const T* block = l.packed + k0 * l.panels * kNR;

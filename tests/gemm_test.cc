@@ -236,9 +236,9 @@ TYPED_TEST(GemmTest, RowResultIsBitwiseIndependentOfTiling) {
 }
 
 // Calls of 1..30 rows (their last row block, or all of them, short enough
-// for the small-M kernel, in blocks of up to 4 rows) give each row the bits it gets inside a batch of
-// 420 rows: whole panel-kernel row blocks on every kernel set (kMR 1, 2, 3,
-// 5, 12 or 28 divides 420).
+// for the small-M kernel, in blocks of up to 4 rows) give each row the bits it
+// gets inside a batch of 420 rows: whole panel-kernel row blocks on every
+// kernel set (kMR 1, 2, 3, 5, 12 or 28 divides 420).
 TYPED_TEST(GemmTest, FewRowCallsEqualThePanelKernelBitwise) {
   using T = TypeParam;
   constexpr int64_t kBatch = 420;
