@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "ops/gemm_kernel_panel.h"
@@ -40,9 +41,7 @@ struct SmallShape {
 #if defined(__AVX512F__)
   static constexpr int kRows = 4;
   static constexpr int kPanels = NV == 2 ? 8 : 16;
-  static constexpr int Panels(int r) {
-    return r == 1 ? kPanels : std::max(1, 24 / (r * NV));
-  }
+  static constexpr int kBlockAccumulators = 24;  // blocks of 2+ rows
   // A block of 4 rows needs fewer loads per fma than the panel kernel's
   // (3 panels: 6 weight Vecs + 4 broadcasts for 24 fmas, against 14), but
   // reads the weights from L2 once per 4 rows: a partial last block of up
@@ -51,14 +50,17 @@ struct SmallShape {
 #elif defined(__AVX2__) && defined(__FMA__)
   static constexpr int kRows = 1;
   static constexpr int kPanels = NV == 2 ? 3 : 6;
-  static constexpr int Panels(int) { return kPanels; }
+  static constexpr int kBlockAccumulators = kPanels * NV;
   static constexpr int kMaxRows = std::max(1, PanelShape<T, NV>::kMR / 3);
 #else
   static constexpr int kRows = 1;
   static constexpr int kPanels = NV == 2 ? 1 : 3;
-  static constexpr int Panels(int) { return kPanels; }
+  static constexpr int kBlockAccumulators = kPanels * NV;
   static constexpr int kMaxRows = std::max(1, PanelShape<T, NV>::kMR / 3);
 #endif
+  static constexpr int Panels(int r) {
+    return r == 1 ? kPanels : std::max(1, kBlockAccumulators / (r * NV));
+  }
 };
 
 // Of `rows`, the last ones to run here rather than in the panel kernel: the
@@ -129,73 +131,54 @@ struct PanelLayout {
   int64_t units, width, kc, k_blocks, panels;
 };
 
-// What a block of rows reads of one layer: its units and panels, the packed
-// weights and the padded bias.
-template <typename T>
-struct PanelLayoutRef {
-  int64_t units, panels;
-  const T* packed;
-  const T* bias;
-};
-
-// SmallKernel with G = g (1..Panels(R)), chosen at run time.
-template <typename T, int NV, int R, int... G>
-void SmallKernelOf(int g, std::integer_sequence<int, G...>, int64_t kc,
-                   const T* x, int64_t ldx, const T* wp, int64_t panel_stride,
-                   const T* init, T* y, int64_t ldy, int last_nr) {
+// f(std::integral_constant<int, n>{}) for n in 1..N, chosen at run time.
+template <int... I, typename F>
+void WithCount(int n, std::integer_sequence<int, I...>, F f) {
   static_cast<void>(
-      ((g == G + 1 ? (SmallKernel<T, NV, R, G + 1>(kc, x, ldx, wp, panel_stride,
-                                                   init, y, ldy, last_nr),
-                      true)
-                   : false) ||
+      ((n == I + 1 ? (f(std::integral_constant<int, I + 1>{}), true) : false) ||
        ...));
 }
 
-// Rows [0, R) of a block over every panel of one K block.
+// Rows [0, R) of x (ldx apart, from the K block's first input) over every
+// panel of one K block of kc inputs: `block` its packed panels, `init` the
+// bias in the first K block, else null.
 template <typename T, int NV, int R>
-void SmallBlock(const PanelLayoutRef<T>& l, int64_t k0, int64_t kc, const T* x,
-                int64_t ldx, T* y, int64_t ldy) {
+void SmallBlock(const PanelLayout& l, const T* block, const T* init, int64_t kc,
+                const T* x, int64_t ldx, T* y, int64_t ldy) {
   constexpr int kNR = PanelShape<T, NV>::kNR;
   constexpr int kG = SmallShape<T, NV>::Panels(R);
-  const T* block = l.packed + k0 * l.panels * kNR;
   for (int64_t p = 0; p < l.panels; p += kG) {
     const int g = static_cast<int>(std::min<int64_t>(kG, l.panels - p));
     const int64_t u0 = p * kNR;
     const int last_nr =
         static_cast<int>(std::min<int64_t>(kNR, l.units - (p + g - 1) * kNR));
-    SmallKernelOf<T, NV, R>(g, std::make_integer_sequence<int, kG>{}, kc,
-                            x + k0, ldx, block + p * kc * kNR, kc * kNR,
-                            k0 == 0 ? l.bias + u0 : nullptr, y + u0, ldy,
-                            last_nr);
+    WithCount(g, std::make_integer_sequence<int, kG>{}, [&](auto G) {
+      SmallKernel<T, NV, R, decltype(G)::value>(
+          kc, x, ldx, block + p * kc * kNR, kc * kNR,
+          init != nullptr ? init + u0 : nullptr, y + u0, ldy, last_nr);
+    });
   }
 }
 
 // y[r*ldy + u] = bias[u] + sum_k x[r*ldx + k] * w[u][k] for r < rows, in
 // blocks of up to kRows rows, before the activation.
 template <typename T, int NV>
-void SmallRows(const PanelLayout& layout, const T* packed, const T* bias,
-               const T* x, int64_t ldx, int64_t rows, T* y, int64_t ldy) {
+void SmallRows(const PanelLayout& l, const T* packed, const T* bias, const T* x,
+               int64_t ldx, int64_t rows, T* y, int64_t ldy) {
+  constexpr int kNR = PanelShape<T, NV>::kNR;
   constexpr int kRows = SmallShape<T, NV>::kRows;
-  const PanelLayoutRef<T> l{layout.units, layout.panels, packed, bias};
-  for (int64_t kb = 0; kb < layout.k_blocks; ++kb) {
-    const int64_t k0 = kb * layout.kc,
-                  kc = std::min(layout.kc, layout.width - k0);
+  for (int64_t kb = 0; kb < l.k_blocks; ++kb) {
+    const int64_t k0 = kb * l.kc, kc = std::min(l.kc, l.width - k0);
+    const T* block = packed + k0 * l.panels * kNR;
+    const T* init = kb == 0 ? bias : nullptr;
     for (int64_t r = 0; r < rows;) {
       // Blocks as even as kRows allows: 5 rows as 3 + 2, not 4 + 1.
       const int64_t left = rows - r, blocks = (left + kRows - 1) / kRows;
       const int n = static_cast<int>((left + blocks - 1) / blocks);
-      const T* xr = x + r * ldx;
-      T* yr = y + r * ldy;
-      if constexpr (kRows >= 4) {
-        if (n == 4) SmallBlock<T, NV, 4>(l, k0, kc, xr, ldx, yr, ldy);
-      }
-      if constexpr (kRows >= 3) {
-        if (n == 3) SmallBlock<T, NV, 3>(l, k0, kc, xr, ldx, yr, ldy);
-      }
-      if constexpr (kRows >= 2) {
-        if (n == 2) SmallBlock<T, NV, 2>(l, k0, kc, xr, ldx, yr, ldy);
-      }
-      if (n == 1) SmallBlock<T, NV, 1>(l, k0, kc, xr, ldx, yr, ldy);
+      WithCount(n, std::make_integer_sequence<int, kRows>{}, [&](auto R) {
+        SmallBlock<T, NV, decltype(R)::value>(
+            l, block, init, kc, x + r * ldx + k0, ldx, y + r * ldy, ldy);
+      });
       r += n;
     }
   }
